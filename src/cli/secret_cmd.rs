@@ -1,0 +1,57 @@
+//! `adsync secret set REF`: stores a secret without it ever appearing on screen or in a file
+//! other than its own.
+
+use std::io::{IsTerminal, Read};
+
+use super::Exit;
+use crate::secret::{Secret, SecretRef, keyring_backend};
+
+pub fn set(reference: &str) -> anyhow::Result<Exit> {
+    let reference: SecretRef = match reference.parse() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the reference {e}");
+            return Ok(Exit::Usage);
+        }
+    };
+    if let SecretRef::Env(var) = &reference {
+        eprintln!(
+            "error: env:{var} is read from adsync's environment and cannot be stored; set the \
+             variable where adsync runs (e.g. Environment= in the service unit)"
+        );
+        return Ok(Exit::Usage);
+    }
+    let value = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Secret for {reference}: "))?;
+        let second = rpassword::prompt_password("Again, to confirm: ")?;
+        if first != second {
+            eprintln!("error: the two entries differ; nothing was stored");
+            return Ok(Exit::Usage);
+        }
+        first
+    } else {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if value.is_empty() {
+        eprintln!("error: the secret is empty; nothing was stored");
+        return Ok(Exit::Usage);
+    }
+    match reference.store(&Secret::new(value)) {
+        Ok(()) => {
+            match &reference {
+                SecretRef::Keyring { .. } => println!(
+                    "stored {reference} in the OS keyring ({})",
+                    keyring_backend().describe()
+                ),
+                _ => println!("stored {reference} (mode 0600)"),
+            }
+            Ok(Exit::Ok)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(Exit::Failure)
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! adsync keeps an application's user directory in step with Microsoft Entra ID: it reads users
+//! and groups through Microsoft Graph and creates, updates, moves and disables them in any SCIM 2.0
+//! application. This library holds all of it; the `adsync` and `adsync-setup` binaries are thin.
+
+pub mod cli;
+pub mod config;
+pub mod fsutil;
+pub mod logging;
+pub mod paths;
+pub mod secret;

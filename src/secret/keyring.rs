@@ -1,0 +1,125 @@
+//! The OS keyring behind `keyring:` references, and the choice of backend.
+//!
+//! Linux has two: the D-Bus Secret Service (GNOME Keyring, KWallet), which a desktop session has and
+//! which keeps secrets across reboots; and the kernel's keyutils store, which needs no daemon and
+//! suits a headless service, but lives in RAM and is lost at reboot. adsync uses the Secret Service
+//! when a D-Bus session bus is present and keyutils otherwise; `ADSYNC_KEYRING=secret-service` or
+//! `ADSYNC_KEYRING=keyutils` forces one. macOS and Windows use their native stores. Where none
+//! works, callers get [`SecretError::NoKeyring`] telling them to use a `file:` reference.
+
+use std::sync::Arc;
+
+use keyring_core::{CredentialStore, Entry, Error};
+
+use super::SecretError;
+
+/// Which OS keyring adsync talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyringBackend {
+    /// The D-Bus Secret Service of a desktop session.
+    SecretService,
+    /// The Linux kernel key retention service (RAM only, lost at reboot).
+    KeyUtils,
+    /// No keyring backend exists on this platform build.
+    Unsupported,
+}
+
+impl KeyringBackend {
+    /// A short name for messages and `adsync check`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SecretService => "Secret Service (desktop keyring)",
+            Self::KeyUtils => "kernel keyutils (kept in memory until reboot)",
+            Self::Unsupported => "none",
+        }
+    }
+}
+
+/// The backend adsync will use in this process, from `ADSYNC_KEYRING` or the environment.
+pub fn keyring_backend() -> KeyringBackend {
+    if !cfg!(target_os = "linux") {
+        return KeyringBackend::Unsupported;
+    }
+    match std::env::var("ADSYNC_KEYRING").as_deref() {
+        Ok("secret-service") => KeyringBackend::SecretService,
+        Ok("keyutils") => KeyringBackend::KeyUtils,
+        _ if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() => {
+            KeyringBackend::SecretService
+        }
+        _ => KeyringBackend::KeyUtils,
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn store(backend: KeyringBackend) -> Result<Arc<CredentialStore>, Error> {
+    match backend {
+        KeyringBackend::SecretService => {
+            let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()?;
+            Ok(store)
+        }
+        KeyringBackend::KeyUtils => {
+            let store: Arc<CredentialStore> = linux_keyutils_keyring_store::Store::new()?;
+            Ok(store)
+        }
+        KeyringBackend::Unsupported => Err(Error::NoDefaultStore),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn store(_backend: KeyringBackend) -> Result<Arc<CredentialStore>, Error> {
+    Err(Error::NoDefaultStore)
+}
+
+fn entry(service: &str, account: &str, reference: &str) -> Result<Entry, SecretError> {
+    let backend = keyring_backend();
+    let no_keyring = |detail: String| SecretError::NoKeyring {
+        reference: reference.to_owned(),
+        detail,
+    };
+    let store = store(backend).map_err(|e| no_keyring(format!("{}: {e}", backend.describe())))?;
+    store
+        .build(service, account, None)
+        .map_err(|e| no_keyring(format!("{}: {e}", backend.describe())))
+}
+
+fn map_error(error: Error, reference: &str) -> SecretError {
+    let backend = keyring_backend().describe();
+    match error {
+        Error::NoEntry => SecretError::KeyringMissing {
+            reference: reference.to_owned(),
+        },
+        Error::NoStorageAccess(e) => SecretError::KeyringFailed {
+            reference: reference.to_owned(),
+            detail: format!("{backend}: {e}"),
+        },
+        Error::NoDefaultStore => SecretError::NoKeyring {
+            reference: reference.to_owned(),
+            detail: backend.to_owned(),
+        },
+        Error::PlatformFailure(e) => SecretError::NoKeyring {
+            reference: reference.to_owned(),
+            detail: format!("{backend}: {e}"),
+        },
+        other => SecretError::KeyringFailed {
+            reference: reference.to_owned(),
+            detail: format!("{backend}: {other}"),
+        },
+    }
+}
+
+pub(super) fn get(service: &str, account: &str, reference: &str) -> Result<String, SecretError> {
+    entry(service, account, reference)?
+        .get_password()
+        .map_err(|e| map_error(e, reference))
+}
+
+pub(super) fn set(
+    service: &str,
+    account: &str,
+    value: &str,
+    reference: &str,
+) -> Result<(), SecretError> {
+    entry(service, account, reference)?
+        .set_password(value)
+        .map_err(|e| map_error(e, reference))
+}
