@@ -5,6 +5,8 @@
 pub mod cli;
 pub mod config;
 pub mod fsutil;
+pub mod http;
 pub mod logging;
 pub mod paths;
 pub mod secret;
+pub mod sim;
