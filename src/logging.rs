@@ -70,3 +70,74 @@ pub fn init(
 }
 
 use tracing_subscriber::Layer;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use crate::secret::{Secret, SecretRef};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// With a log directory, lines land in a dated file there as JSON.
+    #[test]
+    fn writes_a_dated_json_file_in_the_log_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let guard = super::init(super::LogFormat::Text, "info", Some(&logs)).unwrap();
+        tracing::info!(cycle = 7, "cycle finished");
+        drop(guard); // flushes the background writer
+        let files: Vec<_> = std::fs::read_dir(&logs)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let today = httpdate::fmt_http_date(std::time::SystemTime::now());
+        assert!(files[0].starts_with("adsync.log."), "{files:?} ({today})");
+        let text = std::fs::read_to_string(logs.join(&files[0])).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["fields"]["message"], "cycle finished");
+        assert_eq!(line["fields"]["cycle"], 7);
+    }
+
+    /// Logs a secret every way a careless call might, in both formats; the value never appears.
+    #[test]
+    fn secrets_never_reach_a_log_line() {
+        let value = "very-secret-token-value";
+        for json in [false, true] {
+            let buffer = Buffer::default();
+            let writer = {
+                let buffer = buffer.clone();
+                move || buffer.clone()
+            };
+            let builder = tracing_subscriber::fmt().with_writer(writer);
+            let dispatch: tracing::Dispatch = if json {
+                builder.json().finish().into()
+            } else {
+                builder.finish().into()
+            };
+            tracing::dispatcher::with_default(&dispatch, || {
+                let secret = Secret::new(value);
+                tracing::warn!(token = %secret, debug = ?secret, "using {secret} and {secret:?}");
+                let reference: SecretRef = "env:ADSYNC_LOG_TEST_UNSET".parse().unwrap();
+                let error = reference.resolve().unwrap_err();
+                tracing::error!(%error, "resolving failed");
+            });
+            let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+            assert!(text.contains("[redacted]"), "{text}");
+            assert!(text.contains("env:ADSYNC_LOG_TEST_UNSET"), "{text}");
+            assert!(!text.contains(value), "leaked in {text}");
+        }
+    }
+}

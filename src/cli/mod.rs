@@ -80,6 +80,11 @@ pub enum SecretCommand {
         /// Where to store it: keyring:SERVICE/ACCOUNT or file:/absolute/path
         reference: String,
     },
+    /// Check that a reference resolves to a non-empty secret (the value is never shown)
+    Check {
+        /// keyring:SERVICE/ACCOUNT, env:VAR or file:/absolute/path
+        reference: String,
+    },
 }
 
 impl Cli {
@@ -106,6 +111,7 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
+        Command::Secret(SecretCommand::Check { reference }) => secret_cmd::check(reference),
     };
     match result {
         Ok(exit) => exit,

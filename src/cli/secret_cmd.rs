@@ -6,13 +6,34 @@ use std::io::{IsTerminal, Read};
 use super::Exit;
 use crate::secret::{Secret, SecretRef, keyring_backend};
 
-pub fn set(reference: &str) -> anyhow::Result<Exit> {
-    let reference: SecretRef = match reference.parse() {
+fn parse(reference: &str) -> Result<SecretRef, Exit> {
+    reference.parse().map_err(|e| {
+        eprintln!("error: the reference {e}");
+        Exit::Usage
+    })
+}
+
+pub fn check(reference: &str) -> anyhow::Result<Exit> {
+    let reference = match parse(reference) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: the reference {e}");
-            return Ok(Exit::Usage);
+        Err(exit) => return Ok(exit),
+    };
+    match reference.resolve() {
+        Ok(_) => {
+            println!("ok: {reference} resolves to a stored secret");
+            Ok(Exit::Ok)
         }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(Exit::Failure)
+        }
+    }
+}
+
+pub fn set(reference: &str) -> anyhow::Result<Exit> {
+    let reference = match parse(reference) {
+        Ok(r) => r,
+        Err(exit) => return Ok(exit),
     };
     if let SecretRef::Env(var) = &reference {
         eprintln!(

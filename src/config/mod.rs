@@ -77,3 +77,6 @@ pub fn save(path: &Path, config: &ConfigFile) -> Result<(), ConfigError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests;

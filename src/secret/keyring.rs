@@ -107,10 +107,45 @@ fn map_error(error: Error, reference: &str) -> SecretError {
     }
 }
 
+/// A process started from a plain shell (or a container) often has no session keyring it may use,
+/// and keyutils then answers "access denied". Joining a session keyring of our own fixes that; the
+/// store links its keys into the user's persistent keyring, so other adsync processes of the same
+/// user find them. Called once, only after a denial.
+#[cfg(target_os = "linux")]
+fn join_session_keyring() -> bool {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = c"adsync";
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads a NUL-terminated string and changes only
+    // this process's session keyring.
+    let id = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    id >= 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn join_session_keyring() -> bool {
+    false
+}
+
+/// Runs `op` on the entry; with keyutils, a denial is retried once from a session keyring of our own.
+fn with_entry<T>(
+    service: &str,
+    account: &str,
+    reference: &str,
+    op: impl Fn(&Entry) -> Result<T, Error>,
+) -> Result<T, SecretError> {
+    let first = op(&entry(service, account, reference)?);
+    match first {
+        Err(Error::NoStorageAccess(_))
+            if keyring_backend() == KeyringBackend::KeyUtils && join_session_keyring() =>
+        {
+            op(&entry(service, account, reference)?).map_err(|e| map_error(e, reference))
+        }
+        other => other.map_err(|e| map_error(e, reference)),
+    }
+}
+
 pub(super) fn get(service: &str, account: &str, reference: &str) -> Result<String, SecretError> {
-    entry(service, account, reference)?
-        .get_password()
-        .map_err(|e| map_error(e, reference))
+    with_entry(service, account, reference, |e| e.get_password())
 }
 
 pub(super) fn set(
@@ -119,7 +154,5 @@ pub(super) fn set(
     value: &str,
     reference: &str,
 ) -> Result<(), SecretError> {
-    entry(service, account, reference)?
-        .set_password(value)
-        .map_err(|e| map_error(e, reference))
+    with_entry(service, account, reference, |e| e.set_password(value))
 }

@@ -1,0 +1,5 @@
+//! Integration tests: the real `adsync` binary in a temporary directory.
+
+mod common;
+mod config_cli;
+mod secrets;
