@@ -10,3 +10,4 @@ pub mod logging;
 pub mod paths;
 pub mod secret;
 pub mod sim;
+pub mod sync;

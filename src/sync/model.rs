@@ -1,0 +1,127 @@
+//! What the planner reads: the source snapshot (paired Entra groups, their user members, and the
+//! fate of managed users outside them), the target snapshot (users and paired groups), and the
+//! links adsync keeps in its state store.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An Entra user, with the attributes the mapping and the scope rules read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceUser {
+    /// The Entra object id.
+    pub id: String,
+    pub user_principal_name: String,
+    pub mail: Option<String>,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub display_name: Option<String>,
+    pub business_phones: Vec<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub employee_id: Option<String>,
+    pub office_location: Option<String>,
+    pub company_name: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    /// `Member` or `Guest`.
+    pub user_type: Option<String>,
+    pub account_enabled: bool,
+}
+
+impl SourceUser {
+    /// The user's email for matching and the `emails` attribute: `mail`, else the UPN.
+    pub fn email(&self) -> &str {
+        self.mail
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .unwrap_or(&self.user_principal_name)
+    }
+
+    /// Is this a guest (B2B) account?
+    pub fn is_guest(&self) -> bool {
+        self.user_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+    }
+}
+
+/// A paired Entra group and its user members.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceGroup {
+    pub id: String,
+    pub display_name: String,
+    /// ISO 8601, as Graph sends it (`2021-03-04T10:00:00Z`); compared as text, which orders it.
+    pub created: Option<String>,
+    /// User members, direct or transitive as the pair asks; other object types already dropped.
+    pub members: BTreeSet<String>,
+}
+
+/// What became of a managed user that is in no paired group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Whereabouts {
+    /// Graph no longer has the user (deleted, soft or hard).
+    Deleted,
+    /// The user exists; the record says whether it is enabled.
+    Exists(Box<SourceUser>),
+}
+
+/// Everything the planner needs from Entra ID.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceSnapshot {
+    /// The paired groups that exist, by Entra group id.
+    pub groups: BTreeMap<String, SourceGroup>,
+    /// Every user that is a member of a paired group, by id.
+    pub users: BTreeMap<String, SourceUser>,
+    /// Managed users (linked in the state) that are in no paired group.
+    pub outside: BTreeMap<String, Whereabouts>,
+}
+
+/// A user in the target application.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetUser {
+    pub id: String,
+    pub external_id: Option<String>,
+    pub user_name: String,
+    pub emails: Vec<String>,
+    pub active: bool,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub employee_number: Option<String>,
+}
+
+/// A target group with its member ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetGroup {
+    pub id: String,
+    pub display_name: String,
+    pub members: BTreeSet<String>,
+}
+
+/// Everything the planner needs from the target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetSnapshot {
+    pub users: BTreeMap<String, TargetUser>,
+    /// The paired target groups, by id.
+    pub groups: BTreeMap<String, TargetGroup>,
+}
+
+/// adsync's record of one Entra user it created or linked (R2/R3).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Link {
+    pub entra_id: String,
+    pub target_id: String,
+    /// `single` mode: the target group adsync last put the user in.
+    pub group: Option<String>,
+    /// `all` mode: the memberships adsync added itself.
+    pub groups_added: BTreeSet<String>,
+    /// Hash of the Entra values last written ([`super::values_hash`]).
+    pub values_hash: String,
+    /// adsync disabled this user (R6), so it may enable it again (R7).
+    pub disabled_by_adsync: bool,
+}
+
+/// The links, by Entra id.
+pub type Links = BTreeMap<String, Link>;

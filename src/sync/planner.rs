@@ -1,0 +1,706 @@
+//! `plan()`: the rules R1–R11 of SPEC §2 as one pure function. No I/O, no clock, no randomness:
+//! the same snapshots, links and settings always give the same plan.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::mapping::{DesiredUser, desired_user, differences, values_hash};
+use super::model::*;
+use super::plan::*;
+use crate::config::{GroupMode, Pair, ScopeAttribute, ScopeRule, Settings};
+
+/// What `plan()` reads.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanInput<'a> {
+    pub settings: &'a Settings,
+    pub source: &'a SourceSnapshot,
+    pub target: &'a TargetSnapshot,
+    pub links: &'a Links,
+}
+
+/// Why no plan can be made: the data is not complete enough to act on (R10).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "the paired Entra group {id} ({name}) no longer exists; nothing was changed. Fix the pair \
+         in the config (or the wizard) and run again"
+    )]
+    EntraGroupMissing { id: String, name: String },
+    #[error(
+        "the paired target group {id} ({name}) no longer exists in the application; nothing was \
+         changed. Fix the pair in the config (or the wizard) and run again"
+    )]
+    TargetGroupMissing { id: String, name: String },
+    #[error(
+        "the source snapshot does not say what became of managed user {entra_id}; nothing was \
+         changed (incomplete data)"
+    )]
+    Incomplete { entra_id: String },
+}
+
+/// Why a managed user is disabled (R6), in the order the rule gives.
+fn disable_reason(
+    entra_id: &str,
+    source: &SourceSnapshot,
+    out_of_scope: &BTreeSet<&str>,
+) -> Result<&'static str, PlanError> {
+    if let Some(user) = source.users.get(entra_id) {
+        // In a paired group but not in scope.
+        return Ok(if !user.account_enabled {
+            "disabled"
+        } else {
+            debug_assert!(out_of_scope.contains(entra_id));
+            "out-of-scope"
+        });
+    }
+    match source.outside.get(entra_id) {
+        Some(Whereabouts::Deleted) => Ok("deleted"),
+        Some(Whereabouts::Exists(u)) if !u.account_enabled => Ok("disabled"),
+        Some(Whereabouts::Exists(_)) => Ok("removed-from-groups"),
+        None => Err(PlanError::Incomplete {
+            entra_id: entra_id.to_owned(),
+        }),
+    }
+}
+
+fn attribute(user: &SourceUser, attribute: ScopeAttribute) -> &str {
+    let value = match attribute {
+        ScopeAttribute::DisplayName => &user.display_name,
+        ScopeAttribute::UserPrincipalName => return &user.user_principal_name,
+        ScopeAttribute::Mail => &user.mail,
+        ScopeAttribute::GivenName => &user.given_name,
+        ScopeAttribute::Surname => &user.surname,
+        ScopeAttribute::JobTitle => &user.job_title,
+        ScopeAttribute::Department => &user.department,
+        ScopeAttribute::OfficeLocation => &user.office_location,
+        ScopeAttribute::CompanyName => &user.company_name,
+        ScopeAttribute::EmployeeId => &user.employee_id,
+        ScopeAttribute::City => &user.city,
+        ScopeAttribute::Country => &user.country,
+        ScopeAttribute::UserType => &user.user_type,
+    };
+    value.as_deref().unwrap_or("")
+}
+
+/// Does the user match every `[[scope]]` rule?
+pub fn matches_scope(user: &SourceUser, rules: &[ScopeRule]) -> bool {
+    rules
+        .iter()
+        .all(|r| r.operator.matches(attribute(user, r.attribute), &r.value))
+}
+
+/// The SCIM field names the plan uses, as the Entra attributes they come from (for reasons).
+fn entra_name(field: &str) -> &str {
+    match field {
+        "userName" => "userPrincipalName",
+        "name.givenName" => "givenName",
+        "name.familyName" => "surname",
+        "emails" => "mail",
+        "phoneNumbers" => "businessPhones",
+        "title" => "jobTitle",
+        "employeeNumber" => "employeeId",
+        other => other,
+    }
+}
+
+fn to_changes(diffs: Vec<super::mapping::Difference>) -> Vec<Change> {
+    diffs
+        .into_iter()
+        .map(|d| Change {
+            field: d.field.to_owned(),
+            from: d.from,
+            to: d.to,
+        })
+        .collect()
+}
+
+struct Planner<'a> {
+    input: PlanInput<'a>,
+    actions: Vec<Action>,
+    warnings: Vec<Warning>,
+    fixes: Vec<StateFix>,
+    unchanged: usize,
+}
+
+impl<'a> Planner<'a> {
+    fn group_ref(&self, target_group_id: &str) -> GroupRef {
+        let name = self
+            .input
+            .target
+            .groups
+            .get(target_group_id)
+            .map(|g| g.display_name.clone())
+            .unwrap_or_default();
+        GroupRef {
+            id: target_group_id.to_owned(),
+            name,
+        }
+    }
+
+    fn entra_group_name(&self, pair: &Pair) -> String {
+        self.input
+            .source
+            .groups
+            .get(&pair.entra_group_id)
+            .map(|g| g.display_name.clone())
+            .unwrap_or_else(|| pair.entra_group_id.clone())
+    }
+
+    fn is_member(&self, group: &str, target_user: &str) -> bool {
+        self.input
+            .target
+            .groups
+            .get(group)
+            .is_some_and(|g| g.members.contains(target_user))
+    }
+
+    /// The target groups a user belongs in (R1), given the pairs it qualifies for (in precedence order).
+    fn wanted_groups(&self, qualifying: &[&'a Pair]) -> Vec<String> {
+        match self.input.settings.policy.group_mode {
+            GroupMode::Single => qualifying
+                .first()
+                .map(|p| vec![p.target_group_id.clone()])
+                .unwrap_or_default(),
+            GroupMode::All => {
+                let mut seen = BTreeSet::new();
+                qualifying
+                    .iter()
+                    .filter(|p| seen.insert(p.target_group_id.clone()))
+                    .map(|p| p.target_group_id.clone())
+                    .collect()
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn action(
+        &self,
+        kind: ActionKind,
+        user: &SourceUser,
+        target_user_id: Option<&str>,
+        groups: &[String],
+        changes: Vec<Change>,
+        reason: String,
+        execution: Execution,
+    ) -> Action {
+        let (target_group, target_groups) = match self.input.settings.policy.group_mode {
+            GroupMode::Single => (groups.first().map(|g| self.group_ref(g)), None),
+            GroupMode::All => (
+                None,
+                Some(groups.iter().map(|g| self.group_ref(g)).collect()),
+            ),
+        };
+        Action {
+            kind,
+            entra_id: user.id.clone(),
+            user_principal_name: user.user_principal_name.clone(),
+            email: user.email().to_owned(),
+            target_user_id: target_user_id.map(str::to_owned),
+            target_group,
+            target_groups,
+            changes,
+            reason,
+            result: None,
+            execution,
+        }
+    }
+
+    fn skip(&mut self, user: &SourceUser, groups: &[String], reason: &str) {
+        let action = self.action(
+            ActionKind::Skip,
+            user,
+            None,
+            groups,
+            Vec::new(),
+            reason.to_owned(),
+            Execution::default(),
+        );
+        self.actions.push(action);
+    }
+
+    /// R4, R5, R7 (and R1 `all`) for a user adsync already manages.
+    fn managed(
+        &mut self,
+        user: &SourceUser,
+        link: &Link,
+        current: &TargetUser,
+        desired: DesiredUser,
+        hash: String,
+        wanted: Vec<String>,
+    ) {
+        let entra_changed = link.values_hash != hash;
+        let mut changes = if entra_changed {
+            to_changes(differences(&desired, current))
+        } else {
+            Vec::new()
+        };
+        let enable = !current.active && link.disabled_by_adsync;
+        if enable && !changes.iter().any(|c| c.field == "active") {
+            changes.push(Change {
+                field: "active".into(),
+                from: Some("false".into()),
+                to: Some("true".into()),
+            });
+        }
+
+        let mut execution = Execution {
+            desired: Some(desired),
+            values_hash: hash.clone(),
+            ..Execution::default()
+        };
+        let mut move_reason = None;
+        match self.input.settings.policy.group_mode {
+            GroupMode::Single => {
+                if let Some(want) = wanted.first().cloned()
+                    && link.group.as_ref() != Some(&want)
+                {
+                    if !self.is_member(&want, &current.id) {
+                        execution.add_to.push(want.clone());
+                    }
+                    if let Some(old) = &link.group
+                        && self.is_member(old, &current.id)
+                    {
+                        execution.remove_from.push(old.clone());
+                    }
+                    execution.record_group = Some(Some(want.clone()));
+                    let to = self.group_ref(&want).name;
+                    move_reason = Some(match &link.group {
+                        Some(old) => format!("moved from {} to {to}", self.group_ref(old).name),
+                        None => format!("added to {to}"),
+                    });
+                }
+                // Same group but moved by someone in the target: leave it there (R5).
+            }
+            GroupMode::All => {
+                for g in &wanted {
+                    if !self.is_member(g, &current.id) && !link.groups_added.contains(g) {
+                        execution.add_to.push(g.clone());
+                    }
+                }
+                for g in &link.groups_added {
+                    if !wanted.contains(g) && self.is_member(g, &current.id) {
+                        execution.remove_from.push(g.clone());
+                    }
+                }
+                if !execution.add_to.is_empty() || !execution.remove_from.is_empty() {
+                    let names = |ids: &[String]| {
+                        ids.iter()
+                            .map(|g| self.group_ref(g).name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    move_reason = Some(
+                        match (
+                            execution.add_to.is_empty(),
+                            execution.remove_from.is_empty(),
+                        ) {
+                            (false, true) => format!("added to {}", names(&execution.add_to)),
+                            (true, false) => {
+                                format!("removed from {}", names(&execution.remove_from))
+                            }
+                            _ => format!(
+                                "added to {}; removed from {}",
+                                names(&execution.add_to),
+                                names(&execution.remove_from)
+                            ),
+                        },
+                    );
+                }
+            }
+        }
+
+        let (kind, reason) = if enable {
+            (ActionKind::Enable, "back in scope".to_owned())
+        } else if let Some(reason) = move_reason {
+            (ActionKind::Move, reason)
+        } else if !changes.is_empty() {
+            let fields: BTreeSet<&str> = changes.iter().map(|c| entra_name(&c.field)).collect();
+            let fields: Vec<&str> = fields.into_iter().collect();
+            (ActionKind::Update, format!("{} changed", fields.join(", ")))
+        } else {
+            if entra_changed {
+                self.fixes.push(StateFix::Rehash {
+                    entra_id: user.id.clone(),
+                    values_hash: hash,
+                });
+            }
+            self.unchanged += 1;
+            return;
+        };
+        let action = self.action(
+            kind,
+            user,
+            Some(&current.id),
+            &wanted,
+            changes,
+            reason,
+            execution,
+        );
+        self.actions.push(action);
+    }
+
+    /// R2 and R3 for an in-scope user with no link.
+    fn unlinked(
+        &mut self,
+        user: &SourceUser,
+        desired: DesiredUser,
+        hash: String,
+        wanted: Vec<String>,
+        index: &TargetIndex<'_>,
+        first_pair: &Pair,
+    ) {
+        let by_external = index.by_external_id.get(user.id.as_str());
+        let (hits, how): (Vec<&str>, &str) = match by_external {
+            Some(ids) => (ids.clone(), "externalId"),
+            None => {
+                let mut hits = BTreeSet::new();
+                for key in [user.email(), desired.user_name.as_str()] {
+                    if let Some(ids) = index.by_name_or_email.get(&key.to_lowercase()) {
+                        hits.extend(ids.iter().copied());
+                    }
+                }
+                (hits.into_iter().collect(), "email")
+            }
+        };
+        match hits.as_slice() {
+            [] => {
+                let execution = Execution {
+                    desired: Some(desired),
+                    values_hash: hash,
+                    add_to: wanted.clone(),
+                    remove_from: Vec::new(),
+                    record_group: Some(wanted.first().cloned()),
+                };
+                let reason = format!("new in {}", self.entra_group_name(first_pair));
+                let action = self.action(
+                    ActionKind::Create,
+                    user,
+                    None,
+                    &wanted,
+                    Vec::new(),
+                    reason,
+                    execution,
+                );
+                self.actions.push(action);
+            }
+            [one] => {
+                if let Some(other) = index.linked_to.get(one) {
+                    self.warnings.push(Warning {
+                        code: "already-linked".into(),
+                        message: format!(
+                            "{} matches target user {one} by {how}, but that user is already linked \
+                             to Entra user {other}; skipped. Fix the email or userName in one of them",
+                            user.user_principal_name
+                        ),
+                        entra_ids: vec![user.id.clone(), (*other).to_owned()],
+                    });
+                    self.skip(user, &wanted, "already-linked");
+                    return;
+                }
+                let current = &self.input.target.users[*one];
+                let changes = to_changes(differences(&desired, current));
+                let add_to = wanted
+                    .iter()
+                    .filter(|g| !self.is_member(g, one))
+                    .cloned()
+                    .collect();
+                let execution = Execution {
+                    desired: Some(desired),
+                    values_hash: hash,
+                    add_to,
+                    remove_from: Vec::new(),
+                    record_group: Some(wanted.first().cloned()),
+                };
+                let action = self.action(
+                    ActionKind::Link,
+                    user,
+                    Some(one),
+                    &wanted,
+                    changes,
+                    format!("matched by {how}"),
+                    execution,
+                );
+                self.actions.push(action);
+            }
+            many => {
+                self.warnings.push(Warning {
+                    code: "ambiguous-match".into(),
+                    message: format!(
+                        "{} matches {} target users by {how} ({}); skipped rather than guess. \
+                         Remove or rename the extra target users",
+                        user.user_principal_name,
+                        many.len(),
+                        many.join(", ")
+                    ),
+                    entra_ids: vec![user.id.clone()],
+                });
+                self.skip(user, &wanted, "ambiguous-match");
+            }
+        }
+    }
+}
+
+/// Lookups into the target snapshot for matching (R2).
+struct TargetIndex<'a> {
+    by_external_id: HashMap<&'a str, Vec<&'a str>>,
+    /// Lower-cased userName and every lower-cased email → target ids.
+    by_name_or_email: HashMap<String, Vec<&'a str>>,
+    /// Target id → the Entra id it is linked to.
+    linked_to: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> TargetIndex<'a> {
+    fn new(target: &'a TargetSnapshot, links: &'a Links) -> Self {
+        let mut by_external_id: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut by_name_or_email: HashMap<String, Vec<&str>> = HashMap::new();
+        for user in target.users.values() {
+            if let Some(ext) = user.external_id.as_deref() {
+                by_external_id.entry(ext).or_default().push(&user.id);
+            }
+            let mut keys: BTreeSet<String> = user.emails.iter().map(|e| e.to_lowercase()).collect();
+            keys.insert(user.user_name.to_lowercase());
+            for key in keys {
+                by_name_or_email.entry(key).or_default().push(&user.id);
+            }
+        }
+        let linked_to = links
+            .values()
+            .map(|l| (l.target_id.as_str(), l.entra_id.as_str()))
+            .collect();
+        Self {
+            by_external_id,
+            by_name_or_email,
+            linked_to,
+        }
+    }
+}
+
+/// Computes the plan (R1–R11). Fails, changing nothing, when a paired group is missing or the
+/// snapshot does not account for a managed user (R10).
+pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
+    let PlanInput {
+        settings,
+        source,
+        target,
+        links,
+    } = input;
+    for pair in &settings.pairs {
+        if !source.groups.contains_key(&pair.entra_group_id) {
+            return Err(PlanError::EntraGroupMissing {
+                id: pair.entra_group_id.clone(),
+                name: pair.entra_group_name.clone().unwrap_or_default(),
+            });
+        }
+        if !target.groups.contains_key(&pair.target_group_id) {
+            return Err(PlanError::TargetGroupMissing {
+                id: pair.target_group_id.clone(),
+                name: pair.target_group_name.clone().unwrap_or_default(),
+            });
+        }
+    }
+    // Precedence (R1): `order`, then the Entra group's age, then its id.
+    let mut pairs: Vec<&Pair> = settings.pairs.iter().collect();
+    pairs.sort_by(|a, b| {
+        let created = |p: &Pair| source.groups[&p.entra_group_id].created.clone();
+        a.order
+            .cmp(&b.order)
+            .then_with(|| match (created(a), created(b)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            })
+            .then_with(|| a.entra_group_id.cmp(&b.entra_group_id))
+    });
+
+    // Which pairs each member qualifies for, in precedence order.
+    let mut member_of: BTreeMap<&str, Vec<&Pair>> = BTreeMap::new();
+    for pair in &pairs {
+        for id in &source.groups[&pair.entra_group_id].members {
+            if source.users.contains_key(id) {
+                member_of.entry(id.as_str()).or_default().push(pair);
+            }
+        }
+    }
+    let policy = &settings.policy;
+    let mut in_scope: BTreeMap<&str, Vec<&Pair>> = BTreeMap::new();
+    let mut out_of_scope: BTreeSet<&str> = BTreeSet::new();
+    for (id, qualifying) in member_of {
+        let user = &source.users[id];
+        if !user.account_enabled {
+            continue;
+        }
+        if (user.is_guest() && !policy.include_guests) || !matches_scope(user, &settings.scope) {
+            out_of_scope.insert(id);
+            continue;
+        }
+        in_scope.insert(id, qualifying);
+    }
+
+    let mut planner = Planner {
+        input,
+        actions: Vec::new(),
+        warnings: Vec::new(),
+        fixes: Vec::new(),
+        unchanged: 0,
+    };
+    let index = TargetIndex::new(target, links);
+
+    // R9: unlinked in-scope users sharing an email.
+    let mut by_email: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for id in in_scope.keys() {
+        let linked = links
+            .get(*id)
+            .is_some_and(|l| target.users.contains_key(&l.target_id));
+        if !linked {
+            by_email
+                .entry(source.users[*id].email().to_lowercase())
+                .or_default()
+                .push(id);
+        }
+    }
+    let mut duplicates: BTreeSet<&str> = BTreeSet::new();
+    for (email, ids) in &by_email {
+        if ids.len() > 1 {
+            duplicates.extend(ids.iter().copied());
+            let upns: Vec<&str> = ids
+                .iter()
+                .map(|id| source.users[*id].user_principal_name.as_str())
+                .collect();
+            planner.warnings.push(Warning {
+                code: "duplicate-email".into(),
+                message: format!(
+                    "{} Entra users share the email {email} ({}); none of them is synchronized \
+                     until the email is unique",
+                    ids.len(),
+                    upns.join(", ")
+                ),
+                entra_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            });
+        }
+    }
+
+    for (id, qualifying) in &in_scope {
+        let user = &source.users[*id];
+        let wanted = planner.wanted_groups(qualifying);
+        let desired = desired_user(user, policy.username);
+        let hash = values_hash(&desired);
+        let link = links.get(*id);
+        let current = link.and_then(|l| target.users.get(&l.target_id));
+        match (link, current) {
+            (Some(link), Some(current)) => {
+                planner.managed(user, link, current, desired, hash, wanted);
+            }
+            (maybe_link, _) => {
+                if maybe_link.is_some() {
+                    planner.fixes.push(StateFix::Unlink {
+                        entra_id: user.id.clone(),
+                    });
+                }
+                if duplicates.contains(id) {
+                    planner.skip(user, &wanted, "duplicate-email");
+                } else {
+                    planner.unlinked(user, desired, hash, wanted, &index, qualifying[0]);
+                }
+            }
+        }
+    }
+
+    // R6: managed users no longer in scope.
+    let mut active_managed = 0usize;
+    for link in links.values() {
+        let Some(current) = target.users.get(&link.target_id) else {
+            if !in_scope.contains_key(link.entra_id.as_str()) {
+                planner.fixes.push(StateFix::Unlink {
+                    entra_id: link.entra_id.clone(),
+                });
+            }
+            continue;
+        };
+        if current.active {
+            active_managed += 1;
+        }
+        if in_scope.contains_key(link.entra_id.as_str()) || !current.active {
+            continue;
+        }
+        let reason = disable_reason(&link.entra_id, source, &out_of_scope)?;
+        let user = source
+            .users
+            .get(&link.entra_id)
+            .cloned()
+            .or_else(|| match source.outside.get(&link.entra_id) {
+                Some(Whereabouts::Exists(u)) => Some((**u).clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| SourceUser {
+                id: link.entra_id.clone(),
+                user_principal_name: current.user_name.clone(),
+                mail: current.emails.first().cloned(),
+                ..SourceUser::default()
+            });
+        let mut action = planner.action(
+            ActionKind::Disable,
+            &user,
+            Some(&current.id),
+            &[],
+            Vec::new(),
+            reason.to_owned(),
+            Execution::default(),
+        );
+        // A disabled user's memberships are left as they are (R6); no group applies.
+        action.target_group = None;
+        action.target_groups = None;
+        planner.actions.push(action);
+    }
+
+    let Planner {
+        mut actions,
+        warnings,
+        fixes,
+        unchanged,
+        ..
+    } = planner;
+    actions.sort_by(|a, b| {
+        a.user_principal_name
+            .to_lowercase()
+            .cmp(&b.user_principal_name.to_lowercase())
+            .then_with(|| a.entra_id.cmp(&b.entra_id))
+    });
+    let mut plan = Plan::new(actions, warnings, unchanged, fixes);
+    plan.blocked = mass_disable_guard(
+        plan.summary.disable,
+        active_managed,
+        settings.policy.max_disables,
+        settings.policy.max_disable_percent,
+    );
+    Ok(plan)
+}
+
+/// R11: a plan disabling 5 or more users and more than either limit is withheld.
+pub fn mass_disable_guard(
+    disables: usize,
+    active_managed: usize,
+    max_disables: u32,
+    max_percent: u32,
+) -> Option<Blocked> {
+    let max_disables = max_disables as usize;
+    let over_count = disables > max_disables;
+    let over_percent = disables * 100 > max_percent as usize * active_managed;
+    if disables < 5 || !(over_count || over_percent) {
+        return None;
+    }
+    let percent_limit = max_percent as usize * active_managed / 100;
+    let limit = max_disables.min(percent_limit);
+    let reason = if over_count {
+        format!("the plan disables {disables} users, more than max_disables = {max_disables}")
+    } else {
+        format!(
+            "the plan disables {disables} of {active_managed} active managed users, more than \
+             max_disable_percent = {max_percent}%"
+        )
+    };
+    Some(Blocked {
+        disables,
+        limit,
+        reason,
+    })
+}
