@@ -10,4 +10,5 @@ pub mod logging;
 pub mod paths;
 pub mod secret;
 pub mod sim;
+pub mod state;
 pub mod sync;

@@ -1,0 +1,584 @@
+//! The state store: one SQLite file holding what adsync remembers between runs: the links between
+//! Entra users and target users (R2/R3), the Graph delta links and cached source snapshot, and the
+//! history of runs with every action applied and its outcome. The schema is versioned
+//! (`PRAGMA user_version`) and migrated forward on open.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::sync::{Action, Link, Links, Plan, ResultStatus, Summary};
+
+/// Why the state store could not be used. Names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{}: cannot open the state store: {source}. Check the path and its permissions ([service] state_path)", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{}: the state store was written by a newer adsync (schema {found}, this one knows up to \
+         {known}); upgrade adsync rather than risk its links",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("{}: cannot create its directory: {source}", path.display())]
+    Directory {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state store: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// The migrations, in order; `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: links, delta links, cached snapshot, run history.
+    r#"
+    CREATE TABLE links (
+        entra_id TEXT PRIMARY KEY,
+        target_id TEXT NOT NULL UNIQUE,
+        target_group TEXT,
+        groups_added TEXT NOT NULL DEFAULT '[]',
+        values_hash TEXT NOT NULL,
+        disabled_by_adsync INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE delta_links (
+        stream TEXT PRIMARY KEY,
+        link TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE source_cache (
+        key TEXT PRIMARY KEY,
+        body BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        trigger TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        outcome TEXT NOT NULL DEFAULT 'running',
+        summary TEXT,
+        error TEXT
+    );
+    CREATE TABLE run_actions (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        entra_id TEXT NOT NULL,
+        user_principal_name TEXT NOT NULL,
+        target_user_id TEXT,
+        reason TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        PRIMARY KEY (run_id, seq)
+    );
+    "#,
+];
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `2026-11-22T07:30:00Z` for a millisecond timestamp.
+pub fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// One past run, for `adsync history` and `service status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// `sync`, `service`, `wizard`.
+    pub trigger: String,
+    pub dry_run: bool,
+    /// `running`, `ok`, `failed`, `blocked`, `partial`.
+    pub outcome: String,
+    pub summary: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub actions: Vec<ActionRecord>,
+}
+
+/// One applied action of a past run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionRecord {
+    pub kind: String,
+    pub entra_id: String,
+    pub user_principal_name: String,
+    pub target_user_id: Option<String>,
+    pub reason: String,
+    pub changes: serde_json::Value,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+/// An open state store.
+pub struct StateStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl StateStore {
+    /// Opens (creating if needed, with an owner-only directory) and migrates the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StateError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::fsutil::create_private_dir(dir).map_err(|source| StateError::Directory {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let open_err = |source| StateError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        let mut store = Self {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version in use.
+    pub fn schema_version(&self) -> Result<i64, StateError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StateError> {
+        let current = self.schema_version()?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StateError::TooNew {
+                path: self.path.clone(),
+                found: current,
+                known,
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Every link, by Entra id.
+    pub fn links(&self) -> Result<Links, StateError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT entra_id, target_id, target_group, groups_added, values_hash, disabled_by_adsync FROM links",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let groups: String = r.get(3)?;
+            Ok(Link {
+                entra_id: r.get(0)?,
+                target_id: r.get(1)?,
+                group: r.get(2)?,
+                groups_added: serde_json::from_str::<BTreeSet<String>>(&groups).unwrap_or_default(),
+                values_hash: r.get(4)?,
+                disabled_by_adsync: r.get(5)?,
+            })
+        })?;
+        let mut links = Links::new();
+        for row in rows {
+            let link = row?;
+            links.insert(link.entra_id.clone(), link);
+        }
+        Ok(links)
+    }
+
+    /// Inserts or replaces a link. A target user linked to another Entra id is re-pointed (the
+    /// older link is dropped) so a target user is never linked twice.
+    pub fn put_link(&self, link: &Link) -> Result<(), StateError> {
+        let groups = serde_json::to_string(&link.groups_added).expect("strings serialize");
+        self.conn.execute(
+            "DELETE FROM links WHERE target_id = ?1 AND entra_id <> ?2",
+            params![link.target_id, link.entra_id],
+        )?;
+        self.conn.execute(
+            "INSERT INTO links (entra_id, target_id, target_group, groups_added, values_hash, disabled_by_adsync, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(entra_id) DO UPDATE SET target_id = excluded.target_id,
+                target_group = excluded.target_group, groups_added = excluded.groups_added,
+                values_hash = excluded.values_hash, disabled_by_adsync = excluded.disabled_by_adsync,
+                updated_at = excluded.updated_at",
+            params![
+                link.entra_id,
+                link.target_id,
+                link.group,
+                groups,
+                link.values_hash,
+                link.disabled_by_adsync,
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a link.
+    pub fn remove_link(&self, entra_id: &str) -> Result<(), StateError> {
+        self.conn
+            .execute("DELETE FROM links WHERE entra_id = ?1", params![entra_id])?;
+        Ok(())
+    }
+
+    /// The delta link of a Graph delta stream (`users`, `groups`), if one is stored.
+    pub fn delta_link(&self, stream: &str) -> Result<Option<String>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT link FROM delta_links WHERE stream = ?1",
+                params![stream],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Stores a delta link; `None` forgets it (a full resync follows).
+    pub fn set_delta_link(&self, stream: &str, link: Option<&str>) -> Result<(), StateError> {
+        match link {
+            Some(link) => self.conn.execute(
+                "INSERT INTO delta_links (stream, link, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(stream) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
+                params![stream, link, now_ms()],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM delta_links WHERE stream = ?1", params![stream])?,
+        };
+        Ok(())
+    }
+
+    /// A cached blob (the source snapshot between incremental cycles).
+    pub fn cached(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT body FROM source_cache WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Stores (or with `None`, drops) a cached blob.
+    pub fn set_cached(&self, key: &str, body: Option<&[u8]>) -> Result<(), StateError> {
+        match body {
+            Some(body) => self.conn.execute(
+                "INSERT INTO source_cache (key, body, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                params![key, body, now_ms()],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM source_cache WHERE key = ?1", params![key])?,
+        };
+        Ok(())
+    }
+
+    /// Starts a run record; returns its id.
+    pub fn begin_run(&self, trigger: &str, dry_run: bool) -> Result<i64, StateError> {
+        self.conn.execute(
+            "INSERT INTO runs (started_at, trigger, dry_run) VALUES (?1, ?2, ?3)",
+            params![now_ms(), trigger, dry_run],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records one action's outcome in a run.
+    pub fn record_action(&self, run: i64, seq: usize, action: &Action) -> Result<(), StateError> {
+        let (status, error) = match &action.result {
+            Some(r) => (
+                match r.status {
+                    ResultStatus::Ok => "ok",
+                    ResultStatus::Failed => "failed",
+                    ResultStatus::NotRun => "not-run",
+                },
+                r.error.clone(),
+            ),
+            None => ("not-run", None),
+        };
+        self.conn.execute(
+            "INSERT OR REPLACE INTO run_actions (run_id, seq, kind, entra_id, user_principal_name, target_user_id, reason, changes, status, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                run,
+                seq as i64,
+                action.kind.as_str(),
+                action.entra_id,
+                action.user_principal_name,
+                action.target_user_id,
+                action.reason,
+                serde_json::to_string(&action.changes).expect("changes serialize"),
+                status,
+                error
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Closes a run with its outcome (`ok`, `failed`, `blocked`, `partial`).
+    pub fn finish_run(
+        &self,
+        run: i64,
+        outcome: &str,
+        summary: Option<&Summary>,
+        error: Option<&str>,
+    ) -> Result<(), StateError> {
+        let summary = summary.map(|s| serde_json::to_string(s).expect("summary serializes"));
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4, error = ?5 WHERE id = ?1",
+            params![run, now_ms(), outcome, summary, error],
+        )?;
+        Ok(())
+    }
+
+    /// Records a whole plan's outcome as one run (convenience for callers that apply in one go).
+    pub fn record_plan(&self, run: i64, plan: &Plan) -> Result<(), StateError> {
+        for (seq, action) in plan.actions.iter().enumerate() {
+            self.record_action(run, seq, action)?;
+        }
+        Ok(())
+    }
+
+    /// The most recent runs, newest first, with their actions.
+    pub fn history(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, started_at, finished_at, trigger, dry_run, outcome, summary, error
+             FROM runs ORDER BY id DESC LIMIT ?1",
+        )?;
+        let runs = stmt
+            .query_map(params![limit as i64], |r| {
+                let summary: Option<String> = r.get(6)?;
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    started_at: format_time(r.get(1)?),
+                    finished_at: r.get::<_, Option<i64>>(2)?.map(format_time),
+                    trigger: r.get(3)?,
+                    dry_run: r.get(4)?,
+                    outcome: r.get(5)?,
+                    summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                    error: r.get(7)?,
+                    actions: Vec::new(),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(runs.len());
+        let mut actions = self.conn.prepare(
+            "SELECT kind, entra_id, user_principal_name, target_user_id, reason, changes, status, error
+             FROM run_actions WHERE run_id = ?1 ORDER BY seq",
+        )?;
+        for mut run in runs {
+            run.actions = actions
+                .query_map(params![run.id], |r| {
+                    let changes: String = r.get(5)?;
+                    Ok(ActionRecord {
+                        kind: r.get(0)?,
+                        entra_id: r.get(1)?,
+                        user_principal_name: r.get(2)?,
+                        target_user_id: r.get(3)?,
+                        reason: r.get(4)?,
+                        changes: serde_json::from_str(&changes).unwrap_or_default(),
+                        status: r.get(6)?,
+                        error: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(run);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::{ActionKind, ActionResult, Execution};
+
+    fn link(entra: &str, target: &str) -> Link {
+        Link {
+            entra_id: entra.into(),
+            target_id: target.into(),
+            group: Some("tier-1".into()),
+            groups_added: BTreeSet::from(["tier-1".to_owned(), "tier-2".to_owned()]),
+            values_hash: "abc".into(),
+            disabled_by_adsync: false,
+        }
+    }
+
+    #[test]
+    fn links_survive_reopening_and_a_target_user_is_never_linked_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/adsync.sqlite3");
+        {
+            let store = StateStore::open(&path).unwrap();
+            assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+            store.put_link(&link("e1", "t1")).unwrap();
+            store.put_link(&link("e2", "t2")).unwrap();
+            let mut changed = link("e1", "t1");
+            changed.disabled_by_adsync = true;
+            changed.values_hash = "def".into();
+            store.put_link(&changed).unwrap();
+        }
+        let store = StateStore::open(&path).unwrap();
+        let links = store.links().unwrap();
+        assert_eq!(links.len(), 2);
+        assert!(links["e1"].disabled_by_adsync);
+        assert_eq!(links["e1"].values_hash, "def");
+        assert_eq!(links["e2"], link("e2", "t2"));
+        // Re-pointing t2 at another Entra user drops the old link.
+        store.put_link(&link("e3", "t2")).unwrap();
+        let links = store.links().unwrap();
+        assert!(!links.contains_key("e2"));
+        assert_eq!(links["e3"].target_id, "t2");
+        store.remove_link("e3").unwrap();
+        assert_eq!(store.links().unwrap().len(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[test]
+    fn refuses_a_store_from_a_newer_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite3");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = StateStore::open(&path).err().unwrap();
+        assert!(matches!(err, StateError::TooNew { found: 99, .. }));
+        assert!(err.to_string().contains("upgrade adsync"));
+    }
+
+    #[test]
+    fn delta_links_and_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&dir.path().join("s.sqlite3")).unwrap();
+        assert_eq!(store.delta_link("users").unwrap(), None);
+        store
+            .set_delta_link("users", Some("https://x/delta?token=1"))
+            .unwrap();
+        store
+            .set_delta_link("users", Some("https://x/delta?token=2"))
+            .unwrap();
+        assert_eq!(
+            store.delta_link("users").unwrap().as_deref(),
+            Some("https://x/delta?token=2")
+        );
+        store.set_delta_link("users", None).unwrap();
+        assert_eq!(store.delta_link("users").unwrap(), None);
+        store.set_cached("source", Some(b"{}")).unwrap();
+        assert_eq!(store.cached("source").unwrap().as_deref(), Some(&b"{}"[..]));
+    }
+
+    #[test]
+    fn history_keeps_runs_and_their_actions_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&dir.path().join("s.sqlite3")).unwrap();
+        let first = store.begin_run("sync", false).unwrap();
+        store
+            .finish_run(first, "ok", Some(&Summary::default()), None)
+            .unwrap();
+        let second = store.begin_run("service", false).unwrap();
+        let action = Action {
+            kind: ActionKind::Create,
+            entra_id: "e1".into(),
+            user_principal_name: "ann@contoso.example".into(),
+            email: "ann@contoso.example".into(),
+            target_user_id: Some("t1".into()),
+            target_group: None,
+            target_groups: None,
+            changes: vec![],
+            reason: "new in Support".into(),
+            result: Some(ActionResult {
+                status: ResultStatus::Failed,
+                error: Some("409 uniqueness".into()),
+            }),
+            execution: Execution::default(),
+        };
+        store.record_action(second, 0, &action).unwrap();
+        store
+            .finish_run(second, "partial", None, Some("1 action failed"))
+            .unwrap();
+        let history = store.history(10).unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].id, second);
+        assert_eq!(history[0].outcome, "partial");
+        assert_eq!(history[0].actions[0].status, "failed");
+        assert_eq!(
+            history[0].actions[0].error.as_deref(),
+            Some("409 uniqueness")
+        );
+        assert_eq!(history[1].summary.as_ref().unwrap()["create"], 0);
+        assert_eq!(store.history(1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn formats_timestamps_as_rfc3339() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_795_000_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(format_time(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+}
