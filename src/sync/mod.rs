@@ -2,11 +2,13 @@
 //! the only I/O before planning; [`plan()`] is a pure function from snapshots, state and settings
 //! to a [`Plan`] value implementing the rules R1–R11 of SPEC §2. A dry run is printing the plan.
 
+mod apply;
 mod mapping;
 mod model;
 mod plan;
 mod planner;
 
+pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
 pub use mapping::{DesiredUser, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;
