@@ -8,7 +8,14 @@ use crate::secret::{Secret, SecretRef, keyring_backend};
 
 fn parse(reference: &str) -> Result<SecretRef, Exit> {
     reference.parse().map_err(|e| {
-        eprintln!("error: the reference {e}");
+        match e {
+            crate::secret::SecretRefError::Literal => eprintln!(
+                "error: give where the secret is kept (keyring:SERVICE/ACCOUNT, file:/absolute/path \
+                 or env:VAR), not the secret itself; `secret set` reads the secret from standard \
+                 input or a hidden prompt"
+            ),
+            other => eprintln!("error: {other}"),
+        }
         Exit::Usage
     })
 }

@@ -18,7 +18,7 @@ client_secret = "keyring:adsync/entra-client-secret"
 # certificate = "/etc/adsync/entra.pem"   # instead of client_secret: PEM with certificate + key
 
 [target]
-url = "https://REPLACE-ME/scim/v2"  # the application's SCIM base URL
+url = "REPLACE-ME"                 # the application's SCIM base URL, e.g. https://app.example.com/scim/v2
 auth = "bearer"                     # bearer | basic
 token = "keyring:adsync/target-token"
 # username = "svc-adsync"           # with auth = "basic"

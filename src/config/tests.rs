@@ -350,6 +350,8 @@ fn save_then_load_gives_back_the_same_settings() {
 #[test]
 fn template_validates_once_filled_in() {
     let problems = parse_str(TEMPLATE).unwrap_err();
+    let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["entra.tenant", "entra.client_id", "target.url"]);
     assert!(
         problems.iter().all(|p| p.message.contains("REPLACE-ME")),
         "{problems:#?}"
@@ -364,8 +366,8 @@ fn template_validates_once_filled_in() {
             "client_id = \"11111111-2222-3333-4444-555555555555\"",
         )
         .replace(
-            "https://REPLACE-ME/scim/v2",
-            "https://app.example.com/scim/v2",
+            "url = \"REPLACE-ME\"",
+            "url = \"https://app.example.com/scim/v2\"",
         );
     let file = parse_str(&filled).unwrap();
     assert_eq!(file.policy, PolicySection::default());
