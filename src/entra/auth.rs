@@ -46,7 +46,7 @@ impl AccessToken {
 
 enum Credential {
     Secret(Secret),
-    Certificate(CertificateCredential),
+    Certificate(Box<CertificateCredential>),
 }
 
 /// Gets and caches tokens for one app registration.
@@ -85,9 +85,9 @@ impl TokenSource {
                     .resolve()
                     .map_err(|e| EntraError::Credential(e.to_string()))?,
             ),
-            EntraCredential::Certificate(path) => Credential::Certificate(
+            EntraCredential::Certificate(path) => Credential::Certificate(Box::new(
                 CertificateCredential::from_file(path).map_err(EntraError::Credential)?,
-            ),
+            )),
         };
         Ok(Self::with_credential(settings, credential, policy))
     }
@@ -103,7 +103,11 @@ impl TokenSource {
         certificate: CertificateCredential,
         policy: RetryPolicy,
     ) -> Self {
-        Self::with_credential(settings, Credential::Certificate(certificate), policy)
+        Self::with_credential(
+            settings,
+            Credential::Certificate(Box::new(certificate)),
+            policy,
+        )
     }
 
     fn with_credential(

@@ -61,14 +61,20 @@ pub enum EntraError {
          verified domain such as contoso.onmicrosoft.com) and that `entra.cloud` is the cloud the \
          tenant lives in ({details})"
     )]
-    TenantNotFound { tenant: String, details: AadDetails },
+    TenantNotFound {
+        tenant: String,
+        details: Box<AadDetails>,
+    },
 
     /// AADSTS9001023: `common`/`consumers`/`organizations` used with client credentials.
     #[error(
         "`entra.tenant` is '{tenant}', which cannot be used by a background app; set it to your \
          tenant's ID (GUID) or domain ({details})"
     )]
-    GenericTenant { tenant: String, details: AadDetails },
+    GenericTenant {
+        tenant: String,
+        details: Box<AadDetails>,
+    },
 
     /// AADSTS90038: the tenant is in another national cloud.
     #[error(
@@ -79,7 +85,7 @@ pub enum EntraError {
     WrongCloud {
         tenant: String,
         cloud: Option<String>,
-        details: AadDetails,
+        details: Box<AadDetails>,
     },
 
     /// AADSTS700016: no app with this client id in the tenant (or never consented there).
@@ -92,7 +98,7 @@ pub enum EntraError {
     UnknownClient {
         client_id: String,
         tenant: String,
-        details: AadDetails,
+        details: Box<AadDetails>,
     },
 
     /// AADSTS7000112: the app is disabled.
@@ -103,7 +109,7 @@ pub enum EntraError {
     AppDisabled {
         client_id: String,
         tenant: String,
-        details: AadDetails,
+        details: Box<AadDetails>,
     },
 
     /// AADSTS7000215: wrong secret, often the secret's ID pasted instead of its value.
@@ -115,7 +121,7 @@ pub enum EntraError {
     )]
     InvalidSecret {
         client_id: String,
-        details: AadDetails,
+        details: Box<AadDetails>,
     },
 
     /// AADSTS7000222: the secret has expired.
@@ -126,7 +132,7 @@ pub enum EntraError {
     )]
     SecretExpired {
         client_id: String,
-        details: AadDetails,
+        details: Box<AadDetails>,
     },
 
     /// AADSTS700027 (key not found): the certificate is not registered on the app.
@@ -138,7 +144,7 @@ pub enum EntraError {
     CertificateNotRegistered {
         client_id: String,
         thumbprint: String,
-        details: AadDetails,
+        details: Box<AadDetails>,
     },
 
     /// AADSTS700027 (signature): the assertion does not verify against the registered key.
@@ -146,7 +152,7 @@ pub enum EntraError {
         "Entra ID could not verify the certificate assertion's signature: the private key in \
          `entra.certificate` does not belong to the registered certificate ({details})"
     )]
-    AssertionSignature { details: AadDetails },
+    AssertionSignature { details: Box<AadDetails> },
 
     /// AADSTS700024: the assertion's time window does not include Entra's clock.
     #[error(
@@ -154,7 +160,7 @@ pub enum EntraError {
          clock is probably wrong. Set the clock right (enable NTP time sync) and try again \
          ({details})"
     )]
-    ClockSkew { details: AadDetails },
+    ClockSkew { details: Box<AadDetails> },
 
     /// AADSTS1002012 / 70011 / 700022 / 500011: the scope asked for is wrong.
     #[error(
@@ -162,13 +168,16 @@ pub enum EntraError {
          cloud followed by /.default (e.g. https://graph.microsoft.com/.default). Check \
          `entra.cloud` ({details})"
     )]
-    InvalidScope { scope: String, details: AadDetails },
+    InvalidScope {
+        scope: String,
+        details: Box<AadDetails>,
+    },
 
     /// Any other identity-platform error.
     #[error("Entra ID refused the sign-in: {message} ({details})")]
     SignIn {
         message: String,
-        details: AadDetails,
+        details: Box<AadDetails>,
     },
 
     /// The token endpoint or Graph could not be reached or answered nonsense.
@@ -286,13 +295,13 @@ impl AadErrorBody {
 
     /// Turns the body into the error a person can act on.
     pub fn into_error(self, status: u16, ctx: &SignInContext<'_>) -> EntraError {
-        let details = AadDetails {
+        let details = Box::new(AadDetails {
             code: self.code(),
             error: self.error.clone(),
             trace_id: self.trace_id.clone(),
             correlation_id: self.correlation_id.clone(),
             status,
-        };
+        });
         let tenant = ctx.tenant.to_owned();
         let client_id = ctx.client_id.to_owned();
         match details.code {

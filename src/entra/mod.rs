@@ -18,6 +18,8 @@ mod client;
 mod error;
 mod model;
 mod permissions;
+#[cfg(test)]
+mod tests;
 
 pub use assertion::{ASSERTION_LIFETIME_SECS, CertificateCredential, pem_blocks, thumbprint_hex};
 pub use auth::{AccessToken, RENEW_BEFORE, TokenSource, token_endpoint};

@@ -157,21 +157,36 @@ pub(super) async fn handle(
         .path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            percent_decode(s)
-        })
+        .map(percent_decode)
         .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let mut state = state.lock().unwrap();
     match segs.as_slice() {
-        [tenant, "oauth2", "v2.0", "token"] => {
-            token::token(&mut state, tenant, method.as_str(), &headers, &body, &origin)
-        }
+        [tenant, "oauth2", "v2.0", "token"] => token::token(
+            &mut state,
+            tenant,
+            method.as_str(),
+            &headers,
+            &body,
+            &origin,
+        ),
         ["v1.0", rest @ ..] => {
             if method != Method::GET {
-                return graph_error(405, "Request_BadRequest", "Only GET is simulated.", &headers);
+                return graph_error(
+                    405,
+                    "Request_BadRequest",
+                    "Only GET is simulated.",
+                    &headers,
+                );
             }
-            graph(&mut state, rest, &Query::parse(&uri), &headers, &origin, &pending)
+            graph(
+                &mut state,
+                rest,
+                &Query::parse(&uri),
+                &headers,
+                &origin,
+                &pending,
+            )
         }
         _ => graph_error(
             404,
@@ -190,6 +205,7 @@ fn percent_decode(segment: &str) -> String {
 }
 
 /// Checks the bearer token; returns its roles.
+#[allow(clippy::result_large_err)] // an early HTTP answer, built once per request
 fn authorize(state: &State, headers: &HeaderMap) -> Result<Vec<String>, Response> {
     let value = headers
         .get("authorization")
@@ -197,7 +213,12 @@ fn authorize(state: &State, headers: &HeaderMap) -> Result<Vec<String>, Response
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     if value.is_empty() {
-        return Err(graph_error(401, "InvalidAuthenticationToken", "Access token is empty.", headers));
+        return Err(graph_error(
+            401,
+            "InvalidAuthenticationToken",
+            "Access token is empty.",
+            headers,
+        ));
     }
     let Some(issued) = state.issued.get(value) else {
         let message = if value.split('.').count() == 3 {
@@ -205,7 +226,12 @@ fn authorize(state: &State, headers: &HeaderMap) -> Result<Vec<String>, Response
         } else {
             "CompactToken parsing failed with error code: 80049217"
         };
-        return Err(graph_error(401, "InvalidAuthenticationToken", message, headers));
+        return Err(graph_error(
+            401,
+            "InvalidAuthenticationToken",
+            message,
+            headers,
+        ));
     };
     if issued.expires <= now_secs() {
         return Err(graph_error(
@@ -218,6 +244,7 @@ fn authorize(state: &State, headers: &HeaderMap) -> Result<Vec<String>, Response
     Ok(issued.roles.clone())
 }
 
+#[allow(clippy::result_large_err)]
 fn require(roles: &[String], any_of: &[&str], headers: &HeaderMap) -> Result<(), Response> {
     if roles
         .iter()
@@ -266,7 +293,7 @@ fn graph(
     };
     match path {
         ["users"] => {
-            let items = state.users.iter().map(|u| typed(u, "user")).collect();
+            let items = state.users.clone();
             list(&ctx, "/v1.0/users", "users", items, Kind::User)
         }
         ["users", "delta" | "microsoft.graph.delta"] => delta(state, &ctx, "users"),
@@ -282,11 +309,15 @@ fn graph(
             None => not_found(id, headers),
         },
         ["groups"] => {
-            let items = state.groups.iter().map(|g| typed(g, "group")).collect();
+            let items = state.groups.clone();
             list(&ctx, "/v1.0/groups", "groups", items, Kind::Group)
         }
         ["groups", "delta" | "microsoft.graph.delta"] => delta(state, &ctx, "groups"),
-        ["groups", id] => match state.groups.iter().find(|g| id_of(g).eq_ignore_ascii_case(id)) {
+        ["groups", id] => match state
+            .groups
+            .iter()
+            .find(|g| id_of(g).eq_ignore_ascii_case(id))
+        {
             Some(group) => {
                 let mut body = project(group, query.select().as_deref(), Kind::Group);
                 body.insert(
@@ -297,7 +328,12 @@ fn graph(
             }
             None => not_found(id, headers),
         },
-        ["groups", id, relation @ ("members" | "transitiveMembers"), cast @ ..] => {
+        [
+            "groups",
+            id,
+            relation @ ("members" | "transitiveMembers"),
+            cast @ ..,
+        ] => {
             let Some(group_id) = state
                 .groups
                 .iter()
@@ -309,7 +345,9 @@ fn graph(
             let cast = match cast {
                 [] => None,
                 [c] => Some(c.trim_start_matches("microsoft.graph.")),
-                _ => return graph_error(400, "Request_BadRequest", "Unsupported segment.", headers),
+                _ => {
+                    return graph_error(400, "Request_BadRequest", "Unsupported segment.", headers);
+                }
             };
             if let Some(c) = cast
                 && !["user", "group", "device", "servicePrincipal", "orgContact"].contains(&c)
@@ -337,9 +375,14 @@ fn graph(
             };
             let path = format!(
                 "/v1.0/groups/{group_id}/{relation}{}",
-                cast.map(|c| format!("/microsoft.graph.{c}")).unwrap_or_default()
+                cast.map(|c| format!("/microsoft.graph.{c}"))
+                    .unwrap_or_default()
             );
-            let context = if cast == Some("user") { "users" } else { "directoryObjects" };
+            let context = if cast == Some("user") {
+                "users"
+            } else {
+                "directoryObjects"
+            };
             list(&ctx, &path, context, items, kind)
         }
         _ => graph_error(
@@ -371,15 +414,11 @@ fn not_found(id: &str, headers: &HeaderMap) -> Response {
     graph_error(
         404,
         "Request_ResourceNotFound",
-        &format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+        &format!(
+            "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+        ),
         headers,
     )
-}
-
-fn typed(object: &Map<String, Value>, kind: &str) -> Map<String, Value> {
-    let mut o = object.clone();
-    o.insert("@odata.type".into(), Value::from(format!("#microsoft.graph.{kind}")));
-    o
 }
 
 /// Members of a group: direct (service principals left out, the v1.0 quirk) or transitive
@@ -397,7 +436,10 @@ fn members_of(state: &State, group_id: &str, transitive: bool) -> Vec<Map<String
             let Some(object) = state.object(member) else {
                 continue;
             };
-            let kind = object["@odata.type"].as_str().unwrap_or_default().to_owned();
+            let kind = object["@odata.type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if !transitive && kind == "#microsoft.graph.servicePrincipal" {
                 continue;
             }
@@ -424,7 +466,11 @@ enum Kind {
 
 /// `$select` projection: only the selected properties plus `id` (null when unset); without
 /// `$select` users get Graph's default set, other objects everything.
-fn project(object: &Map<String, Value>, select: Option<&[String]>, kind: Kind) -> Map<String, Value> {
+fn project(
+    object: &Map<String, Value>,
+    select: Option<&[String]>,
+    kind: Kind,
+) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(t) = object.get("@odata.type") {
         out.insert("@odata.type".into(), t.clone());
@@ -433,7 +479,10 @@ fn project(object: &Map<String, Value>, select: Option<&[String]>, kind: Kind) -
         || object.get("@odata.type").and_then(Value::as_str) == Some("#microsoft.graph.user");
     match select {
         Some(fields) => {
-            out.insert("id".into(), object.get("id").cloned().unwrap_or(Value::Null));
+            out.insert(
+                "id".into(),
+                object.get("id").cloned().unwrap_or(Value::Null),
+            );
             for field in fields {
                 if field == "members" {
                     continue;
@@ -565,8 +614,15 @@ fn filter_matches(object: &Map<String, Value>, filter: &str) -> Option<bool> {
         .and_then(|r| r.strip_suffix(')'))
     {
         let (prop, lit) = args.split_once(',')?;
-        let lit = lit.trim().strip_prefix('\'')?.strip_suffix('\'')?.replace("''", "'");
-        let value = object.get(prop.trim()).and_then(Value::as_str).unwrap_or_default();
+        let lit = lit
+            .trim()
+            .strip_prefix('\'')?
+            .strip_suffix('\'')?
+            .replace("''", "'");
+        let value = object
+            .get(prop.trim())
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         return Some(value.to_lowercase().starts_with(&lit.to_lowercase()));
     }
     let (prop, lit) = f.split_once(" eq ")?;
@@ -577,10 +633,11 @@ fn filter_matches(object: &Map<String, Value>, filter: &str) -> Option<bool> {
         "false" => value == Value::Bool(false),
         "null" => value.is_null(),
         _ => {
-            let lit = lit.strip_prefix('\'')?.strip_suffix('\'')?.replace("''", "'");
-            value
-                .as_str()
-                .is_some_and(|v| v.eq_ignore_ascii_case(&lit))
+            let lit = lit
+                .strip_prefix('\'')?
+                .strip_suffix('\'')?
+                .replace("''", "'");
+            value.as_str().is_some_and(|v| v.eq_ignore_ascii_case(&lit))
         }
     })
 }
@@ -601,7 +658,9 @@ fn list(
                 return graph_error(
                     400,
                     "Request_UnsupportedQuery",
-                    &format!("Invalid page size specified: '{text}'. Must be between 1 and 999 inclusive."),
+                    &format!(
+                        "Invalid page size specified: '{text}'. Must be between 1 and 999 inclusive."
+                    ),
                     ctx.headers,
                 );
             }
@@ -620,7 +679,9 @@ fn list(
             return graph_error(
                 400,
                 "Request_UnsupportedQuery",
-                &format!("Syntax error: the $search value {search} is not valid. Clauses take the form \"property:text\"."),
+                &format!(
+                    "Syntax error: the $search value {search} is not valid. Clauses take the form \"property:text\"."
+                ),
                 ctx.headers,
             );
         };
@@ -636,7 +697,9 @@ fn list(
                     return graph_error(
                         400,
                         "Request_UnsupportedQuery",
-                        &format!("Unsupported or invalid query filter clause specified: '{filter}'."),
+                        &format!(
+                            "Unsupported or invalid query filter clause specified: '{filter}'."
+                        ),
                         ctx.headers,
                     );
                 }
@@ -649,7 +712,12 @@ fn list(
         Some(token) => match decode_skiptoken(token) {
             Some(offset) => offset,
             None => {
-                return graph_error(400, "Request_BadRequest", "Invalid skip token.", ctx.headers);
+                return graph_error(
+                    400,
+                    "Request_BadRequest",
+                    "Invalid skip token.",
+                    ctx.headers,
+                );
             }
         },
     };
@@ -674,12 +742,16 @@ fn list(
         next = None;
     }
     let mut body = Map::new();
-    let selected = select.map(|s| format!("({})", s.join(","))).unwrap_or_default();
+    let selected = select
+        .map(|s| format!("({})", s.join(",")))
+        .unwrap_or_default();
     body.insert(
         "@odata.context".into(),
         Value::from(format!("{}/v1.0/$metadata#{context}{selected}", ctx.origin)),
     );
-    let counting = q.get("$count").is_some_and(|c| c.eq_ignore_ascii_case("true"));
+    let counting = q
+        .get("$count")
+        .is_some_and(|c| c.eq_ignore_ascii_case("true"));
     // `$count=true` without the header is silently ignored; the count is on the first page only.
     if counting && ctx.consistency && offset == 0 {
         body.insert("@odata.count".into(), Value::from(total));
@@ -692,16 +764,26 @@ fn list(
 }
 
 fn encode_skiptoken(offset: usize) -> String {
-    format!("RFNwdAIAAQ{}", URL_SAFE_NO_PAD.encode(format!("o:{offset}")))
+    format!(
+        "RFNwdAIAAQ{}",
+        URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+    )
 }
 
 fn decode_skiptoken(token: &str) -> Option<usize> {
-    let raw = URL_SAFE_NO_PAD.decode(token.strip_prefix("RFNwdAIAAQ")?).ok()?;
-    String::from_utf8(raw).ok()?.strip_prefix("o:")?.parse().ok()
+    let raw = URL_SAFE_NO_PAD
+        .decode(token.strip_prefix("RFNwdAIAAQ")?)
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("o:")?
+        .parse()
+        .ok()
 }
 
 fn new_token() -> String {
-    URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()) + &URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+        + &URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
 }
 
 /// A delta request: a new round, the next page of a round, or a round from a delta token.
@@ -803,7 +885,10 @@ fn serve_round(state: &mut State, ctx: &ListCtx<'_>, mut round: PendingRound) ->
         );
         body.insert(
             "@odata.deltaLink".into(),
-            Value::from(format!("{}/v1.0/{resource}/delta?$deltatoken={token}", ctx.origin)),
+            Value::from(format!(
+                "{}/v1.0/{resource}/delta?$deltatoken={token}",
+                ctx.origin
+            )),
         );
     } else {
         let token = new_token();
@@ -817,7 +902,10 @@ fn serve_round(state: &mut State, ctx: &ListCtx<'_>, mut round: PendingRound) ->
         );
         body.insert(
             "@odata.nextLink".into(),
-            Value::from(format!("{}/v1.0/{resource}/delta?$skiptoken={token}", ctx.origin)),
+            Value::from(format!(
+                "{}/v1.0/{resource}/delta?$skiptoken={token}",
+                ctx.origin
+            )),
         );
     }
     body.insert("value".into(), Value::Array(page));
@@ -843,7 +931,10 @@ fn users_changes(state: &State, since: Option<u64>, select: Option<&[String]>) -
             .filter(|(_, (seq, _))| after(*seq))
             .collect();
         gone.sort_by_key(|(_, (seq, _))| *seq);
-        items.extend(gone.into_iter().map(|(id, (_, how))| removed(id, how.reason())));
+        items.extend(
+            gone.into_iter()
+                .map(|(id, (_, how))| removed(id, how.reason())),
+        );
     }
     items
 }
@@ -914,7 +1005,10 @@ fn groups_changes(state: &State, since: Option<u64>, select: Option<&[String]>) 
             .filter(|(_, (seq, _))| after(*seq))
             .collect();
         gone.sort_by_key(|(_, (seq, _))| *seq);
-        items.extend(gone.into_iter().map(|(id, (_, how))| removed(id, how.reason())));
+        items.extend(
+            gone.into_iter()
+                .map(|(id, (_, how))| removed(id, how.reason())),
+        );
     }
     items
 }

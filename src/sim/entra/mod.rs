@@ -109,7 +109,9 @@ impl EntraSim {
 
     /// Starts the simulator on `127.0.0.1:port` (0 = any free port).
     pub async fn start_on(fixture: Fixture, port: u16) -> std::io::Result<Self> {
-        let state = Arc::new(Mutex::new(State::new(fixture).map_err(std::io::Error::other)?));
+        let state = Arc::new(Mutex::new(
+            State::new(fixture).map_err(std::io::Error::other)?,
+        ));
         let log = RequestLog::default();
         let faults = Faults::default();
         let router = axum::Router::new()
@@ -233,6 +235,11 @@ impl EntraSim {
     /// a later entry (default 200; Graph splits large groups over pages).
     pub fn set_delta_members_per_entry(&self, size: usize) {
         self.state().delta_members_per_entry = size.max(1);
+    }
+
+    /// Forgets every access token issued, as if they had expired: Graph answers 401 to them.
+    pub fn revoke_tokens(&self) {
+        self.state().issued.clear();
     }
 
     /// Forgets every delta token issued: using one gives `400 resyncRequired`.
@@ -405,7 +412,10 @@ impl State {
         }
         let typed = |objects: Vec<Map<String, Value>>, kind: &'static str| {
             objects.into_iter().map(move |mut o| {
-                o.insert("@odata.type".into(), Value::from(format!("#microsoft.graph.{kind}")));
+                o.insert(
+                    "@odata.type".into(),
+                    Value::from(format!("#microsoft.graph.{kind}")),
+                );
                 o
             })
         };
@@ -461,13 +471,24 @@ impl State {
     fn object(&self, id: &str) -> Option<Map<String, Value>> {
         let typed = |o: &Map<String, Value>, kind: &str| {
             let mut o = o.clone();
-            o.insert("@odata.type".into(), Value::from(format!("#microsoft.graph.{kind}")));
+            o.insert(
+                "@odata.type".into(),
+                Value::from(format!("#microsoft.graph.{kind}")),
+            );
             o
         };
-        if let Some(u) = self.users.iter().find(|u| id_of(u).eq_ignore_ascii_case(id)) {
+        if let Some(u) = self
+            .users
+            .iter()
+            .find(|u| id_of(u).eq_ignore_ascii_case(id))
+        {
             return Some(typed(u, "user"));
         }
-        if let Some(g) = self.groups.iter().find(|g| id_of(g).eq_ignore_ascii_case(id)) {
+        if let Some(g) = self
+            .groups
+            .iter()
+            .find(|g| id_of(g).eq_ignore_ascii_case(id))
+        {
             return Some(typed(g, "group"));
         }
         self.others

@@ -103,13 +103,14 @@ pub(super) fn token(
             400,
             "invalid_request",
             900561,
-            &format!("The endpoint only accepts POST, OPTIONS requests. Received a {method} request."),
+            &format!(
+                "The endpoint only accepts POST, OPTIONS requests. Received a {method} request."
+            ),
             headers,
         );
     }
-    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(body)
-        .into_owned()
-        .collect();
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body).into_owned().collect();
     let lowered = tenant.to_ascii_lowercase();
     if ["common", "consumers", "organizations"].contains(&lowered.as_str()) {
         return aad_error(
@@ -145,7 +146,9 @@ pub(super) fn token(
                 400,
                 "invalid_request",
                 900023,
-                &format!("Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."),
+                &format!(
+                    "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."
+                ),
                 headers,
             );
         }
@@ -153,7 +156,9 @@ pub(super) fn token(
             400,
             "invalid_request",
             90002,
-            &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+            &format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
             headers,
         );
     }
@@ -229,7 +234,9 @@ pub(super) fn token(
             400,
             "invalid_scope",
             1002012,
-            &format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+            &format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
             headers,
         );
     }
@@ -238,16 +245,24 @@ pub(super) fn token(
             400,
             "invalid_scope",
             700022,
-            &format!("The provided value for the input parameter scope is not valid because it contains more than one resource. Scope {scope} is not valid."),
+            &format!(
+                "The provided value for the input parameter scope is not valid because it contains more than one resource. Scope {scope} is not valid."
+            ),
             headers,
         );
     }
-    if scopes[0].trim_end_matches("/.default").trim_end_matches('/') != resource {
+    if scopes[0]
+        .trim_end_matches("/.default")
+        .trim_end_matches('/')
+        != resource
+    {
         return aad_error(
             400,
             "invalid_scope",
             70011,
-            &format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."),
+            &format!(
+                "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+            ),
             headers,
         );
     }
@@ -262,7 +277,9 @@ pub(super) fn token(
             400,
             "unauthorized_client",
             700016,
-            &format!("Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."),
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
             headers,
         );
     };
@@ -271,7 +288,10 @@ pub(super) fn token(
             400,
             "unauthorized_client",
             7000112,
-            &format!("Application '{client_id}'({}) is disabled.", app.fixture.display_name),
+            &format!(
+                "Application '{client_id}'({}) is disabled.",
+                app.fixture.display_name
+            ),
             headers,
         );
     }
@@ -288,7 +308,9 @@ pub(super) fn token(
                     401,
                     "invalid_client",
                     7000222,
-                    &format!("The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds."),
+                    &format!(
+                        "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds."
+                    ),
                     headers,
                 );
             }
@@ -298,7 +320,9 @@ pub(super) fn token(
                     401,
                     "invalid_client",
                     7000215,
-                    &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+                    &format!(
+                        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                    ),
                     headers,
                 );
             }
@@ -374,6 +398,7 @@ fn b64_any(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Validates a client assertion in the order of graph-notes §1.2.
+#[allow(clippy::result_large_err)] // an early HTTP answer, built once per request
 fn check_assertion(
     app: &super::App,
     assertion: &str,
@@ -427,7 +452,9 @@ fn check_assertion(
             401,
             "invalid_client",
             700027,
-            &format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']"),
+            &format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']"
+            ),
             headers,
         ));
     };
@@ -466,7 +493,12 @@ fn check_assertion(
             401,
             "invalid_client",
             700024,
-            &format!("Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .", iso(now), iso(nbf), iso(exp)),
+            &format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+                iso(now),
+                iso(nbf),
+                iso(exp)
+            ),
             headers,
         ));
     }
@@ -475,7 +507,9 @@ fn check_assertion(
             401,
             "invalid_client",
             700021,
-            &format!("Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials . Expected audience '{audience}'."),
+            &format!(
+                "Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials . Expected audience '{audience}'."
+            ),
             headers,
         ));
     }
