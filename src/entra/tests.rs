@@ -584,7 +584,7 @@ async fn a_delta_round_reports_adds_changes_deletes_and_membership() {
     );
 
     sim.add_user(user(50));
-    sim.update_user(&uid(2), json!({"jobTitle": "Lead"}));
+    sim.update_user(&uid(2), json!({"jobTitle": "Lead", "accountEnabled": false}));
     sim.delete_user(&uid(3));
     sim.purge_user(&uid(4));
     sim.add_member(&gid(1), &uid(50));
@@ -595,6 +595,12 @@ async fn a_delta_round_reports_adds_changes_deletes_and_membership() {
     let changed: Vec<_> = round.users.changed.iter().map(|u| u.id.clone()).collect();
     assert_eq!(changed, vec![uid(2), uid(50)]);
     assert_eq!(round.users.changed[0].job_title.as_deref(), Some("Lead"));
+    assert_eq!(
+        round.users.changed[0].account_enabled,
+        Some(false),
+        "later rounds keep the first round's $select"
+    );
+    assert_eq!(round.users.changed[0].department.as_deref(), Some("Support"));
     assert_eq!(
         round.users.removed,
         vec![

@@ -800,6 +800,7 @@ fn delta(state: &mut State, ctx: &ListCtx<'_>, resource: &'static str) -> Respon
         };
         return serve_round(state, ctx, round);
     }
+    let mut select = q.select();
     let since = if let Some(token) = q.get("$deltatoken") {
         if token == "latest" {
             Some(state.seq)
@@ -817,7 +818,13 @@ fn delta(state: &mut State, ctx: &ListCtx<'_>, resource: &'static str) -> Respon
             return response;
         } else {
             match state.delta_tokens.get(token) {
-                Some(cursor) if cursor.resource == resource => Some(cursor.seq),
+                Some(cursor) if cursor.resource == resource => {
+                    // A `$select` on a deltaLink changes the tracked set; else the token's own.
+                    if select.is_none() {
+                        select = cursor.select.clone();
+                    }
+                    Some(cursor.seq)
+                }
                 _ => {
                     return graph_error(
                         400,
@@ -839,7 +846,6 @@ fn delta(state: &mut State, ctx: &ListCtx<'_>, resource: &'static str) -> Respon
         }
         None
     };
-    let select = q.select();
     let items = if q.get("$deltatoken") == Some("latest") {
         Vec::new()
     } else if resource == "users" {
@@ -851,6 +857,7 @@ fn delta(state: &mut State, ctx: &ListCtx<'_>, resource: &'static str) -> Respon
         resource,
         items,
         end_seq: state.seq,
+        select,
     };
     serve_round(state, ctx, round)
 }
@@ -881,6 +888,7 @@ fn serve_round(state: &mut State, ctx: &ListCtx<'_>, mut round: PendingRound) ->
             DeltaCursor {
                 resource,
                 seq: round.end_seq,
+                select: round.select.clone(),
             },
         );
         body.insert(
@@ -898,6 +906,7 @@ fn serve_round(state: &mut State, ctx: &ListCtx<'_>, mut round: PendingRound) ->
                 resource,
                 items: rest,
                 end_seq: round.end_seq,
+                select: round.select.clone(),
             },
         );
         body.insert(

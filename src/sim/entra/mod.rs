@@ -61,6 +61,8 @@ struct Issued {
 struct DeltaCursor {
     resource: &'static str,
     seq: u64,
+    /// The `$select` of the round's first request: Graph encodes it in the token.
+    select: Option<Vec<String>>,
 }
 
 /// The remaining pages of a delta round in progress.
@@ -69,6 +71,7 @@ struct PendingRound {
     resource: &'static str,
     items: Vec<Value>,
     end_seq: u64,
+    select: Option<Vec<String>>,
 }
 
 /// The directory and everything the simulator remembers.
