@@ -584,7 +584,10 @@ async fn a_delta_round_reports_adds_changes_deletes_and_membership() {
     );
 
     sim.add_user(user(50));
-    sim.update_user(&uid(2), json!({"jobTitle": "Lead", "accountEnabled": false}));
+    sim.update_user(
+        &uid(2),
+        json!({"jobTitle": "Lead", "accountEnabled": false}),
+    );
     sim.delete_user(&uid(3));
     sim.purge_user(&uid(4));
     sim.add_member(&gid(1), &uid(50));
@@ -600,7 +603,10 @@ async fn a_delta_round_reports_adds_changes_deletes_and_membership() {
         Some(false),
         "later rounds keep the first round's $select"
     );
-    assert_eq!(round.users.changed[0].department.as_deref(), Some("Support"));
+    assert_eq!(
+        round.users.changed[0].department.as_deref(),
+        Some("Support")
+    );
     assert_eq!(
         round.users.removed,
         vec![
@@ -903,4 +909,37 @@ async fn no_secret_reaches_an_error_message() {
     }
     let cert = CertificateCredential::from_pem(APP_PEM).unwrap();
     assert!(!format!("{cert:?}").contains("MII"));
+}
+
+#[tokio::test]
+async fn the_demo_tenant_signs_in_and_reads_like_a_company() {
+    let sim = EntraSim::start(Fixture::demo()).await.unwrap();
+    let settings = secret_settings(&sim);
+    let graph = graph_with(&settings, &sim.client_secret().unwrap());
+    let groups = graph.list_groups().await.unwrap();
+    assert!(groups.len() >= 30, "{}", groups.len());
+    let users = graph.list_users().await.unwrap();
+    assert!(users.len() >= 180);
+    assert!(users.iter().any(EntraUser::is_guest));
+    assert!(users.iter().any(|u| !u.is_enabled()));
+    let all_staff = groups
+        .iter()
+        .find(|g| g.display_name.as_deref() == Some("All Staff"))
+        .unwrap();
+    assert!(
+        graph
+            .group_members(&all_staff.id, false)
+            .await
+            .unwrap()
+            .is_empty(),
+        "departments, not people"
+    );
+    assert!(
+        graph
+            .group_members(&all_staff.id, true)
+            .await
+            .unwrap()
+            .len()
+            > 150
+    );
 }
