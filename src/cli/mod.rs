@@ -2,6 +2,7 @@
 //! Commands return an [`Exit`] code; `main` only maps it to the process status.
 
 mod config_cmd;
+mod entra_cmd;
 mod secret_cmd;
 
 use std::path::PathBuf;
@@ -57,6 +58,43 @@ pub enum Command {
     /// Store secrets for the config's secret references
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Browse the Entra ID tenant the config points at
+    #[command(subcommand)]
+    Entra(EntraCommand),
+    /// Run a simulator in the foreground (for trying adsync out and for tests)
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EntraCommand {
+    /// List the tenant's groups (id, name, created)
+    Groups {
+        /// Only groups whose name has a word starting with TERM
+        #[arg(long, value_name = "TERM")]
+        search: Option<String>,
+    },
+    /// List a group's user members (nested groups expanded unless --direct)
+    Members {
+        /// The group's object id
+        group_id: String,
+        /// Only direct members, without expanding nested groups
+        #[arg(long)]
+        direct: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated Entra ID tenant on 127.0.0.1 until Ctrl-C
+    Entra {
+        /// The tenant fixture (JSON, see docs/entra-simulator.md) [default: the built-in demo tenant]
+        #[arg(long, value_name = "PATH")]
+        fixture: Option<PathBuf>,
+        /// The port to listen on (0 = any free port)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +150,15 @@ pub fn run(cli: Cli) -> Exit {
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
         Command::Secret(SecretCommand::Check { reference }) => secret_cmd::check(reference),
+        Command::Entra(EntraCommand::Groups { search }) => {
+            entra_cmd::groups(&cli.config_path(), search.as_deref())
+        }
+        Command::Entra(EntraCommand::Members { group_id, direct }) => {
+            entra_cmd::members(&cli.config_path(), group_id, *direct)
+        }
+        Command::Sim(SimCommand::Entra { fixture, port }) => {
+            entra_cmd::sim(fixture.as_ref(), *port)
+        }
     };
     match result {
         Ok(exit) => exit,

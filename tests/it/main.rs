@@ -2,4 +2,5 @@
 
 mod common;
 mod config_cli;
+mod entra;
 mod secrets;

@@ -1,0 +1,945 @@
+//! The Entra client against the simulated tenant over loopback: sign-in, every AADSTS case a
+//! person can hit, token renewal, paging, search, membership, delta rounds and fault switches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::config::{EntraCredential, EntraSettings};
+use crate::http::RetryPolicy;
+use crate::secret::{Secret, SecretRef};
+use crate::sim::entra::{EntraSim, Fixture};
+use crate::sim::{Fault, FaultRule};
+
+const APP_PEM: &str = include_str!("../../tests/fixtures/entra/app.pem");
+const OTHER_PEM: &str = include_str!("../../tests/fixtures/entra/other.pem");
+const CLIENT_ID: &str = "5d8a1c4e-1f0b-4c59-9a43-2f0b6c1d7e01";
+const NO_ROLES_CLIENT: &str = "5d8a1c4e-1f0b-4c59-9a43-2f0b6c1d7e02";
+const SECRET: &str = "sim~Q8.demo-only-secret-value";
+const EXPIRED_SECRET: &str = "sim~old.expired-secret-value";
+const TENANT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000c0de";
+
+fn gid(n: u32) -> String {
+    format!("6f1d0000-0000-4000-8000-{n:012}")
+}
+fn uid(n: u32) -> String {
+    format!("0a000000-0000-4000-8000-{n:012}")
+}
+
+fn user(n: u32) -> Value {
+    json!({
+        "id": uid(n), "userPrincipalName": format!("user{n}@contoso.com"), "mail": format!("user{n}@contoso.com"),
+        "givenName": format!("Given{n}"), "surname": format!("Sur{n}"), "displayName": format!("User {n}"),
+        "businessPhones": ["+1 425 555 0100"], "jobTitle": "Agent", "department": "Support",
+        "employeeId": format!("{n}"), "accountEnabled": true, "userType": "Member"
+    })
+}
+
+/// A small tenant: 12 users (one guest, one disabled), a support group with a nested group, a
+/// device, a service principal and a contact; 1500 users when `many`.
+fn fixture(many: bool) -> Fixture {
+    let cert_only = APP_PEM.split("-----BEGIN PRIVATE KEY-----").next().unwrap();
+    let mut users: Vec<Value> = (1..=10).map(user).collect();
+    users.push(json!({"id": uid(11), "userPrincipalName": "bob_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+        "mail": "bob@fabrikam.com", "displayName": "Bob (guest)", "userType": "Guest", "accountEnabled": true}));
+    users.push(json!({"id": uid(12), "userPrincipalName": "gone@contoso.com", "displayName": "Disabled Dora",
+        "accountEnabled": false, "userType": "Member"}));
+    if many {
+        users.extend((100..1600).map(user));
+    }
+    let json = json!({
+        "tenant": {"id": TENANT_ID, "domain": "contoso.onmicrosoft.com", "displayName": "Contoso",
+                   "otherCloudTenants": {"fabrikam.us": "usgovcloudapi.net"}},
+        "apps": [
+            {"clientId": CLIENT_ID, "displayName": "adsync test",
+             "secrets": [{"id": "4f1e6a2b-9c0d-4e1f-8a2b-3c4d5e6f7a8b", "value": SECRET},
+                         {"id": "old", "value": EXPIRED_SECRET, "expired": true}],
+             "certificates": [cert_only], "roles": ["User.Read.All", "GroupMember.Read.All"]},
+            {"clientId": NO_ROLES_CLIENT, "displayName": "not consented",
+             "secrets": [{"id": "x", "value": SECRET}]}
+        ],
+        "users": users,
+        "groups": [
+            {"id": gid(1), "displayName": "Support Tier1", "createdDateTime": "2021-03-12T10:36:14Z",
+             "securityEnabled": true, "mailEnabled": false, "groupTypes": [],
+             "members": [uid(1), uid(2), uid(11), gid(2), "d0000000-0000-4000-8000-000000000001",
+                         "50000000-0000-4000-8000-000000000001", "c0000000-0000-4000-8000-000000000001"]},
+            {"id": gid(2), "displayName": "Support Nested", "createdDateTime": "2022-01-01T00:00:00Z",
+             "securityEnabled": true, "mailEnabled": false, "groupTypes": [],
+             "members": [uid(3), uid(1), uid(12)]},
+            {"id": gid(3), "displayName": "Sales EMEA", "createdDateTime": "2020-05-05T00:00:00Z",
+             "securityEnabled": false, "mailEnabled": true, "groupTypes": ["Unified"], "members": [uid(4)]},
+            {"id": gid(4), "displayName": "All Staff", "createdDateTime": "2019-01-01T00:00:00Z",
+             "securityEnabled": true, "mailEnabled": false, "groupTypes": [],
+             "members": if many { (100..1600).map(uid).collect::<Vec<_>>() } else { vec![uid(5)] }}
+        ],
+        "devices": [{"id": "d0000000-0000-4000-8000-000000000001", "displayName": "KIOSK-01", "accountEnabled": true}],
+        "servicePrincipals": [{"id": "50000000-0000-4000-8000-000000000001", "displayName": "Build Bot", "appId": "x"}],
+        "contacts": [{"id": "c0000000-0000-4000-8000-000000000001", "displayName": "External Vendor", "mail": "v@vendor.com"}]
+    });
+    Fixture::from_json(&json.to_string()).unwrap()
+}
+
+fn cert_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/entra/app.pem")
+}
+
+fn secret_settings(sim: &EntraSim) -> EntraSettings {
+    // The secret reference is not resolved in these tests; the secret is handed in directly.
+    sim.settings(EntraCredential::Secret(SecretRef::Env("UNUSED".into())))
+}
+
+fn graph_with(settings: &EntraSettings, secret: &str) -> GraphClient {
+    let tokens = TokenSource::with_secret(settings, Secret::new(secret), RetryPolicy::fast());
+    GraphClient::with_tokens(settings, Arc::new(tokens), RetryPolicy::fast())
+}
+
+fn graph(sim: &EntraSim) -> GraphClient {
+    graph_with(&secret_settings(sim), SECRET)
+}
+
+async fn sign_in_error(settings: &EntraSettings, secret: &str) -> EntraError {
+    TokenSource::with_secret(settings, Secret::new(secret), RetryPolicy::fast())
+        .token()
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn secret_sign_in_gets_a_token_with_roles() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let tokens = TokenSource::with_secret(
+        &secret_settings(&sim),
+        Secret::new(SECRET),
+        RetryPolicy::fast(),
+    );
+    let token = tokens.token().await.unwrap();
+    assert_eq!(token.roles, vec!["User.Read.All", "GroupMember.Read.All"]);
+    assert!(token.expires_at > std::time::Instant::now() + Duration::from_secs(3000));
+    // Cached: a second call sends nothing.
+    tokens.token().await.unwrap();
+    assert_eq!(tokens.requests_sent(), 1);
+    assert_eq!(sim.log().count("POST", "/oauth2/v2.0/token"), 1);
+    assert!(!format!("{token:?}").contains(token.secret()));
+}
+
+#[tokio::test]
+async fn certificate_sign_in_from_a_pem_file() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let settings = sim.settings(EntraCredential::Certificate(cert_path()));
+    let tokens = TokenSource::new(&settings, RetryPolicy::fast()).unwrap();
+    let token = tokens.token().await.unwrap();
+    assert!(token.roles.contains(&"User.Read.All".to_owned()));
+    let claims = URL_SAFE_NO_PAD_decode(token.secret());
+    assert_eq!(claims["appidacr"], "2", "a certificate sign-in");
+    // And Graph accepts it.
+    let graph = GraphClient::with_tokens(&settings, Arc::new(tokens), RetryPolicy::fast());
+    assert_eq!(graph.list_users().await.unwrap().len(), 12);
+}
+
+#[allow(non_snake_case)]
+fn URL_SAFE_NO_PAD_decode(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn each_sign_in_mistake_gets_a_message_that_says_what_to_do() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let base = secret_settings(&sim);
+
+    let mut s = base.clone();
+    s.tenant = "nosuch.onmicrosoft.com".into();
+    let e = sign_in_error(&s, SECRET).await;
+    assert!(matches!(e, EntraError::TenantNotFound { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("tenant 'nosuch.onmicrosoft.com' was not found"),
+        "{text}"
+    );
+    assert!(text.contains("AADSTS90002, trace ID "), "{text}");
+    assert!(text.contains("correlation ID "), "{text}");
+
+    s.tenant = "fabrikam.us".into();
+    let text = sign_in_error(&s, SECRET).await.to_string();
+    assert!(
+        text.contains("belongs to another national cloud (usgovcloudapi.net)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("set `entra.cloud`") && text.contains("AADSTS90038"),
+        "{text}"
+    );
+
+    s.tenant = "common".into();
+    let text = sign_in_error(&s, SECRET).await.to_string();
+    assert!(
+        text.contains("set it to your tenant's ID") && text.contains("AADSTS9001023"),
+        "{text}"
+    );
+
+    let mut s = base.clone();
+    s.client_id = "99999999-2222-3333-4444-555555555555".into();
+    let text = sign_in_error(&s, SECRET).await.to_string();
+    assert!(
+        text.contains(
+            "no application with client ID 99999999-2222-3333-4444-555555555555 exists in tenant"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("admin consent") && text.contains("AADSTS700016"),
+        "{text}"
+    );
+
+    let text = sign_in_error(&base, "4f1e6a2b-9c0d-4e1f-8a2b-3c4d5e6f7a8b")
+        .await
+        .to_string();
+    assert!(
+        text.contains("stored the secret's *Value*") && text.contains("not its *Secret ID*"),
+        "{text}"
+    );
+    assert!(text.contains("AADSTS7000215"), "{text}");
+    assert!(
+        !text.contains("4f1e6a2b-9c0d"),
+        "the wrong secret is not echoed: {text}"
+    );
+
+    let text = sign_in_error(&base, EXPIRED_SECRET).await.to_string();
+    assert!(
+        text.contains("has expired") && text.contains("AADSTS7000222"),
+        "{text}"
+    );
+    assert!(!text.contains(EXPIRED_SECRET));
+
+    let mut s = base.clone();
+    s.graph_scope = "User.Read.All".into();
+    let text = sign_in_error(&s, SECRET).await.to_string();
+    assert!(
+        text.contains("rejected the token scope 'User.Read.All'") && text.contains("AADSTS1002012"),
+        "{text}"
+    );
+    s.graph_scope = "https://graph.microsoft.us/.default".into();
+    let e = sign_in_error(&s, SECRET).await;
+    assert_eq!(e.aadsts_code(), Some(70011), "{e}");
+
+    sim.set_app_enabled(CLIENT_ID, false);
+    let text = sign_in_error(&base, SECRET).await.to_string();
+    assert!(
+        text.contains("is disabled") && text.contains("AADSTS7000112"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn certificate_problems_name_the_thumbprint_or_the_clock() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let settings = sim.settings(EntraCredential::Certificate(cert_path()));
+
+    let other = CertificateCredential::from_pem(OTHER_PEM).unwrap();
+    let tokens = TokenSource::with_certificate(&settings, other.clone(), RetryPolicy::fast());
+    let e = tokens.token().await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        matches!(e, EntraError::CertificateNotRegistered { .. }),
+        "{e:?}"
+    );
+    assert!(
+        text.contains(&format!("SHA-1 thumbprint {}", other.thumbprint())),
+        "{text}"
+    );
+    assert!(
+        text.contains("Upload its public part") && text.contains("AADSTS700027"),
+        "{text}"
+    );
+
+    // A clock an hour fast: the assertion is not yet valid at Entra's "now".
+    let cert = CertificateCredential::from_pem(APP_PEM).unwrap();
+    let ahead = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let assertion = cert.assertion_at(CLIENT_ID, &token_endpoint(&settings), ahead);
+    let (status, body) = raw_token(&sim, &settings, &[("client_assertion", &assertion)]).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error_codes"][0], 700024);
+    let error = serde_json::from_value::<super::error::AadErrorBody>(body)
+        .unwrap()
+        .into_error(
+            401,
+            &super::error::SignInContext {
+                tenant: &settings.tenant,
+                client_id: CLIENT_ID,
+                scope: &settings.graph_scope,
+                thumbprint: None,
+            },
+        );
+    let text = error.to_string();
+    assert!(
+        text.contains("this computer's clock is probably wrong") && text.contains("AADSTS700024"),
+        "{text}"
+    );
+
+    // A key that does not belong to the registered certificate: the signature fails.
+    let mut mixed = APP_PEM
+        .split("-----BEGIN PRIVATE KEY-----")
+        .next()
+        .unwrap()
+        .to_owned();
+    mixed.push_str(&OTHER_PEM[OTHER_PEM.find("-----BEGIN PRIVATE KEY-----").unwrap()..]);
+    let mismatched = CertificateCredential::from_pem(&mixed).unwrap();
+    let e = TokenSource::with_certificate(&settings, mismatched, RetryPolicy::fast())
+        .token()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, EntraError::AssertionSignature { .. }), "{e:?}");
+}
+
+async fn raw_token(
+    sim: &EntraSim,
+    settings: &EntraSettings,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", CLIENT_ID),
+        ("scope", settings.graph_scope.as_str()),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+    ];
+    form.extend_from_slice(extra);
+    let response = reqwest::Client::new()
+        .post(token_endpoint(settings))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let _ = sim;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn tokens_are_renewed_before_they_expire_and_when_graph_refuses_them() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    sim.set_token_lifetime_secs(2);
+    let settings = secret_settings(&sim);
+    let tokens = Arc::new(
+        TokenSource::with_secret(&settings, Secret::new(SECRET), RetryPolicy::fast())
+            .renew_before(Duration::from_secs(1)),
+    );
+    let graph = GraphClient::with_tokens(&settings, tokens.clone(), RetryPolicy::fast());
+    graph.list_groups().await.unwrap();
+    graph.list_groups().await.unwrap();
+    assert_eq!(tokens.requests_sent(), 1, "still valid: reused");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    graph.list_groups().await.unwrap();
+    assert_eq!(
+        tokens.requests_sent(),
+        2,
+        "within the renewal margin: renewed"
+    );
+
+    // A token Graph stops accepting while it is still cached: the 401 makes the client renew
+    // once and go on from the same page.
+    sim.set_token_lifetime_secs(3599);
+    graph.list_groups().await.unwrap();
+    let before = tokens.requests_sent();
+    sim.revoke_tokens();
+    assert_eq!(graph.list_groups().await.unwrap().len(), 4);
+    assert_eq!(tokens.requests_sent(), before + 1);
+}
+
+#[tokio::test]
+async fn lists_follow_every_page() {
+    let sim = EntraSim::start(fixture(true)).await.unwrap();
+    let graph = graph(&sim);
+    let users = graph.list_users().await.unwrap();
+    assert_eq!(users.len(), 1512);
+    assert_eq!(sim.log().count("GET", "/v1.0/users"), 2, "999 per page");
+    let ids: std::collections::HashSet<_> = users.iter().map(|u| &u.id).collect();
+    assert_eq!(ids.len(), 1512, "no duplicates, none missing");
+    let guest = users.iter().find(|u| u.id == uid(11)).unwrap();
+    assert!(guest.is_guest());
+    let dora = users.iter().find(|u| u.id == uid(12)).unwrap();
+    assert_eq!(dora.account_enabled, Some(false));
+
+    let members = graph.group_members(&gid(4), false).await.unwrap();
+    assert_eq!(members.len(), 1500);
+}
+
+#[tokio::test]
+async fn the_simulator_pages_with_top_and_absolute_next_links_on_the_called_host() {
+    let sim = EntraSim::start(fixture(true)).await.unwrap();
+    let token = TokenSource::with_secret(
+        &secret_settings(&sim),
+        Secret::new(SECRET),
+        RetryPolicy::fast(),
+    )
+    .token()
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let get = |url: String| http.get(url).bearer_auth(token.secret()).send();
+    let page: Value = get(format!(
+        "{}/v1.0/users?$select=id,displayName&$top=500",
+        sim.url()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page["value"].as_array().unwrap().len(), 500);
+    let next = page["@odata.nextLink"].as_str().unwrap();
+    assert!(
+        next.starts_with(&format!("{}/v1.0/users?", sim.url())),
+        "{next}"
+    );
+    assert!(
+        next.contains("%24select=id%2CdisplayName") || next.contains("$select=id"),
+        "{next}"
+    );
+    assert_eq!(
+        page["value"][0].as_object().unwrap().len(),
+        2,
+        "only id and displayName"
+    );
+    for top in ["0", "1000"] {
+        let response = get(format!("{}/v1.0/users?$top={top}", sim.url()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "Request_UnsupportedQuery");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("'{top}'"))
+        );
+    }
+    // Default page size 100; $count without ConsistencyLevel is ignored.
+    let page: Value = get(format!("{}/v1.0/users?$count=true", sim.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["value"].as_array().unwrap().len(), 100);
+    assert!(page.get("@odata.count").is_none());
+}
+
+#[tokio::test]
+async fn search_needs_consistency_level() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let graph = graph(&sim);
+    let found = graph.search_groups("support").await.unwrap();
+    let names: Vec<_> = found
+        .iter()
+        .filter_map(|g| g.display_name.as_deref())
+        .collect();
+    assert_eq!(names, vec!["Support Tier1", "Support Nested"]);
+    assert_eq!(
+        graph.search_groups("tier").await.unwrap().len(),
+        1,
+        "tokenized on words"
+    );
+    assert!(graph.search_groups("nomatch").await.unwrap().is_empty());
+    assert_eq!(sim.log().count("GET", "/v1.0/groups"), 3);
+
+    let token = graph.tokens().token().await.unwrap();
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/v1.0/groups?$search=%22displayName:support%22",
+            sim.url()
+        ))
+        .bearer_auth(token.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ConsistencyLevel: eventual")
+    );
+}
+
+#[tokio::test]
+async fn members_direct_and_transitive_are_users_only() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let graph = graph(&sim);
+    let direct: Vec<String> = graph
+        .group_members(&gid(1), false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(direct, vec![uid(1), uid(2), uid(11)]);
+    let transitive: Vec<String> = graph
+        .group_members(&gid(1), true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(
+        transitive,
+        vec![uid(1), uid(2), uid(11), uid(3), uid(12)],
+        "nested members, each once"
+    );
+
+    // Without the cast Graph returns every type; the simulator follows the v1.0 quirk of
+    // leaving service principals out of /members.
+    let token = graph.tokens().token().await.unwrap();
+    let body: Value = reqwest::Client::new()
+        .get(format!("{}/v1.0/groups/{}/members", sim.url(), gid(1)))
+        .bearer_auth(token.secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["@odata.type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "#microsoft.graph.user",
+            "#microsoft.graph.user",
+            "#microsoft.graph.user",
+            "#microsoft.graph.group",
+            "#microsoft.graph.device",
+            "#microsoft.graph.orgContact"
+        ]
+    );
+
+    let e = graph
+        .group_members("6f1d0000-0000-4000-8000-999999999999", true)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, EntraError::GroupNotFound { .. }), "{e:?}");
+    assert!(e.to_string().contains("request-id "), "{e}");
+    let group = graph.get_group(&gid(3)).await.unwrap();
+    assert_eq!(
+        group.created_date_time.as_deref(),
+        Some("2020-05-05T00:00:00Z")
+    );
+    assert_eq!(
+        graph
+            .get_user("user1@contoso.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        uid(1)
+    );
+    assert!(graph.get_user(&uid(999)).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_delta_round_reports_adds_changes_deletes_and_membership() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let graph = graph(&sim);
+    let first = graph.delta(None).await.unwrap();
+    assert_eq!(first.users.changed.len(), 12);
+    assert_eq!(first.groups.changed.len(), 4);
+    let support = first
+        .groups
+        .changed
+        .iter()
+        .find(|g| g.group.id == gid(1))
+        .unwrap();
+    assert_eq!(
+        support.members_added.len(),
+        7,
+        "every member type is named in members@delta"
+    );
+    assert_eq!(support.group.display_name.as_deref(), Some("Support Tier1"));
+
+    let quiet = graph.delta(Some(&first.links())).await.unwrap();
+    assert!(quiet.users.changed.is_empty() && quiet.groups.changed.is_empty());
+    assert_ne!(
+        quiet.users.delta_link, first.users.delta_link,
+        "a new token every round"
+    );
+
+    sim.add_user(user(50));
+    sim.update_user(
+        &uid(2),
+        json!({"jobTitle": "Lead", "accountEnabled": false}),
+    );
+    sim.delete_user(&uid(3));
+    sim.purge_user(&uid(4));
+    sim.add_member(&gid(1), &uid(50));
+    sim.remove_member(&gid(1), &uid(2));
+    sim.delete_group(&gid(3));
+
+    let round = graph.delta(Some(&quiet.links())).await.unwrap();
+    let changed: Vec<_> = round.users.changed.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(changed, vec![uid(2), uid(50)]);
+    assert_eq!(round.users.changed[0].job_title.as_deref(), Some("Lead"));
+    assert_eq!(
+        round.users.changed[0].account_enabled,
+        Some(false),
+        "later rounds keep the first round's $select"
+    );
+    assert_eq!(
+        round.users.changed[0].department.as_deref(),
+        Some("Support")
+    );
+    assert_eq!(
+        round.users.removed,
+        vec![
+            Removed {
+                id: uid(3),
+                reason: RemovedReason::Changed
+            },
+            Removed {
+                id: uid(4),
+                reason: RemovedReason::Deleted
+            }
+        ]
+    );
+    let support = round
+        .groups
+        .changed
+        .iter()
+        .find(|g| g.group.id == gid(1))
+        .unwrap();
+    assert_eq!(
+        support.members_added,
+        vec![MemberRef {
+            id: uid(50),
+            kind: ObjectKind::User
+        }]
+    );
+    assert_eq!(
+        support.members_removed,
+        vec![MemberRef {
+            id: uid(2),
+            kind: ObjectKind::User
+        }]
+    );
+    let nested = round
+        .groups
+        .changed
+        .iter()
+        .find(|g| g.group.id == gid(2))
+        .unwrap();
+    assert_eq!(
+        nested
+            .members_removed
+            .iter()
+            .map(|m| m.id.clone())
+            .collect::<Vec<_>>(),
+        vec![uid(3)],
+        "a deleted user leaves its groups"
+    );
+    assert_eq!(
+        round.groups.removed,
+        vec![Removed {
+            id: gid(3),
+            reason: RemovedReason::Changed
+        }],
+        "a Microsoft 365 group is soft-deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_large_groups_members_are_merged_across_delta_pages() {
+    let sim = EntraSim::start(fixture(true)).await.unwrap();
+    sim.set_delta_page_size(2);
+    sim.set_delta_members_per_entry(100);
+    let graph = graph(&sim);
+    let round = graph.groups_delta(None).await.unwrap();
+    assert!(sim.log().count("GET", "/groups/delta") > 5, "many pages");
+    assert_eq!(round.changed.len(), 4, "one entry per group");
+    let all = round.changed.iter().find(|g| g.group.id == gid(4)).unwrap();
+    assert_eq!(all.members_added.len(), 1500);
+    assert_eq!(all.group.display_name.as_deref(), Some("All Staff"));
+}
+
+#[tokio::test]
+async fn an_expired_delta_token_asks_for_a_full_resync() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let graph = graph(&sim);
+    let first = graph.delta(None).await.unwrap();
+
+    sim.faults()
+        .add(FaultRule::new("GET", "/users/delta", 1, Fault::ExpireDelta));
+    let e = graph
+        .users_delta(Some(&first.users.delta_link))
+        .await
+        .unwrap_err();
+    assert!(e.is_resync_required(), "{e:?}");
+    assert!(e.to_string().contains("full resync"), "{e}");
+
+    sim.expire_delta_tokens();
+    let e = graph
+        .groups_delta(Some(&first.groups.delta_link))
+        .await
+        .unwrap_err();
+    assert!(e.is_resync_required(), "400 resyncRequired: {e:?}");
+    // Starting over works.
+    assert_eq!(graph.delta(None).await.unwrap().users.changed.len(), 12);
+}
+
+#[tokio::test]
+async fn throttling_and_gateway_errors_are_retried() {
+    let sim = EntraSim::start(fixture(true)).await.unwrap();
+    let graph = graph(&sim);
+    sim.faults().add(FaultRule::new(
+        "GET",
+        "/v1.0/users",
+        2,
+        Fault::Throttle {
+            retry_after_secs: 0.05,
+        },
+    ));
+    sim.faults()
+        .add(FaultRule::new("GET", "/v1.0/groups", 1, Fault::Status(503)).times(2));
+    sim.faults()
+        .add(FaultRule::new("POST", "/token", 1, Fault::Status(504)));
+    assert_eq!(graph.list_users().await.unwrap().len(), 1512);
+    assert_eq!(
+        sim.log().count("GET", "/v1.0/users"),
+        3,
+        "the throttled page was asked again"
+    );
+    assert_eq!(graph.list_groups().await.unwrap().len(), 4);
+    sim.faults().add(FaultRule::new(
+        "GET",
+        "/v1.0/users",
+        1,
+        Fault::Latency(Duration::from_millis(100)),
+    ));
+    assert_eq!(graph.list_users().await.unwrap().len(), 1512);
+}
+
+#[tokio::test]
+async fn a_failed_page_fails_the_whole_read() {
+    let sim = EntraSim::start(fixture(true)).await.unwrap();
+    let graph = graph(&sim);
+
+    // Throttled past every retry.
+    sim.faults().add(
+        FaultRule::new(
+            "GET",
+            "/v1.0/users",
+            2,
+            Fault::Throttle {
+                retry_after_secs: 0.01,
+            },
+        )
+        .times(u64::MAX),
+    );
+    let e = graph.list_users().await.unwrap_err();
+    assert!(matches!(e, EntraError::Graph { status: 429, .. }), "{e:?}");
+    assert!(e.to_string().contains("request-id"), "{e}");
+    sim.faults().clear();
+
+    sim.faults()
+        .add(FaultRule::new("GET", "/v1.0/users", 2, Fault::Status(500)));
+    assert!(matches!(
+        graph.list_users().await.unwrap_err(),
+        EntraError::Graph { status: 500, .. }
+    ));
+
+    sim.faults()
+        .add(FaultRule::new("GET", "/members", 1, Fault::MalformedJson));
+    let e = graph.group_members(&gid(4), false).await.unwrap_err();
+    assert!(
+        matches!(e, EntraError::Incomplete { .. }) && e.to_string().contains("not valid JSON"),
+        "{e}"
+    );
+
+    sim.faults()
+        .add(FaultRule::new("GET", "/v1.0/users", 2, Fault::CutPage));
+    let e = graph.list_users().await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Graph counted 1512 item(s) but the pages held"),
+        "{e}"
+    );
+
+    sim.faults()
+        .add(FaultRule::new("GET", "/users/delta", 1, Fault::CutPage));
+    let e = graph.users_delta(None).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("neither a next link nor a delta link"),
+        "{e}"
+    );
+
+    sim.faults().add(FaultRule::new(
+        "GET",
+        "/groups/delta",
+        2,
+        Fault::MalformedJson,
+    ));
+    sim.set_delta_page_size(2);
+    assert!(matches!(
+        graph.groups_delta(None).await.unwrap_err(),
+        EntraError::Incomplete { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_named_with_the_consent_url() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let mut settings = secret_settings(&sim);
+    settings.client_id = NO_ROLES_CLIENT.into();
+    let graph = graph_with(&settings, SECRET);
+    let e = graph.list_users().await.unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, EntraError::MissingPermission { .. }), "{e:?}");
+    assert!(
+        text.contains("lacks the application permission User.Read.All"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}/contoso.onmicrosoft.com/adminconsent?client_id={NO_ROLES_CLIENT}",
+            sim.url()
+        )),
+        "{text}"
+    );
+    let e = graph.list_groups().await.unwrap_err();
+    assert!(e.to_string().contains("GroupMember.Read.All"), "{e}");
+
+    sim.set_roles(NO_ROLES_CLIENT, &["User.Read.All"]);
+    let lines = check_tokens(
+        &settings,
+        Arc::new(TokenSource::with_secret(
+            &settings,
+            Secret::new(SECRET),
+            RetryPolicy::fast(),
+        )),
+        RetryPolicy::fast(),
+    )
+    .await;
+    let summary: Vec<(String, bool)> = lines.iter().map(|l| (l.name.clone(), l.ok)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("Entra sign-in".to_owned(), true),
+            ("permission User.Read.All".to_owned(), true),
+            ("permission GroupMember.Read.All".to_owned(), false),
+            ("read users".to_owned(), true),
+            ("read groups".to_owned(), false),
+        ]
+    );
+    assert!(
+        lines[2].detail.contains("adminconsent?client_id="),
+        "{}",
+        lines[2].detail
+    );
+}
+
+#[tokio::test]
+async fn check_passes_for_a_good_config_and_reports_a_bad_secret() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret");
+    std::fs::write(&path, SECRET).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let settings = sim.settings(EntraCredential::Secret(SecretRef::File(path.clone())));
+    let lines = check_with(&settings, RetryPolicy::fast()).await;
+    assert!(lines.iter().all(|l| l.ok), "{lines:#?}");
+    assert_eq!(lines.len(), 5);
+
+    std::fs::write(&path, "wrong-value").unwrap();
+    let lines = check_with(&settings, RetryPolicy::fast()).await;
+    assert_eq!(lines.len(), 1);
+    assert!(
+        !lines[0].ok && lines[0].detail.contains("AADSTS7000215"),
+        "{lines:?}"
+    );
+    assert!(!lines[0].detail.contains("wrong-value"));
+}
+
+#[tokio::test]
+async fn no_secret_reaches_an_error_message() {
+    let sim = EntraSim::start(fixture(false)).await.unwrap();
+    let settings = secret_settings(&sim);
+    let tokens = TokenSource::with_secret(
+        &settings,
+        Secret::new("hunter2-super-secret"),
+        RetryPolicy::fast(),
+    );
+    let e = tokens.token().await.unwrap_err();
+    for text in [e.to_string(), format!("{e:?}")] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    let good = TokenSource::with_secret(&settings, Secret::new(SECRET), RetryPolicy::fast());
+    let token = good.token().await.unwrap();
+    sim.faults()
+        .add(FaultRule::new("GET", "/v1.0/users", 1, Fault::Status(500)));
+    let graph = GraphClient::with_tokens(&settings, Arc::new(good), RetryPolicy::fast());
+    let e = graph.list_users().await.unwrap_err();
+    for text in [e.to_string(), format!("{e:?}")] {
+        assert!(
+            !text.contains(SECRET) && !text.contains(token.secret()),
+            "{text}"
+        );
+    }
+    let cert = CertificateCredential::from_pem(APP_PEM).unwrap();
+    assert!(!format!("{cert:?}").contains("MII"));
+}
+
+#[tokio::test]
+async fn the_demo_tenant_signs_in_and_reads_like_a_company() {
+    let sim = EntraSim::start(Fixture::demo()).await.unwrap();
+    let settings = secret_settings(&sim);
+    let graph = graph_with(&settings, &sim.client_secret().unwrap());
+    let groups = graph.list_groups().await.unwrap();
+    assert!(groups.len() >= 30, "{}", groups.len());
+    let users = graph.list_users().await.unwrap();
+    assert!(users.len() >= 180);
+    assert!(users.iter().any(EntraUser::is_guest));
+    assert!(users.iter().any(|u| !u.is_enabled()));
+    let all_staff = groups
+        .iter()
+        .find(|g| g.display_name.as_deref() == Some("All Staff"))
+        .unwrap();
+    assert!(
+        graph
+            .group_members(&all_staff.id, false)
+            .await
+            .unwrap()
+            .is_empty(),
+        "departments, not people"
+    );
+    assert!(
+        graph
+            .group_members(&all_staff.id, true)
+            .await
+            .unwrap()
+            .len()
+            > 150
+    );
+}
