@@ -6,12 +6,14 @@ mod apply;
 mod mapping;
 mod model;
 mod plan;
+mod snapshot;
 mod planner;
 
 pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
 pub use mapping::{DesiredUser, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;
+pub use snapshot::read_source;
 pub use planner::{PlanError, PlanInput, mass_disable_guard, matches_scope, plan};
 
 #[cfg(test)]
