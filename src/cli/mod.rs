@@ -3,6 +3,7 @@
 
 mod config_cmd;
 mod secret_cmd;
+mod sim_cmd;
 
 use std::path::PathBuf;
 
@@ -57,6 +58,25 @@ pub enum Command {
     /// Store secrets for the config's secret references
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Run a simulator in the foreground
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Run the simulated SCIM application; prints its URL and the token to use
+    Scim {
+        /// The seed file (users and groups; see docs/scim-simulator.md)
+        #[arg(long, value_name = "PATH")]
+        seed: PathBuf,
+        /// Port on 127.0.0.1 (0 = any free port)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Bearer token to accept (default: the seed's, else adsync-sim-token)
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +126,9 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
+        Command::Sim(SimCommand::Scim { seed, port, token }) => {
+            sim_cmd::scim(seed, *port, token.as_deref())
+        }
     };
     match result {
         Ok(exit) => exit,

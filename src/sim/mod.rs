@@ -3,6 +3,7 @@
 //! holds what both share: the server handle, the request counter and the fault switches.
 
 mod faults;
+pub mod scim;
 
 pub use faults::{Fault, FaultRule, Faults, PendingFaults};
 
