@@ -8,5 +8,6 @@ pub mod fsutil;
 pub mod http;
 pub mod logging;
 pub mod paths;
+pub mod scim;
 pub mod secret;
 pub mod sim;
