@@ -4,6 +4,7 @@
 mod config_cmd;
 mod secret_cmd;
 mod sim_cmd;
+mod target_cmd;
 
 use std::path::PathBuf;
 
@@ -58,9 +59,20 @@ pub enum Command {
     /// Store secrets for the config's secret references
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Browse the SCIM application (the target)
+    #[command(subcommand)]
+    Target(TargetCommand),
     /// Run a simulator in the foreground
     #[command(subcommand)]
     Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetCommand {
+    /// List the application's groups (ids for [[pairs]] target_group_id)
+    Groups,
+    /// List the application's users
+    Users,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +138,8 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
+        Command::Target(TargetCommand::Groups) => target_cmd::groups(&cli.config_path()),
+        Command::Target(TargetCommand::Users) => target_cmd::users(&cli.config_path()),
         Command::Sim(SimCommand::Scim { seed, port, token }) => {
             sim_cmd::scim(seed, *port, token.as_deref())
         }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::cli::Exit;
-use crate::sim::scim::{ScimSim, Seed};
+use crate::sim::scim::{ScimSim, Seed, SeedError};
 
 /// Serves the application seeded from `seed` until Ctrl-C.
 pub fn scim(seed: &Path, port: u16, token: Option<&str>) -> anyhow::Result<Exit> {
@@ -20,7 +20,14 @@ pub fn scim(seed: &Path, port: u16, token: Option<&str>) -> anyhow::Result<Exit>
     }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let sim = ScimSim::start_on(seed, port).await?;
+        let sim = match ScimSim::start_on(seed, port).await {
+            Ok(sim) => sim,
+            Err(error @ SeedError::Invalid(_)) => {
+                eprintln!("error: {error}");
+                return Ok(Exit::Usage);
+            }
+            Err(error) => return Err(error.into()),
+        };
         println!("SCIM application listening at {}", sim.url());
         println!("bearer token: {}", sim.token);
         println!(
