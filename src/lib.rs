@@ -9,6 +9,7 @@ pub mod fsutil;
 pub mod http;
 pub mod logging;
 pub mod paths;
+pub mod scim;
 pub mod secret;
 pub mod sim;
 pub mod state;

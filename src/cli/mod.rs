@@ -4,6 +4,8 @@
 mod config_cmd;
 mod entra_cmd;
 mod secret_cmd;
+mod sim_cmd;
+mod target_cmd;
 
 use std::path::PathBuf;
 
@@ -61,6 +63,9 @@ pub enum Command {
     /// Browse the Entra ID tenant the config points at
     #[command(subcommand)]
     Entra(EntraCommand),
+    /// Browse the SCIM application (the target)
+    #[command(subcommand)]
+    Target(TargetCommand),
     /// Run a simulator in the foreground (for trying adsync out and for tests)
     #[command(subcommand)]
     Sim(SimCommand),
@@ -85,6 +90,14 @@ pub enum EntraCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TargetCommand {
+    /// List the application's groups (ids for [[pairs]] target_group_id)
+    Groups,
+    /// List the application's users
+    Users,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve a simulated Entra ID tenant on 127.0.0.1 until Ctrl-C
     Entra {
@@ -94,6 +107,18 @@ pub enum SimCommand {
         /// The port to listen on (0 = any free port)
         #[arg(long, default_value_t = 0)]
         port: u16,
+    },
+    /// Run the simulated SCIM application; prints its URL and the token to use
+    Scim {
+        /// The seed file (users and groups; see docs/scim-simulator.md)
+        #[arg(long, value_name = "PATH")]
+        seed: PathBuf,
+        /// Port on 127.0.0.1 (0 = any free port)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Bearer token to accept (default: the seed's, else adsync-sim-token)
+        #[arg(long)]
+        token: Option<String>,
     },
 }
 
@@ -158,6 +183,11 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Sim(SimCommand::Entra { fixture, port }) => {
             entra_cmd::sim(fixture.as_ref(), *port)
+        }
+        Command::Target(TargetCommand::Groups) => target_cmd::groups(&cli.config_path()),
+        Command::Target(TargetCommand::Users) => target_cmd::users(&cli.config_path()),
+        Command::Sim(SimCommand::Scim { seed, port, token }) => {
+            sim_cmd::scim(seed, *port, token.as_deref())
         }
     };
     match result {

@@ -4,6 +4,7 @@
 
 pub mod entra;
 mod faults;
+pub mod scim;
 
 pub use faults::{Fault, FaultRule, Faults, PendingFaults};
 

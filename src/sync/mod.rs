@@ -6,15 +6,15 @@ mod apply;
 mod mapping;
 mod model;
 mod plan;
-mod snapshot;
 mod planner;
+mod snapshot;
 
 pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
 pub use mapping::{DesiredUser, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;
-pub use snapshot::read_source;
 pub use planner::{PlanError, PlanInput, mass_disable_guard, matches_scope, plan};
+pub use snapshot::read_source;
 
 #[cfg(test)]
 mod tests;

@@ -3,4 +3,5 @@
 mod common;
 mod config_cli;
 mod entra;
+mod scim;
 mod secrets;

@@ -1,0 +1,122 @@
+//! `adsync target groups` and `adsync target users`: browse the SCIM application as tables, to
+//! find group ids for `[[pairs]]` and to see what adsync would match against.
+
+use std::path::Path;
+
+use super::Exit;
+use crate::config::{self, ConfigError, Settings};
+use crate::scim::{ScimClient, ScimError};
+
+fn client(config_path: &Path) -> Result<ScimClient, Exit> {
+    match config::load(config_path) {
+        Ok(file) => {
+            let settings = Settings::from_file(&file);
+            ScimClient::from_settings(&settings.target).map_err(|error| {
+                eprintln!("error: {error}");
+                Exit::Failure
+            })
+        }
+        Err(ConfigError::Invalid { path, problems }) => {
+            for problem in &problems {
+                eprintln!("{}: {problem}", path.display());
+            }
+            Err(Exit::Usage)
+        }
+        Err(other) => {
+            eprintln!("error: {other}");
+            Err(Exit::Usage)
+        }
+    }
+}
+
+/// Prints rows as left-aligned columns under a header.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let text: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths[i]))
+            .collect();
+        println!("{}", text.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+fn report(error: ScimError) -> Exit {
+    eprintln!("error: {error}");
+    Exit::Failure
+}
+
+/// `adsync target groups`.
+pub fn groups(config_path: &Path) -> anyhow::Result<Exit> {
+    let client = match client(config_path) {
+        Ok(client) => client,
+        Err(exit) => return Ok(exit),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let groups = match runtime.block_on(client.list_groups()) {
+        Ok(groups) => groups,
+        Err(error) => return Ok(report(error)),
+    };
+    let rows: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| vec![g.id.clone(), g.display_name.clone()])
+        .collect();
+    print_table(&["ID", "NAME"], &rows);
+    println!("{} group(s)", groups.len());
+    Ok(Exit::Ok)
+}
+
+/// `adsync target users`.
+pub fn users(config_path: &Path) -> anyhow::Result<Exit> {
+    let client = match client(config_path) {
+        Ok(client) => client,
+        Err(exit) => return Ok(exit),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let users = match runtime.block_on(client.list_users()) {
+        Ok(users) => users,
+        Err(error) => return Ok(report(error)),
+    };
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.clone(),
+                u.user_name.clone(),
+                u.display_name.clone().unwrap_or_default(),
+                u.primary_email().unwrap_or_default().to_owned(),
+                if u.active { "yes" } else { "no" }.to_owned(),
+                u.groups
+                    .iter()
+                    .map(|g| g.display.clone().unwrap_or_else(|| g.value.clone()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                u.external_id.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "USERNAME",
+            "NAME",
+            "EMAIL",
+            "ACTIVE",
+            "GROUPS",
+            "EXTERNAL ID",
+        ],
+        &rows,
+    );
+    println!("{} user(s)", users.len());
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,613 @@
+//! The SCIM 2.0 client (RFC 7644): discovery, Users and Groups, paging, filters, PATCH, with
+//! throttling retried and every server error kept in the returned [`ScimError`].
+
+use std::collections::HashSet;
+use std::future::Future;
+
+use futures::StreamExt;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::error::ScimError;
+use super::model::{
+    GROUP_SCHEMA, NewUser, PATCH_SCHEMA, ScimGroup, ScimUser, UserPatch, get_ci, lenient_bool,
+};
+use crate::config::{TargetAuth, TargetSettings};
+use crate::http::{RetryPolicy, send_with_retry};
+use crate::secret::Secret;
+
+const SCIM_JSON: &str = "application/scim+json";
+
+/// How adsync authenticates to the application.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScimAuth {
+    /// `Authorization: Bearer TOKEN`.
+    Bearer(Secret),
+    /// HTTP basic with a service account.
+    Basic { username: String, password: Secret },
+}
+
+/// What the server says it supports (`/ServiceProviderConfig`, RFC 7643 §5).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerCapabilities {
+    pub patch: bool,
+    /// `Some` when bulk is supported: (maxOperations, maxPayloadSize in bytes).
+    pub bulk: Option<(u64, u64)>,
+    pub filter: bool,
+    /// The largest page the server returns, when it says.
+    pub max_results: Option<usize>,
+    pub etag: bool,
+    pub sort: bool,
+    pub change_password: bool,
+    /// The `type` of each authentication scheme (e.g. `oauthbearertoken`, `httpbasic`).
+    pub authentication_schemes: Vec<String>,
+}
+
+impl ServerCapabilities {
+    fn from_json(value: &Value) -> Self {
+        let obj = value.as_object().cloned().unwrap_or_default();
+        let section = |name: &str| get_ci(&obj, name).and_then(Value::as_object).cloned();
+        let supported = |name: &str| {
+            section(name)
+                .and_then(|s| get_ci(&s, "supported").and_then(lenient_bool))
+                .unwrap_or(false)
+        };
+        let number = |name: &str, key: &str| {
+            section(name).and_then(|s| {
+                get_ci(&s, key).and_then(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+            })
+        };
+        Self {
+            patch: supported("patch"),
+            bulk: supported("bulk").then(|| {
+                (
+                    number("bulk", "maxOperations").unwrap_or(0),
+                    number("bulk", "maxPayloadSize").unwrap_or(0),
+                )
+            }),
+            filter: supported("filter"),
+            max_results: number("filter", "maxResults")
+                .filter(|n| *n > 0)
+                .map(|n| n as usize),
+            etag: supported("etag"),
+            sort: supported("sort"),
+            change_password: supported("changePassword"),
+            authentication_schemes: get_ci(&obj, "authenticationSchemes")
+                .and_then(Value::as_array)
+                .map(|schemes| {
+                    schemes
+                        .iter()
+                        .filter_map(|s| s.get("type").and_then(Value::as_str))
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// One line for people: "PATCH yes, filter yes (up to 100 per page), ETag yes, bulk no".
+    pub fn summary(&self) -> String {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let filter = match (self.filter, self.max_results) {
+            (true, Some(n)) => format!("yes (up to {n} per page)"),
+            (b, _) => yes(b).to_owned(),
+        };
+        let bulk = match self.bulk {
+            Some((ops, _)) => format!("advertised ({ops} operations; not used)"),
+            None => "no".to_owned(),
+        };
+        format!(
+            "PATCH {}, filter {filter}, ETag {}, bulk {bulk}",
+            yes(self.patch),
+            yes(self.etag)
+        )
+    }
+}
+
+/// The result of [`ScimClient::create_user`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub user: ScimUser,
+    /// True when the server answered 409 (uniqueness) and this is the user that already held the
+    /// userName: the caller should link it rather than count it as created.
+    pub already_existed: bool,
+}
+
+/// A SCIM 2.0 client for one application.
+#[derive(Clone, Debug)]
+pub struct ScimClient {
+    http: reqwest::Client,
+    base: String,
+    auth: ScimAuth,
+    retry: RetryPolicy,
+    page_size: usize,
+}
+
+/// Default page size asked for when listing (servers may return fewer).
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// Quotes a value for a filter (RFC 7644 §3.4.2.2: a JSON string, so `"` and `\` are escaped).
+pub fn quote(value: &str) -> String {
+    Value::String(value.to_owned()).to_string()
+}
+
+impl ScimClient {
+    /// A client for the SCIM base URL `base_url` (e.g. `https://app.example.com/scim/v2`).
+    pub fn new(base_url: &str, auth: ScimAuth) -> Self {
+        Self {
+            http: crate::http::client(),
+            base: base_url.trim_end_matches('/').to_owned(),
+            auth,
+            retry: RetryPolicy::default(),
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    /// A client for the config's `[target]`, with its credential resolved now.
+    pub fn from_settings(settings: &TargetSettings) -> Result<Self, ScimError> {
+        let auth = match &settings.auth {
+            TargetAuth::Bearer(token) => ScimAuth::Bearer(token.resolve()?),
+            TargetAuth::Basic { username, password } => ScimAuth::Basic {
+                username: username.clone(),
+                password: password.resolve()?,
+            },
+        };
+        Ok(Self::new(settings.url.as_str(), auth))
+    }
+
+    /// Uses `policy` for throttled and unavailable answers.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Asks for pages of `size` when listing (e.g. the server's `filter.maxResults`).
+    pub fn with_page_size(mut self, size: usize) -> Self {
+        self.page_size = size.max(1);
+        self
+    }
+
+    /// The SCIM base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// Sends one request (retrying 429/503/504) and returns the status and the parsed body, if
+    /// any. Error statuses become [`ScimError`]s carrying the server's SCIM error.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Option<Value>), ScimError> {
+        let url = self.url(path);
+        let body_text = body.map(Value::to_string);
+        let response = send_with_retry(&self.retry, || {
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .header(ACCEPT, format!("{SCIM_JSON}, application/json"));
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            request = match &self.auth {
+                ScimAuth::Bearer(token) => {
+                    request.header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+                }
+                ScimAuth::Basic { username, password } => {
+                    request.basic_auth(username, Some(password.expose()))
+                }
+            };
+            if let Some(text) = &body_text {
+                request = request.header(CONTENT_TYPE, SCIM_JSON).body(text.clone());
+            }
+            request
+        })
+        .await
+        .map_err(|error| ScimError::Unreachable {
+            url: url.clone(),
+            detail: describe_reqwest(&error),
+        })?;
+        let status = response.status();
+        let shown_url = response.url().to_string();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| ScimError::Unreachable {
+                url: shown_url.clone(),
+                detail: describe_reqwest(&error),
+            })?;
+        let parsed: Option<Result<Value, _>> = (!bytes.iter().all(u8::is_ascii_whitespace))
+            .then(|| serde_json::from_slice::<Value>(&bytes));
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            return match parsed {
+                None => Ok((status, None)),
+                Some(Ok(value)) => Ok((status, Some(value))),
+                Some(Err(error)) => Err(ScimError::InvalidResponse {
+                    method: method.to_string(),
+                    url: shown_url,
+                    detail: format!("malformed JSON ({error})"),
+                }),
+            };
+        }
+        // An error: keep the SCIM error body, or the start of whatever the server sent.
+        let (scim_type, detail) = match &parsed {
+            Some(Ok(Value::Object(obj))) => (
+                get_ci(obj, "scimType")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                get_ci(obj, "detail")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            ),
+            _ => {
+                let text = String::from_utf8_lossy(&bytes);
+                let text: String = text.trim().chars().take(200).collect();
+                (None, (!text.is_empty()).then_some(text))
+            }
+        };
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(ScimError::Unauthorized {
+                url: shown_url,
+                status: status.as_u16(),
+                detail,
+            });
+        }
+        Err(ScimError::Status {
+            method: method.to_string(),
+            url: shown_url,
+            status: status.as_u16(),
+            scim_type,
+            detail,
+        })
+    }
+
+    async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ScimError> {
+        match self.call(Method::GET, path, query, None).await? {
+            (_, Some(value)) => Ok(value),
+            (_, None) => Err(ScimError::InvalidResponse {
+                method: "GET".into(),
+                url: self.url(path),
+                detail: "empty body".into(),
+            }),
+        }
+    }
+
+    fn invalid(&self, method: &str, path: &str, detail: impl Into<String>) -> ScimError {
+        ScimError::InvalidResponse {
+            method: method.into(),
+            url: self.url(path),
+            detail: detail.into(),
+        }
+    }
+
+    /// Reads `/ServiceProviderConfig`.
+    pub async fn discover(&self) -> Result<ServerCapabilities, ScimError> {
+        let value = self.get_json("ServiceProviderConfig", &[]).await?;
+        if !value.is_object() {
+            return Err(self.invalid("GET", "ServiceProviderConfig", "not a JSON object"));
+        }
+        Ok(ServerCapabilities::from_json(&value))
+    }
+
+    /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`). Fails
+    /// with [`ScimError::Incomplete`] when a page is short of what the server claims, the server
+    /// repeats results, or it stops before `totalResults`.
+    async fn list_all(
+        &self,
+        path: &str,
+        filter: Option<&str>,
+        extra: &[(&str, String)],
+    ) -> Result<Vec<Value>, ScimError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut start = 1usize;
+        loop {
+            let mut query: Vec<(&str, String)> = vec![
+                ("startIndex", start.to_string()),
+                ("count", self.page_size.to_string()),
+            ];
+            if let Some(filter) = filter {
+                query.push(("filter", filter.to_owned()));
+            }
+            query.extend(extra.iter().cloned());
+            let page = self.get_json(path, &query).await?;
+            let obj = page
+                .as_object()
+                .ok_or_else(|| self.invalid("GET", path, "a list response must be an object"))?;
+            let resources = match get_ci(obj, "Resources") {
+                Some(Value::Array(items)) => items.clone(),
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => return Err(self.invalid("GET", path, "Resources is not a list")),
+            };
+            let count = resources.len();
+            let total = get_ci(obj, "totalResults")
+                .and_then(Value::as_u64)
+                .map(|n| n as usize)
+                .unwrap_or(out.len() + count);
+            let incomplete = |detail: String| ScimError::Incomplete {
+                url: self.url(path),
+                detail,
+            };
+            if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
+                && claimed as usize != count
+            {
+                return Err(incomplete(format!(
+                    "the page at startIndex {start} says it holds {claimed} results but has {count}"
+                )));
+            }
+            for resource in resources {
+                if let Some(id) = resource.get("id").and_then(Value::as_str)
+                    && !seen.insert(id.to_owned())
+                {
+                    return Err(incomplete(format!(
+                        "the server returned {id} twice; it does not page by startIndex"
+                    )));
+                }
+                out.push(resource);
+            }
+            if out.len() >= total {
+                return Ok(out);
+            }
+            if count == 0 {
+                return Err(incomplete(format!(
+                    "the server said there are {total} results but returned {}",
+                    out.len()
+                )));
+            }
+            start += count;
+        }
+    }
+
+    fn parse_users(&self, values: Vec<Value>) -> Result<Vec<ScimUser>, ScimError> {
+        values
+            .iter()
+            .map(|v| ScimUser::from_json(v).map_err(|e| self.invalid("GET", "Users", e)))
+            .collect()
+    }
+
+    fn parse_groups(&self, values: Vec<Value>) -> Result<Vec<ScimGroup>, ScimError> {
+        values
+            .iter()
+            .map(|v| ScimGroup::from_json(v).map_err(|e| self.invalid("GET", "Groups", e)))
+            .collect()
+    }
+
+    /// One user by id.
+    pub async fn get_user(&self, id: &str) -> Result<ScimUser, ScimError> {
+        let path = format!("Users/{id}");
+        let value = self.get_json(&path, &[]).await?;
+        ScimUser::from_json(&value).map_err(|e| self.invalid("GET", &path, e))
+    }
+
+    /// Every user.
+    pub async fn list_users(&self) -> Result<Vec<ScimUser>, ScimError> {
+        let values = self.list_all("Users", None, &[]).await?;
+        self.parse_users(values)
+    }
+
+    /// Users matching a raw SCIM filter.
+    pub async fn find_users(&self, filter: &str) -> Result<Vec<ScimUser>, ScimError> {
+        let values = self.list_all("Users", Some(filter), &[]).await?;
+        self.parse_users(values)
+    }
+
+    /// Users whose `externalId` is `external_id` (case-exact on most servers).
+    pub async fn find_users_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Vec<ScimUser>, ScimError> {
+        self.find_users(&format!("externalId eq {}", quote(external_id)))
+            .await
+    }
+
+    /// Users whose `userName` is `user_name` (case-insensitive per RFC 7643).
+    pub async fn find_users_by_user_name(
+        &self,
+        user_name: &str,
+    ) -> Result<Vec<ScimUser>, ScimError> {
+        self.find_users(&format!("userName eq {}", quote(user_name)))
+            .await
+    }
+
+    /// Users with `address` among their `emails`.
+    pub async fn find_users_by_email(&self, address: &str) -> Result<Vec<ScimUser>, ScimError> {
+        self.find_users(&format!("emails[value eq {}]", quote(address)))
+            .await
+    }
+
+    /// Creates a user. A 409 uniqueness conflict is resolved by looking the holder of the
+    /// userName up: it is returned with `already_existed = true`.
+    pub async fn create_user(&self, user: &NewUser) -> Result<Created, ScimError> {
+        let body = user.attributes.to_create_json(user.password.as_ref());
+        match self.call(Method::POST, "Users", &[], Some(&body)).await {
+            Ok((_, Some(value))) => {
+                let user =
+                    ScimUser::from_json(&value).map_err(|e| self.invalid("POST", "Users", e))?;
+                Ok(Created {
+                    user,
+                    already_existed: false,
+                })
+            }
+            Ok((_, None)) => {
+                Err(self.invalid("POST", "Users", "the created user was not returned"))
+            }
+            Err(error) if error.status() == Some(409) => {
+                let attrs = &user.attributes;
+                let mut found = self.find_users_by_user_name(&attrs.user_name).await?;
+                if found.is_empty()
+                    && let Some(external_id) = &attrs.external_id
+                {
+                    found = self.find_users_by_external_id(external_id).await?;
+                }
+                match found.len() {
+                    1 => Ok(Created {
+                        user: found.remove(0),
+                        already_existed: true,
+                    }),
+                    _ => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Writes the attributes in `patch` to user `id`. Servers answer 200 with the user or 204
+    /// without a body; both are success.
+    pub async fn patch_user(&self, id: &str, patch: &UserPatch) -> Result<(), ScimError> {
+        if patch.is_empty() {
+            return Ok(());
+        }
+        self.call(
+            Method::PATCH,
+            &format!("Users/{id}"),
+            &[],
+            Some(&patch.to_json()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Enables or disables user `id`. adsync never deletes users (R6).
+    pub async fn set_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
+        self.patch_user(id, &UserPatch::active(active)).await
+    }
+
+    /// Every group, without members (large groups make listings slow).
+    pub async fn list_groups(&self) -> Result<Vec<ScimGroup>, ScimError> {
+        let values = self
+            .list_all("Groups", None, &[("excludedAttributes", "members".into())])
+            .await?;
+        self.parse_groups(values)
+    }
+
+    /// How many groups the application has.
+    pub async fn count_groups(&self) -> Result<usize, ScimError> {
+        self.count("Groups", &[("excludedAttributes", "members".into())])
+            .await
+    }
+
+    /// How many users the application has (also proves the credential may read Users).
+    pub async fn count_users(&self) -> Result<usize, ScimError> {
+        self.count("Users", &[]).await
+    }
+
+    async fn count(&self, path: &str, extra: &[(&str, String)]) -> Result<usize, ScimError> {
+        let mut query = vec![("count", "1".to_owned())];
+        query.extend(extra.iter().cloned());
+        let page = self.get_json(path, &query).await?;
+        page.as_object()
+            .and_then(|o| get_ci(o, "totalResults"))
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+            .ok_or_else(|| self.invalid("GET", path, "the list response has no totalResults"))
+    }
+
+    /// One group by id, with its members.
+    pub async fn get_group(&self, id: &str) -> Result<ScimGroup, ScimError> {
+        let path = format!("Groups/{id}");
+        let value = self.get_json(&path, &[]).await?;
+        ScimGroup::from_json(&value).map_err(|e| self.invalid("GET", &path, e))
+    }
+
+    /// The ids of a group's members.
+    pub async fn group_member_ids(&self, id: &str) -> Result<Vec<String>, ScimError> {
+        Ok(self.get_group(id).await?.member_ids())
+    }
+
+    /// Groups whose `displayName` is `name`.
+    pub async fn find_groups_by_display_name(
+        &self,
+        name: &str,
+    ) -> Result<Vec<ScimGroup>, ScimError> {
+        let filter = format!("displayName eq {}", quote(name));
+        let values = self
+            .list_all(
+                "Groups",
+                Some(&filter),
+                &[("excludedAttributes", "members".into())],
+            )
+            .await?;
+        self.parse_groups(values)
+    }
+
+    /// Creates a group with no members.
+    pub async fn create_group(&self, display_name: &str) -> Result<ScimGroup, ScimError> {
+        let body = json!({"schemas": [GROUP_SCHEMA], "displayName": display_name});
+        match self.call(Method::POST, "Groups", &[], Some(&body)).await? {
+            (_, Some(value)) => {
+                ScimGroup::from_json(&value).map_err(|e| self.invalid("POST", "Groups", e))
+            }
+            (_, None) => Err(self.invalid("POST", "Groups", "the created group was not returned")),
+        }
+    }
+
+    /// Adds users to a group (one PATCH).
+    pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        if user_ids.is_empty() {
+            return Ok(());
+        }
+        let members: Vec<Value> = user_ids.iter().map(|id| json!({"value": id})).collect();
+        let body = json!({
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "add", "path": "members", "value": members}],
+        });
+        self.call(
+            Method::PATCH,
+            &format!("Groups/{group_id}"),
+            &[],
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Removes one user from a group (`members[value eq "…"]`).
+    pub async fn remove_member(&self, group_id: &str, user_id: &str) -> Result<(), ScimError> {
+        let body = json!({
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "remove", "path": format!("members[value eq {}]", quote(user_id))}],
+        });
+        self.call(
+            Method::PATCH,
+            &format!("Groups/{group_id}"),
+            &[],
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn describe_reqwest(error: &reqwest::Error) -> String {
+    // The chain says why (refused, DNS, TLS); none of it holds request headers.
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Runs `tasks` with at most `limit` in flight, returning their results in input order. The
+/// engine uses it to bound concurrent writes to the application.
+pub async fn run_bounded<T, Fut>(tasks: impl IntoIterator<Item = Fut>, limit: usize) -> Vec<T>
+where
+    Fut: Future<Output = T>,
+{
+    futures::stream::iter(tasks)
+        .buffered(limit.max(1))
+        .collect()
+        .await
+}

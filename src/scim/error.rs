@@ -1,0 +1,85 @@
+//! What can go wrong talking to a SCIM application. Errors keep the server's RFC 7644 error body
+//! (`status`, `scimType`, `detail`) and say what to do next; they never contain a credential.
+
+use crate::secret::SecretError;
+
+/// A failed SCIM request.
+#[derive(Debug, thiserror::Error)]
+pub enum ScimError {
+    /// The application could not be reached at all (DNS, connection refused, TLS, timeout).
+    #[error(
+        "cannot reach the SCIM application at {url}: {detail}. Check [target] url and that the \
+         application is running and reachable from this machine"
+    )]
+    Unreachable { url: String, detail: String },
+
+    /// 401 or 403: the credentials were refused.
+    #[error(
+        "the SCIM application refused adsync's credentials ({status}{}) at {url}. Check the \
+         bearer token (or user name and password) that [target] refers to, and that it has not \
+         expired or been revoked", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    Unauthorized {
+        url: String,
+        status: u16,
+        detail: Option<String>,
+    },
+
+    /// Any other error status, with the server's SCIM error body.
+    #[error(
+        "{method} {url} failed with {status}{}{}",
+        scim_type.as_deref().map(|t| format!(" ({t})")).unwrap_or_default(),
+        detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        /// RFC 7644 §3.12 `scimType`, e.g. `uniqueness`, `invalidFilter`.
+        scim_type: Option<String>,
+        /// The server's `detail` (or the start of a non-SCIM body).
+        detail: Option<String>,
+    },
+
+    /// The answer was not the JSON expected (malformed, or not a SCIM resource).
+    #[error("{method} {url}: the answer is not valid SCIM: {detail}")]
+    InvalidResponse {
+        method: String,
+        url: String,
+        detail: String,
+    },
+
+    /// A listing that the server cut short or paged inconsistently; nothing read from it can be
+    /// trusted to be complete (R10).
+    #[error("{url}: the listing is incomplete: {detail}")]
+    Incomplete { url: String, detail: String },
+
+    /// The credential could not be read from where the config says it is.
+    #[error("cannot read the SCIM application's credential: {0}")]
+    Secret(#[from] SecretError),
+}
+
+impl ScimError {
+    /// The HTTP status, for errors that have one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ScimError::Unauthorized { status, .. } | ScimError::Status { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+
+    /// RFC 7644 `scimType`, when the server sent one.
+    pub fn scim_type(&self) -> Option<&str> {
+        match self {
+            ScimError::Status { scim_type, .. } => scim_type.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Is this a 404 (the resource does not exist)?
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}

@@ -1,0 +1,26 @@
+//! The SCIM half of adsync: a SCIM 2.0 client for the target application (RFC 7643/7644), its
+//! typed resources, and the health check shared by `adsync check` and the wizard's *Test
+//! connection*.
+//!
+//! Engine entry points: [`ScimClient::from_settings`], `list_users`, `find_users_by_*`,
+//! `create_user` (409 resolved to the existing user), `patch_user` with a [`UserPatch`],
+//! `set_active`, `list_groups`, `group_member_ids`, `add_members`, `remove_member`, and
+//! [`run_bounded`] for concurrent writes.
+
+mod check;
+mod client;
+mod error;
+mod model;
+
+pub use check::{CheckLine, check, check_with};
+pub use client::{
+    Created, DEFAULT_PAGE_SIZE, ScimAuth, ScimClient, ServerCapabilities, quote, run_bounded,
+};
+pub use error::ScimError;
+pub use model::{
+    ENTERPRISE_SCHEMA, GROUP_SCHEMA, MultiValue, NewUser, PATCH_SCHEMA, ResourceRef, ScimGroup,
+    ScimUser, USER_SCHEMA, UserAttributes, UserField, UserPatch,
+};
+
+#[cfg(test)]
+mod tests;

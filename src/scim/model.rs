@@ -1,0 +1,591 @@
+//! Typed SCIM resources as adsync uses them: users with the attributes of the default mapping
+//! (SPEC §2), groups with members, the mapped values as one comparable struct, and a PATCH built
+//! from "set these fields". Parsing is lenient the way real servers need: attribute names in any
+//! case, `active` as a boolean or as the string `"true"`/`"false"`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::secret::Secret;
+
+/// The core User schema URN.
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The core Group schema URN.
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// The enterprise User extension URN (RFC 7643 §4.3): `department`, `employeeNumber`.
+pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// The PatchOp message URN.
+pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+pub(crate) fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+fn text(obj: &Map<String, Value>, name: &str) -> Option<String> {
+    match get_ci(obj, name)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A boolean that may arrive as `true` or `"True"`.
+pub(crate) fn lenient_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// One value of a multi-valued attribute such as `emails` or `phoneNumbers`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultiValue {
+    pub value: String,
+    /// `type` (`work`, `home`, ...).
+    pub kind: Option<String>,
+    pub primary: bool,
+}
+
+fn multi_values(obj: &Map<String, Value>, name: &str) -> Vec<MultiValue> {
+    let items = match get_ci(obj, name) {
+        Some(Value::Array(items)) => items.as_slice(),
+        _ => return Vec::new(),
+    };
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Value::Object(o) => Some(MultiValue {
+                value: text(o, "value")?,
+                kind: text(o, "type"),
+                primary: get_ci(o, "primary").and_then(lenient_bool).unwrap_or(false),
+            }),
+            Value::String(s) => Some(MultiValue {
+                value: s.clone(),
+                kind: None,
+                primary: false,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The preferred value: the primary one, else the first of type `work`, else the first.
+fn preferred<'a>(values: &'a [MultiValue], kind: &str) -> Option<&'a str> {
+    values
+        .iter()
+        .find(|v| v.primary)
+        .or_else(|| {
+            values.iter().find(|v| {
+                v.kind
+                    .as_deref()
+                    .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+            })
+        })
+        .or_else(|| values.first())
+        .map(|v| v.value.as_str())
+}
+
+/// A reference to a group (a user's `groups`) or to a member (a group's `members`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRef {
+    /// The referenced resource's id.
+    pub value: String,
+    pub display: Option<String>,
+    /// `User` or `Group` for members; `direct` or `indirect` for a user's groups.
+    pub kind: Option<String>,
+}
+
+fn refs(obj: &Map<String, Value>, name: &str) -> Vec<ResourceRef> {
+    match get_ci(obj, name) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(|o| {
+                Some(ResourceRef {
+                    value: text(o, "value")?,
+                    display: text(o, "display"),
+                    kind: text(o, "type"),
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A SCIM user as the target holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimUser {
+    pub id: String,
+    pub external_id: Option<String>,
+    pub user_name: String,
+    /// `name.givenName`
+    pub given_name: Option<String>,
+    /// `name.familyName`
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub emails: Vec<MultiValue>,
+    pub phone_numbers: Vec<MultiValue>,
+    pub title: Option<String>,
+    /// `active`; a server that leaves it out is taken to mean active.
+    pub active: bool,
+    /// Enterprise extension `department`.
+    pub department: Option<String>,
+    /// Enterprise extension `employeeNumber`.
+    pub employee_number: Option<String>,
+    /// The groups the server says the user is in (empty when the server does not return it).
+    pub groups: Vec<ResourceRef>,
+    /// `meta.version` (the ETag), weak or strong, as sent.
+    pub version: Option<String>,
+}
+
+impl ScimUser {
+    /// Reads a User resource.
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        let obj = value.as_object().ok_or("a user must be a JSON object")?;
+        let id = text(obj, "id").ok_or("the user has no id")?;
+        let user_name = text(obj, "userName").ok_or("the user has no userName")?;
+        let name = get_ci(obj, "name").and_then(Value::as_object);
+        let enterprise = get_ci(obj, ENTERPRISE_SCHEMA).and_then(Value::as_object);
+        Ok(Self {
+            id,
+            external_id: text(obj, "externalId"),
+            user_name,
+            given_name: name.and_then(|n| text(n, "givenName")),
+            family_name: name.and_then(|n| text(n, "familyName")),
+            display_name: text(obj, "displayName"),
+            emails: multi_values(obj, "emails"),
+            phone_numbers: multi_values(obj, "phoneNumbers"),
+            title: text(obj, "title"),
+            active: get_ci(obj, "active").and_then(lenient_bool).unwrap_or(true),
+            department: enterprise.and_then(|e| text(e, "department")),
+            employee_number: enterprise.and_then(|e| text(e, "employeeNumber")),
+            groups: refs(obj, "groups"),
+            version: get_ci(obj, "meta")
+                .and_then(Value::as_object)
+                .and_then(|m| text(m, "version")),
+        })
+    }
+
+    /// The primary email (else the first work email, else the first).
+    pub fn primary_email(&self) -> Option<&str> {
+        preferred(&self.emails, "work")
+    }
+
+    /// The work phone number (else the primary, else the first).
+    pub fn work_phone(&self) -> Option<&str> {
+        self.phone_numbers
+            .iter()
+            .find(|v| {
+                v.kind
+                    .as_deref()
+                    .is_some_and(|k| k.eq_ignore_ascii_case("work"))
+            })
+            .map(|v| v.value.as_str())
+            .or_else(|| preferred(&self.phone_numbers, "work"))
+    }
+
+    /// Does the userName or any email equal `address`, ignoring case (R2 matching)?
+    pub fn has_address(&self, address: &str) -> bool {
+        self.user_name.eq_ignore_ascii_case(address)
+            || self
+                .emails
+                .iter()
+                .any(|e| e.value.eq_ignore_ascii_case(address))
+    }
+
+    /// The user's current values of the mapped attributes, to compare with the desired ones.
+    pub fn attributes(&self) -> UserAttributes {
+        UserAttributes {
+            user_name: self.user_name.clone(),
+            external_id: self.external_id.clone(),
+            active: self.active,
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            display_name: self.display_name.clone(),
+            email: self.primary_email().map(str::to_owned),
+            phone: self.work_phone().map(str::to_owned),
+            title: self.title.clone(),
+            department: self.department.clone(),
+            employee_number: self.employee_number.clone(),
+        }
+    }
+}
+
+/// A SCIM group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimGroup {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// Members as the server returned them (empty when members were not requested).
+    pub members: Vec<ResourceRef>,
+    pub version: Option<String>,
+}
+
+impl ScimGroup {
+    /// Reads a Group resource.
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        let obj = value.as_object().ok_or("a group must be a JSON object")?;
+        Ok(Self {
+            id: text(obj, "id").ok_or("the group has no id")?,
+            display_name: text(obj, "displayName").unwrap_or_default(),
+            external_id: text(obj, "externalId"),
+            members: refs(obj, "members"),
+            version: get_ci(obj, "meta")
+                .and_then(Value::as_object)
+                .and_then(|m| text(m, "version")),
+        })
+    }
+
+    /// The members' ids.
+    pub fn member_ids(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.value.clone()).collect()
+    }
+}
+
+/// A mapped user attribute, named by the SCIM path the plan JSON uses (SPEC §4 `changes[].field`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum UserField {
+    #[serde(rename = "userName")]
+    UserName,
+    #[serde(rename = "externalId")]
+    ExternalId,
+    #[serde(rename = "active")]
+    Active,
+    #[serde(rename = "name.givenName")]
+    GivenName,
+    #[serde(rename = "name.familyName")]
+    FamilyName,
+    #[serde(rename = "displayName")]
+    DisplayName,
+    #[serde(rename = "emails")]
+    Emails,
+    #[serde(rename = "phoneNumbers")]
+    PhoneNumbers,
+    #[serde(rename = "title")]
+    Title,
+    #[serde(rename = "department")]
+    Department,
+    #[serde(rename = "employeeNumber")]
+    EmployeeNumber,
+}
+
+impl UserField {
+    /// Every mapped field, in the order plans list them.
+    pub const ALL: [UserField; 11] = [
+        UserField::UserName,
+        UserField::ExternalId,
+        UserField::Active,
+        UserField::GivenName,
+        UserField::FamilyName,
+        UserField::DisplayName,
+        UserField::Emails,
+        UserField::PhoneNumbers,
+        UserField::Title,
+        UserField::Department,
+        UserField::EmployeeNumber,
+    ];
+
+    /// The name used in plan JSON (`changes[].field`).
+    pub fn path(self) -> &'static str {
+        match self {
+            UserField::UserName => "userName",
+            UserField::ExternalId => "externalId",
+            UserField::Active => "active",
+            UserField::GivenName => "name.givenName",
+            UserField::FamilyName => "name.familyName",
+            UserField::DisplayName => "displayName",
+            UserField::Emails => "emails",
+            UserField::PhoneNumbers => "phoneNumbers",
+            UserField::Title => "title",
+            UserField::Department => "department",
+            UserField::EmployeeNumber => "employeeNumber",
+        }
+    }
+
+    /// The field named `path` in plan JSON.
+    pub fn from_path(path: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.path() == path)
+    }
+
+    /// The attribute path sent to the server in a PATCH.
+    fn scim_path(self) -> String {
+        match self {
+            UserField::Department | UserField::EmployeeNumber => {
+                format!("{ENTERPRISE_SCHEMA}:{}", self.path())
+            }
+            other => other.path().to_owned(),
+        }
+    }
+}
+
+/// The mapped attributes of one user: what adsync writes and compares (SPEC §2 default mapping).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAttributes {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    /// The primary work email.
+    pub email: Option<String>,
+    /// The work phone number.
+    pub phone: Option<String>,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub employee_number: Option<String>,
+}
+
+impl UserAttributes {
+    /// A field's value as plan JSON shows it (`active` as `"true"`/`"false"`; `None` = unset).
+    pub fn get(&self, field: UserField) -> Option<String> {
+        match field {
+            UserField::UserName => Some(self.user_name.clone()),
+            UserField::ExternalId => self.external_id.clone(),
+            UserField::Active => Some(self.active.to_string()),
+            UserField::GivenName => self.given_name.clone(),
+            UserField::FamilyName => self.family_name.clone(),
+            UserField::DisplayName => self.display_name.clone(),
+            UserField::Emails => self.email.clone(),
+            UserField::PhoneNumbers => self.phone.clone(),
+            UserField::Title => self.title.clone(),
+            UserField::Department => self.department.clone(),
+            UserField::EmployeeNumber => self.employee_number.clone(),
+        }
+    }
+
+    /// The fields whose values differ from `desired`. userName and email compare ignoring case
+    /// (servers commonly fold them); everything else exactly.
+    pub fn differences(&self, desired: &UserAttributes) -> Vec<UserField> {
+        UserField::ALL
+            .into_iter()
+            .filter(|&field| {
+                let (a, b) = (self.get(field), desired.get(field));
+                match field {
+                    UserField::UserName | UserField::Emails => {
+                        a.map(|s| s.to_lowercase()) != b.map(|s| s.to_lowercase())
+                    }
+                    _ => a != b,
+                }
+            })
+            .collect()
+    }
+
+    /// The JSON body of a create request (RFC 7644 §3.3).
+    pub fn to_create_json(&self, password: Option<&Secret>) -> Value {
+        let mut doc = Map::new();
+        let mut schemas = vec![json!(USER_SCHEMA)];
+        doc.insert("userName".into(), json!(self.user_name));
+        if let Some(v) = &self.external_id {
+            doc.insert("externalId".into(), json!(v));
+        }
+        let mut name = Map::new();
+        if let Some(v) = &self.given_name {
+            name.insert("givenName".into(), json!(v));
+        }
+        if let Some(v) = &self.family_name {
+            name.insert("familyName".into(), json!(v));
+        }
+        if !name.is_empty() {
+            doc.insert("name".into(), Value::Object(name));
+        }
+        if let Some(v) = &self.display_name {
+            doc.insert("displayName".into(), json!(v));
+        }
+        if let Some(v) = &self.email {
+            doc.insert("emails".into(), email_list(v));
+        }
+        if let Some(v) = &self.phone {
+            doc.insert("phoneNumbers".into(), phone_list(v));
+        }
+        if let Some(v) = &self.title {
+            doc.insert("title".into(), json!(v));
+        }
+        doc.insert("active".into(), json!(self.active));
+        if let Some(password) = password {
+            doc.insert("password".into(), json!(password.expose()));
+        }
+        let mut enterprise = Map::new();
+        if let Some(v) = &self.department {
+            enterprise.insert("department".into(), json!(v));
+        }
+        if let Some(v) = &self.employee_number {
+            enterprise.insert("employeeNumber".into(), json!(v));
+        }
+        if !enterprise.is_empty() {
+            schemas.push(json!(ENTERPRISE_SCHEMA));
+            doc.insert(ENTERPRISE_SCHEMA.into(), Value::Object(enterprise));
+        }
+        doc.insert("schemas".into(), Value::Array(schemas));
+        Value::Object(doc)
+    }
+}
+
+fn email_list(address: &str) -> Value {
+    json!([{"value": address, "type": "work", "primary": true}])
+}
+
+fn phone_list(number: &str) -> Value {
+    json!([{"value": number, "type": "work"}])
+}
+
+/// A user to create: the mapped attributes and, when configured, the initial password.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewUser {
+    pub attributes: UserAttributes,
+    pub password: Option<Secret>,
+}
+
+/// "Set these attributes" for one user, sent as one PATCH (RFC 7644 §3.5.2).
+///
+/// `emails` and `phoneNumbers` are written as a one-element list (the work value), replacing
+/// the list the server held: the mapped value is the only one adsync knows, and a filtered path
+/// such as `emails[type eq "work"].value` is answered differently by different servers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserPatch {
+    changes: Vec<(UserField, Option<String>)>,
+}
+
+impl UserPatch {
+    /// An empty patch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `field` to `value` (`None` removes it). `active` takes `"true"` or `"false"`.
+    pub fn set(mut self, field: UserField, value: Option<&str>) -> Self {
+        self.changes.retain(|(f, _)| *f != field);
+        self.changes.push((field, value.map(str::to_owned)));
+        self
+    }
+
+    /// A patch writing `fields` with their values from `desired`.
+    pub fn from_attributes(desired: &UserAttributes, fields: &[UserField]) -> Self {
+        fields.iter().fold(Self::new(), |patch, &field| {
+            patch.set(field, desired.get(field).as_deref())
+        })
+    }
+
+    /// Only `active`.
+    pub fn active(active: bool) -> Self {
+        Self::new().set(
+            UserField::Active,
+            Some(if active { "true" } else { "false" }),
+        )
+    }
+
+    /// Does it change nothing?
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The fields it writes.
+    pub fn fields(&self) -> Vec<UserField> {
+        self.changes.iter().map(|(f, _)| *f).collect()
+    }
+
+    /// The PatchOp request body.
+    pub fn to_json(&self) -> Value {
+        let operations: Vec<Value> = self
+            .changes
+            .iter()
+            .filter_map(|(field, value)| {
+                let path = field.scim_path();
+                match (field, value) {
+                    (UserField::Active, value) => {
+                        let active = value
+                            .as_deref()
+                            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                        Some(json!({"op": "replace", "path": path, "value": active}))
+                    }
+                    // userName is required: it can be changed but never removed.
+                    (UserField::UserName, None) => None,
+                    (UserField::Emails, Some(v)) => {
+                        Some(json!({"op": "replace", "path": path, "value": email_list(v)}))
+                    }
+                    (UserField::PhoneNumbers, Some(v)) => {
+                        Some(json!({"op": "replace", "path": path, "value": phone_list(v)}))
+                    }
+                    (_, Some(v)) => Some(json!({"op": "replace", "path": path, "value": v})),
+                    (_, None) => Some(json!({"op": "remove", "path": path})),
+                }
+            })
+            .collect();
+        json!({"schemas": [PATCH_SCHEMA], "Operations": operations})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_users_leniently() {
+        let user = ScimUser::from_json(&json!({
+            "ID": "1", "USERNAME": "Ann@x.example", "Active": "False",
+            "name": {"GivenName": "Ann"},
+            "emails": [{"value": "home@x.example", "type": "home"}, {"value": "ann@x.example", "type": "work"}],
+            "phoneNumbers": [{"value": "1", "type": "mobile", "primary": "true"}, {"value": "2", "type": "work"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user": {"Department": "Ops", "employeeNumber": 7},
+            "meta": {"version": "W/\"3\""}
+        }))
+        .unwrap();
+        assert_eq!(user.user_name, "Ann@x.example");
+        assert!(!user.active);
+        assert_eq!(user.given_name.as_deref(), Some("Ann"));
+        assert_eq!(user.primary_email(), Some("ann@x.example"));
+        assert_eq!(user.work_phone(), Some("2"));
+        assert_eq!(user.department.as_deref(), Some("Ops"));
+        assert_eq!(user.employee_number.as_deref(), Some("7"));
+        assert_eq!(user.version.as_deref(), Some("W/\"3\""));
+        assert!(user.has_address("HOME@x.example"));
+    }
+
+    #[test]
+    fn field_paths_round_trip_and_patch_targets_the_extension() {
+        for field in UserField::ALL {
+            assert_eq!(UserField::from_path(field.path()), Some(field));
+            assert_eq!(
+                serde_json::to_value(field).unwrap(),
+                json!(field.path()),
+                "serde name matches the plan JSON"
+            );
+        }
+        let patch = UserPatch::new()
+            .set(UserField::Department, Some("Ops"))
+            .set(UserField::Title, None)
+            .set(UserField::Active, Some("false"))
+            .to_json();
+        assert_eq!(
+            patch["Operations"],
+            json!([
+                {"op": "replace", "path": format!("{ENTERPRISE_SCHEMA}:department"), "value": "Ops"},
+                {"op": "remove", "path": "title"},
+                {"op": "replace", "path": "active", "value": false},
+            ])
+        );
+    }
+
+    #[test]
+    fn differences_fold_case_only_for_user_name_and_email() {
+        let a = UserAttributes {
+            user_name: "Ann@X.example".into(),
+            email: Some("ANN@x.example".into()),
+            title: Some("agent".into()),
+            active: true,
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.user_name = "ann@x.example".into();
+        b.email = Some("ann@x.example".into());
+        assert!(a.differences(&b).is_empty());
+        b.title = Some("Agent".into());
+        b.active = false;
+        assert_eq!(a.differences(&b), vec![UserField::Active, UserField::Title]);
+    }
+}

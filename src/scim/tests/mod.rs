@@ -1,0 +1,47 @@
+//! Client tests. The `interop` bodies run against both the simulated application and
+//! scim2-server (PyPI); the fault tests use the simulator's switches.
+
+mod faults;
+mod harness;
+mod shared;
+mod sim_only;
+
+/// Generates one test per body and server: `interop::sim::NAME` and
+/// `interop::scim2_server::NAME`.
+macro_rules! against_both {
+    ($($name:ident),* $(,)?) => {
+        mod interop {
+            mod sim {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let target = crate::scim::tests::harness::Target::sim().await;
+                        crate::scim::tests::shared::$name(&target).await;
+                    }
+                )*
+            }
+            mod scim2_server {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let target = crate::scim::tests::harness::Target::scim2_server().await;
+                        crate::scim::tests::shared::$name(&target).await;
+                    }
+                )*
+            }
+        }
+    };
+}
+
+against_both!(
+    discovery_reports_capabilities,
+    create_and_find_by_each_filter,
+    filter_values_are_escaped,
+    patch_attributes,
+    disable_and_enable,
+    group_members_add_and_remove,
+    paging_across_several_pages,
+    duplicate_user_name_resolves_to_existing,
+    wrong_token_gives_clear_401,
+    check_lines_all_pass,
+);

@@ -1,0 +1,312 @@
+//! Test bodies that run unchanged against the simulated application and against scim2-server
+//! (see the `against_both!` list in `mod.rs`).
+
+use super::harness::{Target, client_for};
+use crate::scim::{NewUser, ScimError, UserAttributes, UserField, UserPatch, run_bounded};
+use crate::secret::Secret;
+
+fn ann(suffix: &str) -> UserAttributes {
+    UserAttributes {
+        user_name: format!("ann.lee{suffix}@contoso.example"),
+        external_id: Some(format!("0f8fad5b-d9cb-469f-a165-70867728950e{suffix}")),
+        active: true,
+        given_name: Some("Ann".into()),
+        family_name: Some("Lee".into()),
+        display_name: Some("Ann Lee".into()),
+        email: Some(format!("ann.lee{suffix}@contoso.example")),
+        phone: Some("+1 425 555 0100".into()),
+        title: Some("Support Agent".into()),
+        department: Some("Customer Support".into()),
+        employee_number: Some("4711".into()),
+    }
+}
+
+fn new_user(attributes: UserAttributes) -> NewUser {
+    NewUser {
+        attributes,
+        password: Some(Secret::new("Initial-Passw0rd!")),
+    }
+}
+
+pub async fn discovery_reports_capabilities(t: &Target) {
+    let caps = t.client.discover().await.expect("discover");
+    assert!(caps.patch, "{caps:?}");
+    assert!(caps.filter, "{caps:?}");
+    assert!(caps.etag, "{caps:?}");
+    assert!(caps.max_results.is_some(), "{caps:?}");
+    assert!(
+        caps.authentication_schemes
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case("oauthbearertoken")),
+        "{caps:?}"
+    );
+}
+
+pub async fn create_and_find_by_each_filter(t: &Target) {
+    let created = t
+        .client
+        .create_user(&new_user(ann("")))
+        .await
+        .expect("create");
+    assert!(!created.already_existed);
+    let user = created.user;
+    assert_eq!(
+        user.attributes(),
+        ann(""),
+        "every mapped attribute round-trips"
+    );
+
+    let by_external = t
+        .client
+        .find_users_by_external_id("0f8fad5b-d9cb-469f-a165-70867728950e")
+        .await
+        .expect("externalId filter");
+    assert_eq!(by_external.len(), 1);
+    assert_eq!(by_external[0].id, user.id);
+
+    let by_name = t
+        .client
+        .find_users_by_user_name("ANN.LEE@contoso.example")
+        .await
+        .expect("userName filter");
+    assert_eq!(by_name.len(), 1, "userName matches ignoring case");
+    assert_eq!(by_name[0].id, user.id);
+
+    let by_email = t
+        .client
+        .find_users_by_email("ann.lee@contoso.example")
+        .await
+        .expect("emails filter");
+    assert_eq!(by_email.len(), 1);
+    assert_eq!(by_email[0].id, user.id);
+
+    let none = t
+        .client
+        .find_users_by_user_name("nobody@contoso.example")
+        .await
+        .expect("filter with no hit");
+    assert!(none.is_empty());
+
+    let fetched = t.client.get_user(&user.id).await.expect("get");
+    assert_eq!(fetched.attributes(), ann(""));
+}
+
+pub async fn filter_values_are_escaped(t: &Target) {
+    let mut odd = ann("");
+    odd.user_name = r#"o"brien\x@contoso.example"#.into();
+    odd.email = Some("o'brien@contoso.example".into());
+    odd.external_id = Some(r#"ext "quoted""#.into());
+    let created = t
+        .client
+        .create_user(&new_user(odd.clone()))
+        .await
+        .expect("create");
+    let found = t
+        .client
+        .find_users_by_user_name(&odd.user_name)
+        .await
+        .expect("userName with a quote and a backslash");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, created.user.id);
+    let found = t
+        .client
+        .find_users_by_external_id(r#"ext "quoted""#)
+        .await
+        .expect("externalId with quotes");
+    assert_eq!(found.len(), 1);
+    let found = t
+        .client
+        .find_users_by_email("o'brien@contoso.example")
+        .await
+        .expect("email with an apostrophe");
+    assert_eq!(found.len(), 1);
+}
+
+pub async fn patch_attributes(t: &Target) {
+    let user = t
+        .client
+        .create_user(&new_user(ann("")))
+        .await
+        .expect("create")
+        .user;
+    let mut desired = ann("");
+    desired.given_name = Some("Annie".into());
+    desired.display_name = Some("Annie Lee".into());
+    desired.title = None;
+    desired.department = Some("Field Service".into());
+    desired.employee_number = Some("4712".into());
+    desired.email = Some("annie.lee@contoso.example".into());
+    desired.phone = Some("+1 425 555 0199".into());
+    let fields = user.attributes().differences(&desired);
+    assert_eq!(
+        fields,
+        vec![
+            UserField::GivenName,
+            UserField::DisplayName,
+            UserField::Emails,
+            UserField::PhoneNumbers,
+            UserField::Title,
+            UserField::Department,
+            UserField::EmployeeNumber
+        ]
+    );
+    t.client
+        .patch_user(&user.id, &UserPatch::from_attributes(&desired, &fields))
+        .await
+        .expect("patch");
+    let after = t.client.get_user(&user.id).await.expect("get");
+    assert_eq!(after.attributes(), desired);
+    assert!(after.attributes().differences(&desired).is_empty());
+}
+
+pub async fn disable_and_enable(t: &Target) {
+    let user = t
+        .client
+        .create_user(&new_user(ann("")))
+        .await
+        .expect("create")
+        .user;
+    assert!(user.active);
+    t.client.set_active(&user.id, false).await.expect("disable");
+    assert!(!t.client.get_user(&user.id).await.expect("get").active);
+    t.client.set_active(&user.id, true).await.expect("enable");
+    assert!(t.client.get_user(&user.id).await.expect("get").active);
+}
+
+pub async fn group_members_add_and_remove(t: &Target) {
+    let a = t
+        .client
+        .create_user(&new_user(ann("1")))
+        .await
+        .expect("a")
+        .user;
+    let b = t
+        .client
+        .create_user(&new_user(ann("2")))
+        .await
+        .expect("b")
+        .user;
+    let group = t.client.create_group("Tier 1").await.expect("create group");
+    assert_eq!(group.display_name, "Tier 1");
+    t.client.create_group("Tier 2").await.expect("second group");
+
+    let found = t
+        .client
+        .find_groups_by_display_name("Tier 1")
+        .await
+        .expect("displayName filter");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, group.id);
+
+    t.client
+        .add_members(&group.id, &[a.id.clone(), b.id.clone()])
+        .await
+        .expect("add members");
+    let mut members = t.client.group_member_ids(&group.id).await.expect("members");
+    members.sort();
+    let mut expected = vec![a.id.clone(), b.id.clone()];
+    expected.sort();
+    assert_eq!(members, expected);
+
+    // Adding an existing member again is harmless.
+    t.client
+        .add_members(&group.id, std::slice::from_ref(&a.id))
+        .await
+        .expect("add again");
+
+    t.client
+        .remove_member(&group.id, &a.id)
+        .await
+        .expect("remove member");
+    assert_eq!(
+        t.client.group_member_ids(&group.id).await.expect("members"),
+        vec![b.id.clone()]
+    );
+
+    let groups = t.client.list_groups().await.expect("list groups");
+    assert_eq!(groups.len(), 2);
+    assert_eq!(t.client.count_groups().await.expect("count"), 2);
+}
+
+pub async fn paging_across_several_pages(t: &Target) {
+    let creates = (0..25).map(|i| {
+        let client = t.client.clone();
+        async move {
+            let mut user = ann(&format!("-{i:02}"));
+            user.external_id = Some(format!("ext-{i:02}"));
+            client.create_user(&new_user(user)).await
+        }
+    });
+    for outcome in run_bounded(creates, 4).await {
+        outcome.expect("create");
+    }
+    let client = t.client.clone().with_page_size(10);
+    let users = client.list_users().await.expect("list all");
+    assert_eq!(users.len(), 25);
+    let mut ids: Vec<_> = users.iter().map(|u| u.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 25, "no user twice");
+    if let Some(sim) = t.sim_handle() {
+        assert_eq!(
+            sim.log().count("GET", "/Users"),
+            3,
+            "25 users in pages of 10"
+        );
+    }
+}
+
+pub async fn duplicate_user_name_resolves_to_existing(t: &Target) {
+    let first = t
+        .client
+        .create_user(&new_user(ann("")))
+        .await
+        .expect("create")
+        .user;
+    let mut again = ann("");
+    again.user_name = again.user_name.to_uppercase();
+    again.external_id = Some("another-entra-id".into());
+    let second = t
+        .client
+        .create_user(&new_user(again))
+        .await
+        .expect("a 409 is resolved, not a failure");
+    assert!(second.already_existed);
+    assert_eq!(second.user.id, first.id);
+    assert_eq!(t.client.list_users().await.expect("list").len(), 1);
+}
+
+pub async fn wrong_token_gives_clear_401(t: &Target) {
+    let wrong = "wrong-token-0123456789";
+    let client = client_for(&t.url, wrong);
+    let error = client.list_users().await.expect_err("refused");
+    assert!(
+        matches!(error, ScimError::Unauthorized { status: 401, .. }),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("refused adsync's credentials (401"), "{text}");
+    assert!(text.contains("bearer token"), "says what to check: {text}");
+    assert!(!text.contains(wrong) && !format!("{error:?}").contains(wrong));
+    assert!(!text.contains(&t.token));
+}
+
+pub async fn check_lines_all_pass(t: &Target) {
+    t.client.create_group("Managers").await.expect("group");
+    let lines = crate::scim::check_with(&t.client, Some("admin@contoso.example")).await;
+    let names: Vec<_> = lines.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "target reachable",
+            "target credential",
+            "target capabilities",
+            "target groups"
+        ]
+    );
+    assert!(lines.iter().all(|l| l.ok), "{lines:#?}");
+    assert_eq!(lines[3].detail, "1 groups");
+    let refused = client_for(&t.url, "nope");
+    let lines = crate::scim::check_with(&refused, None).await;
+    assert!(!lines.last().expect("a line").ok, "{lines:#?}");
+}
