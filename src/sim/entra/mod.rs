@@ -6,6 +6,8 @@
 
 mod fixture;
 mod graph;
+#[cfg(test)]
+mod tests;
 mod token;
 
 pub use fixture::{AppFixture, Fixture, SecretFixture, TenantFixture};
