@@ -943,3 +943,20 @@ async fn the_demo_tenant_signs_in_and_reads_like_a_company() {
             > 150
     );
 }
+
+/// The engine runs reads on tokio tasks and keeps errors in `anyhow`: both must cross threads.
+#[test]
+fn clients_futures_and_errors_can_cross_threads() {
+    fn is_send<T: Send>(_: &T) {}
+    fn is_shared<T: Send + Sync + 'static>() {}
+    is_shared::<GraphClient>();
+    is_shared::<TokenSource>();
+    is_shared::<EntraError>();
+    #[allow(dead_code)]
+    fn futures(graph: &GraphClient, settings: &EntraSettings) {
+        is_send(&graph.list_users());
+        is_send(&graph.group_members("g", true));
+        is_send(&graph.delta(None));
+        is_send(&check(settings));
+    }
+}
