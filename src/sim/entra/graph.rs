@@ -428,12 +428,13 @@ fn members_of(state: &State, group_id: &str, transitive: bool) -> Vec<Map<String
     let mut seen = HashSet::new();
     let mut queue = vec![group_id.to_owned()];
     let mut visited = HashSet::new();
+    let index = state.index();
     while let Some(group) = queue.pop() {
         if !visited.insert(group.clone()) {
             continue;
         }
         for member in state.members.get(&group).into_iter().flatten() {
-            let Some(object) = state.object(member) else {
+            let Some(object) = index.typed(member) else {
                 continue;
             };
             let kind = object["@odata.type"]
@@ -963,6 +964,7 @@ fn groups_changes(state: &State, since: Option<u64>, select: Option<&[String]>) 
             }
         }
     }
+    let index = state.index();
     let mut items = Vec::new();
     // Later parts of a large group go to the end of the round, as Graph spreads them over pages.
     let mut tail = Vec::new();
@@ -976,13 +978,12 @@ fn groups_changes(state: &State, since: Option<u64>, select: Option<&[String]>) 
         if since.is_some() && !changed && member_ids.is_empty() {
             continue;
         }
-        let current = state.members.get(&id).cloned().unwrap_or_default();
+        let current: HashSet<&String> = state.members.get(&id).into_iter().flatten().collect();
         let entries: Vec<Value> = member_ids
             .iter()
             .map(|m| {
-                let kind = state
-                    .object(m)
-                    .and_then(|o| o["@odata.type"].as_str().map(str::to_owned))
+                let kind = index
+                    .odata_type(m)
                     .unwrap_or_else(|| "#microsoft.graph.user".into());
                 if current.contains(m) {
                     json!({"@odata.type": kind, "id": m})
