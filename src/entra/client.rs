@@ -165,13 +165,18 @@ impl GraphClient {
         }
     }
 
-    /// Users by object id, in the order given; ids with no user are left out.
+    /// Users by object id, in the order given; ids with no user are left out. Up to eight
+    /// requests are in flight at a time; any failure fails the whole read.
     pub async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<EntraUser>, EntraError> {
+        use futures::StreamExt;
+        let found: Vec<Result<Option<EntraUser>, EntraError>> = futures::stream::iter(ids)
+            .map(|id| self.get_user(id))
+            .buffered(8)
+            .collect()
+            .await;
         let mut users = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(user) = self.get_user(id).await? {
-                users.push(user);
-            }
+        for user in found {
+            users.extend(user?);
         }
         Ok(users)
     }

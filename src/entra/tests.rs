@@ -554,6 +554,15 @@ async fn members_direct_and_transitive_are_users_only() {
         uid(1)
     );
     assert!(graph.get_user(&uid(999)).await.unwrap().is_none());
+    let some = graph
+        .users_by_ids(&[uid(3), uid(999), uid(1), uid(11)])
+        .await
+        .unwrap();
+    assert_eq!(
+        some.iter().map(|u| u.id.clone()).collect::<Vec<_>>(),
+        vec![uid(3), uid(1), uid(11)],
+        "in the order asked, unknown ids left out"
+    );
 }
 
 #[tokio::test]
