@@ -407,6 +407,17 @@ impl GraphClient {
     /// One GET with a bearer token, retries for throttling, and one token renewal when Graph
     /// says the token is no longer valid.
     async fn get(&self, url: &str, what: &str, advanced: bool) -> Result<Page, EntraError> {
+        // The bearer token goes only to the Graph host in the settings, whatever a link says.
+        if !same_origin(url, &self.base) {
+            return Err(EntraError::Incomplete {
+                what: what.to_owned(),
+                detail: format!(
+                    "a link points away from the Graph host ({}); it was not followed",
+                    strip_query(url)
+                ),
+                ids: GraphIds::default(),
+            });
+        }
         let mut renewed = false;
         loop {
             let token = self.tokens.token().await?;
@@ -565,6 +576,13 @@ fn encode(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
 fn strip_query(url: &str) -> String {

@@ -703,6 +703,13 @@ async fn an_expired_delta_token_asks_for_a_full_resync() {
     assert!(e.is_resync_required(), "{e:?}");
     assert!(e.to_string().contains("full resync"), "{e}");
 
+    let foreign = first.users.delta_link.replace("127.0.0.1", "localhost");
+    let e = graph.users_delta(Some(&foreign)).await.unwrap_err();
+    assert!(
+        e.to_string().contains("points away from the Graph host"),
+        "{e}"
+    );
+
     sim.expire_delta_tokens();
     let e = graph
         .groups_delta(Some(&first.groups.delta_link))
