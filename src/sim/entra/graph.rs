@@ -922,10 +922,6 @@ fn serve_round(state: &mut State, ctx: &ListCtx<'_>, mut round: PendingRound) ->
     ok_json(Value::Object(body), ctx.headers)
 }
 
-fn removed(id: &str, reason: &str) -> Value {
-    json!({"id": id, "@removed": {"reason": reason}})
-}
-
 fn users_changes(state: &State, since: Option<u64>, select: Option<&[String]>) -> Vec<Value> {
     let after = |seq: u64| since.is_none_or(|s| seq > s);
     let mut items: Vec<Value> = state
@@ -934,17 +930,8 @@ fn users_changes(state: &State, since: Option<u64>, select: Option<&[String]>) -
         .filter(|u| since.is_none() || state.user_changed.get(&id_of(u)).is_some_and(|s| after(*s)))
         .map(|u| Value::Object(project(u, select, Kind::User)))
         .collect();
-    if since.is_some() {
-        let mut gone: Vec<_> = state
-            .user_removed
-            .iter()
-            .filter(|(_, (seq, _))| after(*seq))
-            .collect();
-        gone.sort_by_key(|(_, (seq, _))| *seq);
-        items.extend(
-            gone.into_iter()
-                .map(|(id, (_, how))| removed(id, how.reason())),
-        );
+    if let Some(since) = since {
+        items.extend(removed_since(&state.user_removed, since));
     }
     items
 }
@@ -1008,17 +995,17 @@ fn groups_changes(state: &State, since: Option<u64>, select: Option<&[String]>) 
         }
     }
     items.extend(tail);
-    if since.is_some() {
-        let mut gone: Vec<_> = state
-            .group_removed
-            .iter()
-            .filter(|(_, (seq, _))| after(*seq))
-            .collect();
-        gone.sort_by_key(|(_, (seq, _))| *seq);
-        items.extend(
-            gone.into_iter()
-                .map(|(id, (_, how))| removed(id, how.reason())),
-        );
+    if let Some(since) = since {
+        items.extend(removed_since(&state.group_removed, since));
     }
     items
+}
+
+/// `@removed` entries for the objects removed after `since`, oldest first.
+fn removed_since(gone: &HashMap<String, (u64, super::Gone)>, since: u64) -> Vec<Value> {
+    let mut gone: Vec<_> = gone.iter().filter(|(_, (seq, _))| *seq > since).collect();
+    gone.sort_by_key(|(_, (seq, _))| *seq);
+    gone.into_iter()
+        .map(|(id, (_, how))| json!({"id": id, "@removed": {"reason": how.reason()}}))
+        .collect()
 }

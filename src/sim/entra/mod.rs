@@ -269,12 +269,7 @@ impl EntraSim {
     pub fn update_user(&self, id: &str, patch: Value) {
         let mut state = self.state();
         let seq = state.bump();
-        if let Some(user) = state.users.iter_mut().find(|u| id_of(u) == id)
-            && let Value::Object(patch) = patch
-        {
-            for (key, value) in patch {
-                user.insert(key, value);
-            }
+        if merge_into(&mut state.users, id, patch) {
             state.user_changed.insert(id.to_owned(), seq);
         }
     }
@@ -323,12 +318,7 @@ impl EntraSim {
     pub fn update_group(&self, id: &str, patch: Value) {
         let mut state = self.state();
         let seq = state.bump();
-        if let Some(group) = state.groups.iter_mut().find(|g| id_of(g) == id)
-            && let Value::Object(patch) = patch
-        {
-            for (key, value) in patch {
-                group.insert(key, value);
-            }
+        if merge_into(&mut state.groups, id, patch) {
             state.group_changed.insert(id.to_owned(), seq);
         }
     }
@@ -516,6 +506,17 @@ impl ObjectIndex<'_> {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
         }
+    }
+}
+
+/// Merges a JSON object's properties into the object with `id`; false when there is none.
+fn merge_into(objects: &mut [Map<String, Value>], id: &str, patch: Value) -> bool {
+    match (objects.iter_mut().find(|o| id_of(o) == id), patch) {
+        (Some(object), Value::Object(patch)) => {
+            object.extend(patch);
+            true
+        }
+        _ => false,
     }
 }
 
