@@ -165,13 +165,18 @@ impl GraphClient {
         }
     }
 
-    /// Users by object id, in the order given; ids with no user are left out.
+    /// Users by object id, in the order given; ids with no user are left out. Up to eight
+    /// requests are in flight at a time; any failure fails the whole read.
     pub async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<EntraUser>, EntraError> {
+        use futures::StreamExt;
+        let found: Vec<Result<Option<EntraUser>, EntraError>> = futures::stream::iter(ids)
+            .map(|id| self.get_user(id))
+            .buffered(8)
+            .collect()
+            .await;
         let mut users = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(user) = self.get_user(id).await? {
-                users.push(user);
-            }
+        for user in found {
+            users.extend(user?);
         }
         Ok(users)
     }
@@ -402,6 +407,17 @@ impl GraphClient {
     /// One GET with a bearer token, retries for throttling, and one token renewal when Graph
     /// says the token is no longer valid.
     async fn get(&self, url: &str, what: &str, advanced: bool) -> Result<Page, EntraError> {
+        // The bearer token goes only to the Graph host in the settings, whatever a link says.
+        if !same_origin(url, &self.base) {
+            return Err(EntraError::Incomplete {
+                what: what.to_owned(),
+                detail: format!(
+                    "a link points away from the Graph host ({}); it was not followed",
+                    strip_query(url)
+                ),
+                ids: GraphIds::default(),
+            });
+        }
         let mut renewed = false;
         loop {
             let token = self.tokens.token().await?;
@@ -560,6 +576,13 @@ fn encode(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
 fn strip_query(url: &str) -> String {

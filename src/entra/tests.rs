@@ -554,6 +554,15 @@ async fn members_direct_and_transitive_are_users_only() {
         uid(1)
     );
     assert!(graph.get_user(&uid(999)).await.unwrap().is_none());
+    let some = graph
+        .users_by_ids(&[uid(3), uid(999), uid(1), uid(11)])
+        .await
+        .unwrap();
+    assert_eq!(
+        some.iter().map(|u| u.id.clone()).collect::<Vec<_>>(),
+        vec![uid(3), uid(1), uid(11)],
+        "in the order asked, unknown ids left out"
+    );
 }
 
 #[tokio::test]
@@ -693,6 +702,13 @@ async fn an_expired_delta_token_asks_for_a_full_resync() {
         .unwrap_err();
     assert!(e.is_resync_required(), "{e:?}");
     assert!(e.to_string().contains("full resync"), "{e}");
+
+    let foreign = first.users.delta_link.replace("127.0.0.1", "localhost");
+    let e = graph.users_delta(Some(&foreign)).await.unwrap_err();
+    assert!(
+        e.to_string().contains("points away from the Graph host"),
+        "{e}"
+    );
 
     sim.expire_delta_tokens();
     let e = graph
@@ -942,4 +958,21 @@ async fn the_demo_tenant_signs_in_and_reads_like_a_company() {
             .len()
             > 150
     );
+}
+
+/// The engine runs reads on tokio tasks and keeps errors in `anyhow`: both must cross threads.
+#[test]
+fn clients_futures_and_errors_can_cross_threads() {
+    fn is_send<T: Send>(_: &T) {}
+    fn is_shared<T: Send + Sync + 'static>() {}
+    is_shared::<GraphClient>();
+    is_shared::<TokenSource>();
+    is_shared::<EntraError>();
+    #[allow(dead_code)]
+    fn futures(graph: &GraphClient, settings: &EntraSettings) {
+        is_send(&graph.list_users());
+        is_send(&graph.group_members("g", true));
+        is_send(&graph.delta(None));
+        is_send(&check(settings));
+    }
 }

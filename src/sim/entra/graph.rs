@@ -428,12 +428,13 @@ fn members_of(state: &State, group_id: &str, transitive: bool) -> Vec<Map<String
     let mut seen = HashSet::new();
     let mut queue = vec![group_id.to_owned()];
     let mut visited = HashSet::new();
+    let index = state.index();
     while let Some(group) = queue.pop() {
         if !visited.insert(group.clone()) {
             continue;
         }
         for member in state.members.get(&group).into_iter().flatten() {
-            let Some(object) = state.object(member) else {
+            let Some(object) = index.typed(member) else {
                 continue;
             };
             let kind = object["@odata.type"]
@@ -921,10 +922,6 @@ fn serve_round(state: &mut State, ctx: &ListCtx<'_>, mut round: PendingRound) ->
     ok_json(Value::Object(body), ctx.headers)
 }
 
-fn removed(id: &str, reason: &str) -> Value {
-    json!({"id": id, "@removed": {"reason": reason}})
-}
-
 fn users_changes(state: &State, since: Option<u64>, select: Option<&[String]>) -> Vec<Value> {
     let after = |seq: u64| since.is_none_or(|s| seq > s);
     let mut items: Vec<Value> = state
@@ -933,17 +930,8 @@ fn users_changes(state: &State, since: Option<u64>, select: Option<&[String]>) -
         .filter(|u| since.is_none() || state.user_changed.get(&id_of(u)).is_some_and(|s| after(*s)))
         .map(|u| Value::Object(project(u, select, Kind::User)))
         .collect();
-    if since.is_some() {
-        let mut gone: Vec<_> = state
-            .user_removed
-            .iter()
-            .filter(|(_, (seq, _))| after(*seq))
-            .collect();
-        gone.sort_by_key(|(_, (seq, _))| *seq);
-        items.extend(
-            gone.into_iter()
-                .map(|(id, (_, how))| removed(id, how.reason())),
-        );
+    if let Some(since) = since {
+        items.extend(removed_since(&state.user_removed, since));
     }
     items
 }
@@ -963,6 +951,7 @@ fn groups_changes(state: &State, since: Option<u64>, select: Option<&[String]>) 
             }
         }
     }
+    let index = state.index();
     let mut items = Vec::new();
     // Later parts of a large group go to the end of the round, as Graph spreads them over pages.
     let mut tail = Vec::new();
@@ -976,13 +965,12 @@ fn groups_changes(state: &State, since: Option<u64>, select: Option<&[String]>) 
         if since.is_some() && !changed && member_ids.is_empty() {
             continue;
         }
-        let current = state.members.get(&id).cloned().unwrap_or_default();
+        let current: HashSet<&String> = state.members.get(&id).into_iter().flatten().collect();
         let entries: Vec<Value> = member_ids
             .iter()
             .map(|m| {
-                let kind = state
-                    .object(m)
-                    .and_then(|o| o["@odata.type"].as_str().map(str::to_owned))
+                let kind = index
+                    .odata_type(m)
                     .unwrap_or_else(|| "#microsoft.graph.user".into());
                 if current.contains(m) {
                     json!({"@odata.type": kind, "id": m})
@@ -1007,17 +995,17 @@ fn groups_changes(state: &State, since: Option<u64>, select: Option<&[String]>) 
         }
     }
     items.extend(tail);
-    if since.is_some() {
-        let mut gone: Vec<_> = state
-            .group_removed
-            .iter()
-            .filter(|(_, (seq, _))| after(*seq))
-            .collect();
-        gone.sort_by_key(|(_, (seq, _))| *seq);
-        items.extend(
-            gone.into_iter()
-                .map(|(id, (_, how))| removed(id, how.reason())),
-        );
+    if let Some(since) = since {
+        items.extend(removed_since(&state.group_removed, since));
     }
     items
+}
+
+/// `@removed` entries for the objects removed after `since`, oldest first.
+fn removed_since(gone: &HashMap<String, (u64, super::Gone)>, since: u64) -> Vec<Value> {
+    let mut gone: Vec<_> = gone.iter().filter(|(_, (seq, _))| *seq > since).collect();
+    gone.sort_by_key(|(_, (seq, _))| *seq);
+    gone.into_iter()
+        .map(|(id, (_, how))| json!({"id": id, "@removed": {"reason": how.reason()}}))
+        .collect()
 }

@@ -6,6 +6,8 @@
 
 mod fixture;
 mod graph;
+#[cfg(test)]
+mod tests;
 mod token;
 
 pub use fixture::{AppFixture, Fixture, SecretFixture, TenantFixture};
@@ -267,12 +269,7 @@ impl EntraSim {
     pub fn update_user(&self, id: &str, patch: Value) {
         let mut state = self.state();
         let seq = state.bump();
-        if let Some(user) = state.users.iter_mut().find(|u| id_of(u) == id)
-            && let Value::Object(patch) = patch
-        {
-            for (key, value) in patch {
-                user.insert(key, value);
-            }
+        if merge_into(&mut state.users, id, patch) {
             state.user_changed.insert(id.to_owned(), seq);
         }
     }
@@ -321,12 +318,7 @@ impl EntraSim {
     pub fn update_group(&self, id: &str, patch: Value) {
         let mut state = self.state();
         let seq = state.bump();
-        if let Some(group) = state.groups.iter_mut().find(|g| id_of(g) == id)
-            && let Value::Object(patch) = patch
-        {
-            for (key, value) in patch {
-                group.insert(key, value);
-            }
+        if merge_into(&mut state.groups, id, patch) {
             state.group_changed.insert(id.to_owned(), seq);
         }
     }
@@ -470,34 +462,61 @@ impl State {
         self.member_events.extend(events);
     }
 
-    /// Any directory object by id, with its `@odata.type`.
-    fn object(&self, id: &str) -> Option<Map<String, Value>> {
-        let typed = |o: &Map<String, Value>, kind: &str| {
-            let mut o = o.clone();
-            o.insert(
+    /// Every directory object by lowercase id, built once per request so that membership
+    /// lookups stay linear in the directory's size.
+    fn index(&self) -> ObjectIndex<'_> {
+        let mut map = HashMap::new();
+        for (objects, kind) in [
+            (&self.users, Some("user")),
+            (&self.groups, Some("group")),
+            (&self.others, None),
+        ] {
+            for object in objects {
+                map.insert(id_of(object).to_lowercase(), (object, kind));
+            }
+        }
+        ObjectIndex(map)
+    }
+}
+
+/// Directory objects by lowercase id, with their Graph type when it is not stored on them.
+struct ObjectIndex<'a>(HashMap<String, (&'a Map<String, Value>, Option<&'static str>)>);
+
+impl ObjectIndex<'_> {
+    /// The object with its `@odata.type`.
+    fn typed(&self, id: &str) -> Option<Map<String, Value>> {
+        let (object, kind) = self.0.get(&id.to_lowercase())?;
+        let mut object = (*object).clone();
+        if let Some(kind) = kind {
+            object.insert(
                 "@odata.type".into(),
                 Value::from(format!("#microsoft.graph.{kind}")),
             );
-            o
-        };
-        if let Some(u) = self
-            .users
-            .iter()
-            .find(|u| id_of(u).eq_ignore_ascii_case(id))
-        {
-            return Some(typed(u, "user"));
         }
-        if let Some(g) = self
-            .groups
-            .iter()
-            .find(|g| id_of(g).eq_ignore_ascii_case(id))
-        {
-            return Some(typed(g, "group"));
+        Some(object)
+    }
+
+    /// Its `@odata.type` alone.
+    fn odata_type(&self, id: &str) -> Option<String> {
+        let (object, kind) = self.0.get(&id.to_lowercase())?;
+        match kind {
+            Some(kind) => Some(format!("#microsoft.graph.{kind}")),
+            None => object
+                .get("@odata.type")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }
-        self.others
-            .iter()
-            .find(|o| id_of(o).eq_ignore_ascii_case(id))
-            .cloned()
+    }
+}
+
+/// Merges a JSON object's properties into the object with `id`; false when there is none.
+fn merge_into(objects: &mut [Map<String, Value>], id: &str, patch: Value) -> bool {
+    match (objects.iter_mut().find(|o| id_of(o) == id), patch) {
+        (Some(object), Value::Object(patch)) => {
+            object.extend(patch);
+            true
+        }
+        _ => false,
     }
 }
 

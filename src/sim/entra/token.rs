@@ -198,7 +198,8 @@ pub(super) fn token(
                         .map(|(_, v)| v.into_owned())
                         .unwrap_or_default()
                 };
-                (decode(id), decode(secret))
+                // RFC 6749 asks for form-encoding inside Basic; many clients skip it, so keep both.
+                (decode(id), (secret.to_owned(), decode(secret)))
             })
         });
     let Some(client_id) = form
@@ -298,10 +299,15 @@ pub(super) fn token(
     let secret = form
         .get("client_secret")
         .cloned()
+        .map(|s| (s.clone(), s))
         .or_else(|| basic.map(|(_, s)| s));
     let assertion = form.get("client_assertion");
     let appidacr = if let Some(secret) = secret {
-        let found = app.fixture.secrets.iter().find(|s| s.value == secret);
+        let found = app
+            .fixture
+            .secrets
+            .iter()
+            .find(|s| s.value == secret.0 || s.value == secret.1);
         match found {
             Some(s) if s.expired => {
                 return aad_error(
