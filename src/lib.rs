@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod entra;
 pub mod fsutil;
+pub mod health;
 pub mod http;
 pub mod logging;
 pub mod paths;

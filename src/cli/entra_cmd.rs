@@ -5,34 +5,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::Exit;
-use crate::config::{self, Settings};
+use super::common::{emit, load_settings, runtime};
 use crate::entra::{EntraError, GraphClient};
 use crate::sim::entra::{EntraSim, Fixture};
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
 /// Loads the config and makes a Graph client; `Err(exit)` after printing why not.
 fn client(config_path: &Path) -> Result<GraphClient, Exit> {
-    let file = config::load(config_path).map_err(|e| {
-        eprintln!("error: {e}");
-        Exit::Usage
-    })?;
-    let settings = Settings::from_file(&file);
+    let settings = load_settings(config_path)?;
     GraphClient::new(&settings.entra).map_err(|e| {
         eprintln!("error: {e}");
         Exit::Failure
     })
-}
-
-/// Writes a command's output; a closed pipe (`| head`) is not an error.
-fn emit(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn fail(error: EntraError) -> Exit {

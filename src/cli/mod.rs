@@ -1,10 +1,13 @@
 //! The `adsync` command line (SPEC §4): argument parsing with clap and one function per command.
 //! Commands return an [`Exit`] code; `main` only maps it to the process status.
 
+mod check_cmd;
+mod common;
 mod config_cmd;
 mod entra_cmd;
 mod secret_cmd;
 mod sim_cmd;
+mod sync_cmd;
 mod target_cmd;
 
 use std::path::PathBuf;
@@ -60,6 +63,40 @@ pub enum Command {
     /// Store secrets for the config's secret references
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Check the config, the secrets, Entra ID and the target; one line per check
+    Check,
+    /// Dry run: read both sides and print every change a sync would make
+    Plan {
+        /// Output format
+        #[arg(long, value_enum, default_value = "text")]
+        format: sync_cmd::PlanFormat,
+        /// Write the plan to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// One full cycle: plan, then apply, printing every action's outcome
+    Sync {
+        /// Apply a plan even when the mass-disable guard withholds it
+        #[arg(long)]
+        allow_mass_disable: bool,
+        /// Output format
+        #[arg(long, value_enum, default_value = "text")]
+        format: sync_cmd::ReportFormat,
+    },
+    /// Past runs and the actions each applied
+    History {
+        /// How many runs, newest first
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Output format
+        #[arg(long, value_enum, default_value = "text")]
+        format: sync_cmd::ReportFormat,
+    },
+    /// Explain a user: in scope or not and why, its pair, and what the next sync would do
+    Explain {
+        /// A userPrincipalName, email or object id
+        user: String,
+    },
     /// Browse the Entra ID tenant the config points at
     #[command(subcommand)]
     Entra(EntraCommand),
@@ -175,6 +212,18 @@ pub fn run(cli: Cli) -> Exit {
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
         Command::Secret(SecretCommand::Check { reference }) => secret_cmd::check(reference),
+        Command::Check => check_cmd::check(&cli.config_path()),
+        Command::Plan { format, output } => {
+            sync_cmd::plan_cmd(&cli.config_path(), *format, output.as_ref())
+        }
+        Command::Sync {
+            allow_mass_disable,
+            format,
+        } => sync_cmd::sync_cmd(&cli.config_path(), *allow_mass_disable, *format),
+        Command::History { limit, format } => {
+            sync_cmd::history_cmd(&cli.config_path(), *limit, *format)
+        }
+        Command::Explain { user } => sync_cmd::explain_cmd(&cli.config_path(), user),
         Command::Entra(EntraCommand::Groups { search }) => {
             entra_cmd::groups(&cli.config_path(), search.as_deref())
         }

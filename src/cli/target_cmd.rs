@@ -4,29 +4,15 @@
 use std::path::Path;
 
 use super::Exit;
-use crate::config::{self, ConfigError, Settings};
+use super::common::{load_settings, runtime};
 use crate::scim::{ScimClient, ScimError};
 
 fn client(config_path: &Path) -> Result<ScimClient, Exit> {
-    match config::load(config_path) {
-        Ok(file) => {
-            let settings = Settings::from_file(&file);
-            ScimClient::from_settings(&settings.target).map_err(|error| {
-                eprintln!("error: {error}");
-                Exit::Failure
-            })
-        }
-        Err(ConfigError::Invalid { path, problems }) => {
-            for problem in &problems {
-                eprintln!("{}: {problem}", path.display());
-            }
-            Err(Exit::Usage)
-        }
-        Err(other) => {
-            eprintln!("error: {other}");
-            Err(Exit::Usage)
-        }
-    }
+    let settings = load_settings(config_path)?;
+    ScimClient::from_settings(&settings.target).map_err(|error| {
+        eprintln!("error: {error}");
+        Exit::Failure
+    })
 }
 
 /// Prints rows as left-aligned columns under a header.
@@ -62,7 +48,7 @@ pub fn groups(config_path: &Path) -> anyhow::Result<Exit> {
         Ok(client) => client,
         Err(exit) => return Ok(exit),
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = runtime()?;
     let groups = match runtime.block_on(client.list_groups()) {
         Ok(groups) => groups,
         Err(error) => return Ok(report(error)),
@@ -82,7 +68,7 @@ pub fn users(config_path: &Path) -> anyhow::Result<Exit> {
         Ok(client) => client,
         Err(exit) => return Ok(exit),
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = runtime()?;
     let users = match runtime.block_on(client.list_users()) {
         Ok(users) => users,
         Err(error) => return Ok(report(error)),

@@ -99,7 +99,7 @@ const TARGET: Spec = &[
     ("admin_email", Kind::Str(check_email)),
 ];
 const PAIR: Spec = &[
-    ("entra_group_id", Kind::Str(check_guid)),
+    ("entra_group_id", Kind::Str(check_group_id)),
     ("entra_group_name", Kind::Str(any)),
     ("target_group_id", Kind::Str(check_nonempty)),
     ("target_group_name", Kind::Str(any)),
@@ -531,6 +531,17 @@ fn check_guid(s: &str) -> Result<(), String> {
         Err(format!(
             "`{s}` is not a GUID; expected the form 11111111-2222-3333-4444-555555555555 \
              (copy it from the app registration's Overview page in the Azure portal)"
+        ))
+    }
+}
+
+fn check_group_id(s: &str) -> Result<(), String> {
+    if is_guid(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a group object id; expected a GUID such as \
+             6f1d0000-0000-0000-0000-000000000001 (`adsync entra groups` lists each group's id)"
         ))
     }
 }

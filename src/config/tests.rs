@@ -203,6 +203,7 @@ fn bad_guid_and_tenant() {
 
     let p = one_problem("6f1d0000-0000-0000-0000-000000000002", "Support");
     assert_eq!(p.key, "pairs[1].entra_group_id");
+    assert!(p.message.contains("adsync entra groups"), "{}", p.message);
 }
 
 #[test]

@@ -37,25 +37,7 @@ use std::sync::Arc;
 use crate::config::EntraSettings;
 use crate::http::RetryPolicy;
 
-/// One line of `adsync check` (and of the wizard's *Test connection*).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct CheckLine {
-    /// What was checked, e.g. `Entra sign-in` or `permission User.Read.All`.
-    pub name: String,
-    pub ok: bool,
-    /// What was found, or what to do about it.
-    pub detail: String,
-}
-
-impl CheckLine {
-    fn new(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ok,
-            detail: detail.into(),
-        }
-    }
-}
+pub use crate::health::CheckLine;
 
 /// Checks the Entra side of a config: gets a token, reports each needed permission as granted or
 /// missing (with the consent URL), and makes a one-item test read of users and of groups.

@@ -6,25 +6,7 @@ use super::client::ScimClient;
 use super::error::ScimError;
 use crate::config::TargetSettings;
 
-/// One check's outcome.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckLine {
-    /// What was checked, e.g. `target reachable`.
-    pub name: String,
-    pub ok: bool,
-    /// What was found, or what to do about it.
-    pub detail: String,
-}
-
-impl CheckLine {
-    fn new(name: &str, ok: bool, detail: impl Into<String>) -> Self {
-        Self {
-            name: name.to_owned(),
-            ok,
-            detail: detail.into(),
-        }
-    }
-}
+pub use crate::health::CheckLine;
 
 /// Checks the `[target]` application. Stops at the first check the others depend on.
 pub async fn check(settings: &TargetSettings) -> Vec<CheckLine> {

@@ -204,11 +204,13 @@ pub struct Applied {
 
 /// Applies `plan` to the target, recording links and history in `store`. The caller has already
 /// refused a blocked plan (R11) unless the administrator allowed it.
+/// `progress` is called with the number of actions finished after each one.
 pub async fn apply<T: TargetWriter>(
     mut plan: Plan,
     target: &T,
     store: &StateStore,
     options: &ApplyOptions,
+    mut progress: impl FnMut(usize),
 ) -> Result<Applied, StateError> {
     plan.dry_run = false;
     let run_id = store.begin_run(&options.trigger, false)?;
@@ -219,6 +221,7 @@ pub async fn apply<T: TargetWriter>(
         .map(|(index, action)| async move { (index, run_action(target, action, options).await) })
         .buffer_unordered(concurrency);
     let mut failed = 0;
+    let mut finished = 0;
     while let Some((index, done)) = results.next().await {
         let action = &mut plan.actions[index];
         if let Some(id) = &done.target_id {
@@ -243,6 +246,10 @@ pub async fn apply<T: TargetWriter>(
             }
         });
         store.record_action(run_id, index, action)?;
+        if action.kind != ActionKind::Skip {
+            finished += 1;
+            progress(finished);
+        }
     }
     drop(results);
     for fix in &plan.state_fixes {

@@ -8,6 +8,7 @@ mod model;
 mod plan;
 mod planner;
 mod snapshot;
+mod target;
 
 pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
 pub use mapping::{DesiredUser, desired_user, values_hash};
@@ -15,6 +16,7 @@ pub use model::*;
 pub use plan::*;
 pub use planner::{PlanError, PlanInput, mass_disable_guard, matches_scope, plan};
 pub use snapshot::read_source;
+pub use target::read_target;
 
 #[cfg(test)]
 mod tests;

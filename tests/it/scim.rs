@@ -82,7 +82,7 @@ fn sim_scim_prints_url_and_token_and_target_commands_list_the_demo_app() {
         String::from_utf8_lossy(&users.stderr)
     );
     assert!(stdout.starts_with("ID"), "{stdout}");
-    assert!(stdout.contains("adele.vance@contoso.example"), "{stdout}");
+    assert!(stdout.contains("sara.umar@tailspintoys.com"), "{stdout}");
     assert!(stdout.contains("15 user(s)"), "{stdout}");
 
     let groups = Command::new(env!("CARGO_BIN_EXE_adsync"))

@@ -26,14 +26,14 @@ async fn demo_seed_loads_with_groups_and_members() {
     ] {
         assert!(names.contains(&expected), "{names:?}");
     }
-    let adele = t
+    let sara = t
         .client
-        .find_users_by_email("adele.vance@contoso.example")
+        .find_users_by_email("sara.umar@tailspintoys.com")
         .await
         .expect("find");
-    assert_eq!(adele.len(), 1);
-    assert_eq!(adele[0].groups.len(), 1);
-    assert_eq!(adele[0].groups[0].display.as_deref(), Some("Tier 1"));
+    assert_eq!(sara.len(), 1);
+    assert_eq!(sara[0].groups.len(), 1);
+    assert_eq!(sara[0].groups[0].display.as_deref(), Some("Tier 1"));
 }
 
 #[tokio::test]

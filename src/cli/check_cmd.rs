@@ -1,0 +1,63 @@
+//! `adsync check`: the config, every secret reference, Entra ID (token, permissions, a test read)
+//! and the target (reachable, credential accepted, capabilities). One line per check; exit 0 only
+//! when all pass.
+
+use std::path::Path;
+
+use super::Exit;
+use super::common::{load_settings, runtime};
+use crate::health::CheckLine;
+
+pub fn check(config_path: &Path) -> anyhow::Result<Exit> {
+    let settings = match load_settings(config_path) {
+        Ok(settings) => settings,
+        Err(exit) => return Ok(exit),
+    };
+    let mut lines = vec![CheckLine::new(
+        "config",
+        true,
+        format!("{} is valid", config_path.display()),
+    )];
+    for (key, reference) in settings.secret_refs() {
+        lines.push(match reference.resolve() {
+            Ok(_) => CheckLine::new(
+                format!("secret {key}"),
+                true,
+                format!("{reference} resolves"),
+            ),
+            Err(e) => CheckLine::new(format!("secret {key}"), false, e.to_string()),
+        });
+    }
+    let (entra, target) = runtime()?.block_on(async {
+        tokio::join!(
+            crate::entra::check(&settings.entra),
+            crate::scim::check(&settings.target)
+        )
+    });
+    lines.extend(entra);
+    lines.extend(target);
+    if settings.pairs.is_empty() {
+        lines.push(CheckLine::new(
+            "pairs",
+            false,
+            "no [[pairs]] yet: pair at least one Entra group with a target group",
+        ));
+    }
+    let width = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);
+    for line in &lines {
+        println!(
+            "{} {:<width$}  {}",
+            if line.ok { "ok  " } else { "FAIL" },
+            line.name,
+            line.detail
+        );
+    }
+    let failed = lines.iter().filter(|l| !l.ok).count();
+    if failed == 0 {
+        println!("all {} checks passed", lines.len());
+        Ok(Exit::Ok)
+    } else {
+        println!("{failed} of {} checks failed", lines.len());
+        Ok(Exit::Failure)
+    }
+}

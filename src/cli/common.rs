@@ -1,0 +1,38 @@
+//! What every command shares: the tokio runtime, loading the config with its problems printed,
+//! and writing output that tolerates a closed pipe.
+
+use std::path::Path;
+
+use super::Exit;
+use crate::config::{self, ConfigError, Settings};
+
+/// A small multi-threaded runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Loads and resolves the config; on failure prints every problem and returns exit 2.
+pub fn load_settings(config_path: &Path) -> Result<Settings, Exit> {
+    match config::load(config_path) {
+        Ok(file) => Ok(Settings::from_file(&file)),
+        Err(ConfigError::Invalid { path, problems }) => {
+            for problem in &problems {
+                eprintln!("{}: {problem}", path.display());
+            }
+            Err(Exit::Usage)
+        }
+        Err(other) => {
+            eprintln!("error: {other}");
+            Err(Exit::Usage)
+        }
+    }
+}
+
+/// Writes a command's output; a closed pipe (`| head`) is not an error.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
