@@ -2,6 +2,7 @@
 
 mod common;
 mod config_cli;
+mod engine;
 mod entra;
 mod scim;
 mod secrets;

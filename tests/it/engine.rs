@@ -1,0 +1,384 @@
+//! The engine end to end: the real `adsync` binary against the simulated tenant and application,
+//! both running in this test process over loopback, driven through `plan` and `sync`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use adsync::sim::entra::{EntraSim, Fixture};
+use adsync::sim::scim::{ScimSim, Seed};
+use adsync::sim::{Fault, FaultRule};
+use serde_json::{Value, json};
+
+use crate::common::{Env, Run, run_command};
+
+const TOKEN: &str = "helpdesk-demo-token";
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Both simulators started from the demo fixtures, and a config pairing Support Tier 1 → Tier 1
+/// and Support Tier 2 → Tier 2.
+struct World {
+    rt: tokio::runtime::Runtime,
+    entra: EntraSim,
+    scim: ScimSim,
+    env: Env,
+    config: PathBuf,
+    tier1: String,
+    tier2: String,
+    tenant: Value,
+}
+
+impl World {
+    fn new(extra_config: &str) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let tenant: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo("assets/demo-tenant.json")).unwrap(),
+        )
+        .unwrap();
+        let fixture = Fixture::from_file(&repo("assets/demo-tenant.json")).unwrap();
+        let seed = Seed::from_file(&repo("assets/demo-app.json")).unwrap();
+        let (entra, scim) = rt.block_on(async {
+            (
+                EntraSim::start(fixture).await.unwrap(),
+                ScimSim::start(seed).await.unwrap(),
+            )
+        });
+        let group = |name: &str| {
+            tenant["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["displayName"] == name)
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (tier1, tier2) = (group("Support Tier 1"), group("Support Tier 2"));
+        let env = Env::new();
+        let secret = env.write("entra-secret", &entra.client_secret().unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let config = env.write(
+            "config.toml",
+            &format!(
+                r#"version = 1
+[entra]
+tenant = "{tenant}"
+client_id = "{client}"
+client_secret = "file:{secret}"
+authority_url = "{url}"
+graph_url = "{url}"
+[target]
+url = "{scim}"
+token = "env:ADSYNC_E2E_TOKEN"
+[[pairs]]
+entra_group_id = "{tier1}"
+target_group_id = "hd-g-tier1"
+order = 1
+[[pairs]]
+entra_group_id = "{tier2}"
+target_group_id = "hd-g-tier2"
+order = 2
+[service]
+state_path = "{state}"
+{extra_config}
+"#,
+                tenant = entra.tenant_domain(),
+                client = entra.client_id(),
+                secret = secret.display(),
+                url = entra.url(),
+                scim = scim.url(),
+                state = env.path("state.sqlite3").display(),
+            ),
+        );
+        Self {
+            rt,
+            entra,
+            scim,
+            env,
+            config,
+            tier1,
+            tier2,
+            tenant,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = self.env.command(&[]);
+        cmd.arg("--config").arg(&self.config).args(args);
+        cmd.env("ADSYNC_E2E_TOKEN", TOKEN);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        // The simulators run on this runtime's threads while the binary talks to them.
+        let _enter = self.rt.enter();
+        run_command(self.command(args), "")
+    }
+
+    fn plan_json(&self) -> (i32, Value) {
+        let run = self.run(&["plan", "--format", "json"]);
+        let json = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("plan JSON ({e}):\n{}", run.all()));
+        (run.code, json)
+    }
+
+    /// Entra ids of the enabled members of a tenant group, from the fixture.
+    fn members(&self, group_id: &str) -> Vec<String> {
+        self.entra.member_ids(group_id)
+    }
+
+    fn scim_writes(&self) -> usize {
+        let log = self.scim.log();
+        log.count("POST", "/Users")
+            + log.count("PATCH", "")
+            + log.count("PUT", "")
+            + log.count("DELETE", "")
+    }
+
+    fn users_by_external_id(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for u in self.scim.users() {
+            if let Some(ext) = u["externalId"].as_str() {
+                *counts.entry(ext.to_owned()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+}
+
+fn summary(plan: &Value, kind: &str) -> u64 {
+    plan["summary"][kind].as_u64().unwrap()
+}
+
+fn action<'a>(plan: &'a Value, entra_id: &str) -> &'a Value {
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["entra_id"] == entra_id)
+        .unwrap_or_else(|| panic!("no action for {entra_id} in {plan:#}"))
+}
+
+#[test]
+fn initial_sync_then_a_round_of_changes_converges() {
+    let w = World::new("");
+    let users_before = w.scim.user_count();
+    let (code, plan) = w.plan_json();
+    assert_eq!(code, 0);
+    assert_eq!(plan["dry_run"], true);
+    let creates = summary(&plan, "create");
+    let links = summary(&plan, "link");
+    assert!(creates >= 20 && links == 5, "{:#}", plan["summary"]);
+    assert_eq!(w.scim_writes(), 0, "plan writes nothing");
+
+    let run = w.run(&["sync", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let synced: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(synced["dry_run"], false);
+    assert!(
+        synced["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["result"]["status"] == "ok")
+    );
+    assert_eq!(w.scim.user_count() as u64, users_before as u64 + creates);
+    let (_, again) = w.plan_json();
+    assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+    assert_eq!(summary(&again, "unchanged"), creates + links);
+
+    // A round of changes in Entra ID.
+    let tier1 = w.members(&w.tier1);
+    let (retitled, removed, disabled, deleted) = (&tier1[0], &tier1[1], &tier1[2], &tier1[3]);
+    let tier2_only = w.members(&w.tier2);
+    w.entra
+        .update_user(retitled, json!({"jobTitle": "Team Lead"}));
+    w.entra.remove_member(&w.tier1, removed);
+    w.entra
+        .update_user(disabled, json!({"accountEnabled": false}));
+    w.entra.delete_user(deleted);
+    let mover = tier2_only.iter().find(|id| !tier1.contains(id)).unwrap();
+    w.entra.add_member(&w.tier1, mover);
+
+    let (code, plan) = w.plan_json();
+    assert_eq!(code, 0, "{plan:#}");
+    let a = action(&plan, retitled);
+    assert_eq!(a["kind"], "update");
+    assert!(
+        a["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "title" && c["to"] == "Team Lead")
+    );
+    if !w.members(&w.tier2).contains(removed) {
+        assert_eq!(action(&plan, removed)["reason"], "removed-from-groups");
+    }
+    assert_eq!(action(&plan, disabled)["reason"], "disabled");
+    assert_eq!(action(&plan, deleted)["reason"], "deleted");
+    let m = action(&plan, mover);
+    assert_eq!(
+        (m["kind"].as_str(), m["reason"].as_str()),
+        (Some("move"), Some("moved from Tier 2 to Tier 1"))
+    );
+
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (_, again) = w.plan_json();
+    assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+    // Disabled, never deleted.
+    let deleted_target = w
+        .scim
+        .users()
+        .into_iter()
+        .find(|u| u["externalId"] == deleted.as_str())
+        .unwrap();
+    assert_eq!(deleted_target["active"], false);
+    let history = w.run(&["history", "--format", "json"]);
+    let runs: Value = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+    assert_eq!(runs[0]["outcome"], "ok");
+}
+
+#[test]
+fn a_blocked_plan_writes_nothing_until_allowed() {
+    let w = World::new("");
+    assert_eq!(w.run(&["sync"]).code, 0);
+    let writes = w.scim_writes();
+    for id in w.members(&w.tier1).iter().take(10) {
+        w.entra.remove_member(&w.tier1, id);
+        w.entra.remove_member(&w.tier2, id);
+    }
+    let (code, plan) = w.plan_json();
+    assert_eq!(code, 3, "plan exits 3 when blocked");
+    assert_eq!(plan["blocked"]["disables"], 10);
+    assert!(plan["blocked"]["limit"].as_u64().unwrap() < 10);
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(run.stdout.contains("BLOCKED"), "{}", run.stdout);
+    assert_eq!(w.scim_writes(), writes, "a blocked sync writes nothing");
+
+    let run = w.run(&["sync", "--allow-mass-disable"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(w.scim_writes(), writes + 10);
+}
+
+#[test]
+fn a_failed_read_stops_before_the_first_write() {
+    let w = World::new("");
+    // Every page of the second pair's members fails, after retries.
+    w.entra.faults().add(
+        FaultRule::new(
+            "GET",
+            &format!("/groups/{}/", w.tier2),
+            1,
+            Fault::Status(500),
+        )
+        .times(u64::MAX),
+    );
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("before its first write"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.scim_writes(), 0);
+    w.entra.faults().clear();
+
+    // Malformed JSON on a page: the same.
+    w.entra.faults().add(
+        FaultRule::new(
+            "GET",
+            &format!("/groups/{}/", w.tier1),
+            1,
+            Fault::MalformedJson,
+        )
+        .times(u64::MAX),
+    );
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(w.scim_writes(), 0);
+    w.entra.faults().clear();
+
+    // Throttling is retried and the sync succeeds.
+    w.entra.faults().add(
+        FaultRule::new(
+            "GET",
+            "/groups/",
+            1,
+            Fault::Throttle {
+                retry_after_secs: 0.2,
+            },
+        )
+        .times(2),
+    );
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let history = w.run(&["history", "--limit", "5"]);
+    assert!(
+        history.stdout.contains("failed: reading Entra ID failed"),
+        "{}",
+        history.stdout
+    );
+}
+
+#[test]
+fn a_sync_killed_mid_apply_converges_on_the_next_run_without_duplicates() {
+    let w = World::new("");
+    // Slow creates, so the process can be killed with some done and some not.
+    w.scim.faults().add(
+        FaultRule::new(
+            "POST",
+            "/Users",
+            1,
+            Fault::Latency(Duration::from_millis(150)),
+        )
+        .times(u64::MAX),
+    );
+    let users_before = w.scim.user_count();
+    let mut child = {
+        let _enter = w.rt.enter();
+        w.command(&["sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while w.scim.user_count() < users_before + 5 {
+        assert!(Instant::now() < deadline, "the sync made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let created_before_kill = w.scim.user_count() - users_before;
+    w.scim.faults().clear();
+
+    let (_, plan) = w.plan_json();
+    assert!(summary(&plan, "create") > 0, "the kill left work to do");
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (_, again) = w.plan_json();
+    assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+    let duplicates: Vec<_> = w
+        .users_by_external_id()
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    assert!(duplicates.is_empty(), "duplicate users: {duplicates:?}");
+    assert!(created_before_kill >= 5);
+    let _ = &w.tenant;
+}
