@@ -29,6 +29,8 @@ fn start_sim(token: &str) -> (Running, String, String) {
     let second = lines.next().expect("a line").expect("utf-8");
     let url = first.rsplit(' ').next().expect("url").to_owned();
     let shown_token = second.trim_start_matches("bearer token: ").to_owned();
+    // Keep reading what the simulator prints, so it never writes to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/scim/v2"),
         "{first}"
