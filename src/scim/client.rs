@@ -182,7 +182,7 @@ impl ScimClient {
 
     /// Sends one request (retrying 429/503/504) and returns the status and the parsed body, if
     /// any. Error statuses become [`ScimError`]s carrying the server's SCIM error.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,

@@ -207,3 +207,52 @@ async fn compliance_suite_passes_against_the_simulator() {
         "checks failed (record any accepted ones in docs/scim-interop.md):\n{output}"
     );
 }
+
+/// Measurement behind using `/Bulk` when advertised (run with `--ignored`; numbers in
+/// docs/scim-interop.md): 200 creates against scim2-server, one by one (4 in flight) vs in bulk.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn measure_bulk_against_individual_writes() {
+    use crate::scim::{NewUser, ServerCapabilities, UserAttributes, WriteOp};
+    let ops = |tag: &str| -> Vec<WriteOp> {
+        (0..200)
+            .map(|i| {
+                WriteOp::CreateUser(NewUser {
+                    attributes: UserAttributes {
+                        user_name: format!("{tag}{i}@contoso.example"),
+                        email: Some(format!("{tag}{i}@contoso.example")),
+                        given_name: Some("Bulk".into()),
+                        family_name: Some(format!("User {i}")),
+                        active: true,
+                        ..Default::default()
+                    },
+                    password: None,
+                })
+            })
+            .collect()
+    };
+    // Each run on a fresh server: scim2-server checks uniqueness by scanning, so later writes
+    // are slower and a shared server would favour whichever mode ran first.
+    for round in 0..3 {
+        for bulk in [false, true] {
+            let target = Target::scim2_server().await;
+            let mut caps = target.client.discover().await.expect("caps");
+            if !bulk {
+                caps = ServerCapabilities { bulk: None, ..caps };
+            }
+            let started = std::time::Instant::now();
+            for outcome in target.client.write_many(&ops("u"), &caps, 4).await {
+                outcome.expect("create");
+            }
+            eprintln!(
+                "round {round}: scim2-server, 200 creates {}: {:?}",
+                if bulk {
+                    "in bulk"
+                } else {
+                    "one by one, 4 in flight"
+                },
+                started.elapsed()
+            );
+        }
+    }
+}
