@@ -190,22 +190,39 @@ fn lenient_parsing_accepts_string_booleans_and_any_case() {
     assert_eq!(user.user_name, "a@x.example");
 }
 
-#[tokio::test]
-async fn compliance_suite_passes_against_the_simulator() {
-    let t = Target::sim_with(Seed::demo()).await;
+/// Runs `scim2 test` and returns (successes, the lines of failed checks).
+async fn compliance(t: &Target) -> (usize, Vec<String>) {
     let output = run_compliance_suite(&t.url, &t.token).await;
     let successes = output.lines().filter(|l| l.starts_with("SUCCESS ")).count();
-    let failures: Vec<_> = output
+    let failures: Vec<String> = output
         .lines()
         .filter(|l| {
             l.starts_with("ERROR ") || l.starts_with("CRITICAL ") || l.starts_with("FAILURE ")
         })
+        .map(str::to_owned)
         .collect();
     assert!(successes >= 100, "the suite ran: {output}");
+    (successes, failures)
+}
+
+#[tokio::test]
+async fn compliance_suite_passes_against_the_simulator() {
+    let t = Target::sim_with(Seed::demo()).await;
+    let (successes, failures) = compliance(&t).await;
     assert!(
         failures.is_empty(),
-        "checks failed (record any accepted ones in docs/scim-interop.md):\n{output}"
+        "checks failed (record any accepted ones in docs/scim-interop.md): {failures:#?}"
     );
+    assert_eq!(successes, 135);
+}
+
+/// The reference point: the independent server passes the same suite.
+#[tokio::test]
+async fn compliance_suite_passes_against_scim2_server() {
+    let t = Target::scim2_server().await;
+    let (successes, failures) = compliance(&t).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(successes, 135);
 }
 
 /// Measurement behind using `/Bulk` when advertised (run with `--ignored`; numbers in
