@@ -444,10 +444,16 @@ impl ScimClient {
             Err(error) if error.status() == Some(409) => {
                 let attrs = &user.attributes;
                 let mut found = self.find_users_by_user_name(&attrs.user_name).await?;
+                // Some applications also keep externalId or email unique.
                 if found.is_empty()
                     && let Some(external_id) = &attrs.external_id
                 {
                     found = self.find_users_by_external_id(external_id).await?;
+                }
+                if found.is_empty()
+                    && let Some(email) = &attrs.email
+                {
+                    found = self.find_users_by_email(email).await?;
                 }
                 match found.len() {
                     1 => Ok(Created {

@@ -273,3 +273,41 @@ async fn measure_bulk_against_individual_writes() {
         }
     }
 }
+
+#[tokio::test]
+async fn check_resolves_the_token_from_its_reference_and_reports_a_missing_one() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::config::{TargetAuth, TargetSettings};
+    use crate::secret::SecretRef;
+
+    let t = Target::sim_with(Seed::demo()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{}\n", t.token)).expect("write");
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let settings = TargetSettings {
+        url: url::Url::parse(&t.url).expect("url"),
+        auth: TargetAuth::Bearer(SecretRef::File(token_file)),
+        admin_email: Some("admin@contoso.example".into()),
+    };
+    let lines = crate::scim::check(&settings).await;
+    assert!(lines.iter().all(|l| l.ok), "{lines:#?}");
+    assert_eq!(lines[1].detail, "accepted (token of admin@contoso.example)");
+    assert_eq!(lines[3].detail, "6 groups");
+    assert!(
+        lines[2]
+            .detail
+            .starts_with("PATCH yes, filter yes (up to 100 per page)")
+    );
+
+    let missing = TargetSettings {
+        auth: TargetAuth::Bearer(SecretRef::File(dir.path().join("absent"))),
+        ..settings
+    };
+    let lines = crate::scim::check(&missing).await;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].name, "target credential");
+    assert!(!lines[0].ok);
+    assert!(!lines[0].detail.contains(&t.token));
+}

@@ -336,8 +336,8 @@ impl Store {
                 .into_iter()
                 .collect();
         }
-        let needs_render = kind == Kind::User
-            && filter.is_some_and(|f| format!("{f:?}").to_ascii_lowercase().contains("groups"));
+        // `groups` is computed, not stored: filters on it must see the rendered user.
+        let needs_render = kind == Kind::User && filter.is_some_and(|f| f.mentions("groups"));
         table
             .rows
             .values()
