@@ -311,3 +311,53 @@ async fn check_resolves_the_token_from_its_reference_and_reports_a_missing_one()
     assert!(!lines[0].ok);
     assert!(!lines[0].detail.contains(&t.token));
 }
+
+#[tokio::test]
+async fn a_large_directory_lists_in_reasonable_time() {
+    let users: Vec<_> = (0..5_000)
+        .map(|i| json!({"userName": format!("u{i:05}@contoso.example"), "externalId": format!("e{i}")}))
+        .collect();
+    let groups: Vec<_> = (0..20_000)
+        .map(|i| crate::sim::scim::SeedGroup {
+            id: None,
+            display_name: format!("Group {i:05}"),
+            external_id: None,
+            members: if i < 50 {
+                vec![format!("u{i:05}@contoso.example")]
+            } else {
+                Vec::new()
+            },
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let t = Target::sim_with(Seed {
+        users,
+        groups,
+        ..Default::default()
+    })
+    .await;
+    let seeded = started.elapsed();
+    let started = std::time::Instant::now();
+    assert_eq!(t.client.list_groups().await.expect("groups").len(), 20_000);
+    let groups = started.elapsed();
+    let started = std::time::Instant::now();
+    assert_eq!(t.client.list_users().await.expect("users").len(), 5_000);
+    let users = started.elapsed();
+    let started = std::time::Instant::now();
+    for i in (0..5_000).step_by(500) {
+        let found = t
+            .client
+            .find_users_by_external_id(&format!("e{i}"))
+            .await
+            .expect("find");
+        assert_eq!(found.len(), 1);
+    }
+    let finds = started.elapsed();
+    eprintln!(
+        "seed {seeded:?}, 20k groups {groups:?}, 5k users {users:?}, 10 externalId finds {finds:?}"
+    );
+    assert!(
+        groups + users < std::time::Duration::from_secs(30),
+        "{groups:?} {users:?}"
+    );
+}

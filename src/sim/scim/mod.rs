@@ -250,7 +250,7 @@ impl ScimSim {
             .query(Kind::User, Some(&filter), &base)
             .into_iter()
             .next()?;
-        store.render(Kind::User, &id, &base).map(Value::Object)
+        store.render(Kind::User, id, &base).map(Value::Object)
     }
 
     /// One group by id.
