@@ -338,8 +338,11 @@ impl ScimClient {
                 url: self.url(path),
                 detail,
             };
+            // A page holding fewer results than it claims, before the end, lost some. (Some
+            // servers echo the requested count as itemsPerPage on the last page: that is fine.)
             if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
-                && claimed as usize != count
+                && claimed as usize > count
+                && out.len() + count < total
             {
                 return Err(incomplete(format!(
                     "the page at startIndex {start} says it holds {claimed} results but has {count}"
