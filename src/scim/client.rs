@@ -45,7 +45,8 @@ pub struct ServerCapabilities {
 }
 
 impl ServerCapabilities {
-    fn from_json(value: &Value) -> Self {
+    /// Reads a ServiceProviderConfig document (booleans may be strings, names any case).
+    pub fn from_json(value: &Value) -> Self {
         let obj = value.as_object().cloned().unwrap_or_default();
         let section = |name: &str| get_ci(&obj, name).and_then(Value::as_object).cloned();
         let supported = |name: &str| {
@@ -97,7 +98,7 @@ impl ServerCapabilities {
             (b, _) => yes(b).to_owned(),
         };
         let bulk = match self.bulk {
-            Some((ops, _)) => format!("advertised ({ops} operations; not used)"),
+            Some((ops, _)) => format!("advertised ({ops} operations)"),
             None => "no".to_owned(),
         };
         format!(

@@ -361,3 +361,47 @@ async fn a_large_directory_lists_in_reasonable_time() {
         "{groups:?} {users:?}"
     );
 }
+
+#[test]
+fn capabilities_parse_leniently() {
+    let caps = crate::scim::ServerCapabilities::from_json(&json!({
+        "Patch": {"supported": "true"},
+        "bulk": {"supported": true, "maxOperations": "50", "maxPayloadSize": 1048576},
+        "filter": {"supported": true, "maxResults": 200},
+        "etag": {"supported": false},
+        "authenticationSchemes": [{"type": "httpbasic"}]
+    }));
+    assert!(caps.patch && caps.filter && !caps.etag);
+    assert_eq!(caps.bulk, Some((50, 1_048_576)));
+    assert_eq!(caps.max_results, Some(200));
+    assert_eq!(caps.authentication_schemes, ["httpbasic"]);
+    assert_eq!(
+        caps.summary(),
+        "PATCH yes, filter yes (up to 200 per page), ETag no, bulk advertised (50 operations)"
+    );
+}
+
+#[tokio::test]
+async fn the_initial_password_is_written_but_never_returned() {
+    use crate::scim::{NewUser, UserAttributes};
+    let t = Target::sim().await;
+    let created = t
+        .client
+        .create_user(&NewUser {
+            attributes: UserAttributes {
+                user_name: "pw@contoso.example".into(),
+                active: true,
+                ..Default::default()
+            },
+            password: Some(Secret::new("Initial-Passw0rd!")),
+        })
+        .await
+        .expect("create");
+    let raw = t
+        .sim_handle()
+        .expect("sim")
+        .user(&created.user.id)
+        .expect("user");
+    assert!(raw.get("password").is_none(), "{raw}");
+    assert!(!raw.to_string().contains("Initial-Passw0rd!"));
+}
