@@ -45,4 +45,5 @@ against_both!(
     wrong_token_gives_clear_401,
     check_lines_all_pass,
     write_many_applies_each_op_with_its_own_outcome,
+    unknown_ids_are_not_found,
 );

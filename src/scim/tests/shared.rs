@@ -397,3 +397,17 @@ pub async fn write_many_applies_each_op_with_its_own_outcome(t: &Target) {
         assert!(user.active);
     }
 }
+
+pub async fn unknown_ids_are_not_found(t: &Target) {
+    let error = t.client.get_user("no-such-user").await.expect_err("404");
+    assert!(error.is_not_found(), "{error:?}");
+    assert!(error.to_string().contains("failed with 404"), "{error}");
+    let error = t.client.get_group("no-such-group").await.expect_err("404");
+    assert!(error.is_not_found(), "{error:?}");
+    let error = t
+        .client
+        .set_active("no-such-user", false)
+        .await
+        .expect_err("404");
+    assert!(error.is_not_found(), "{error:?}");
+}
