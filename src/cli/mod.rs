@@ -128,7 +128,7 @@ pub enum EntraCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TargetCommand {
-    /// List the application's groups (ids for [[pairs]] target_group_id)
+    /// List the application's groups (their ids go in target_group_id of a pair)
     Groups,
     /// List the application's users
     Users,

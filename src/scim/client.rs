@@ -45,7 +45,8 @@ pub struct ServerCapabilities {
 }
 
 impl ServerCapabilities {
-    fn from_json(value: &Value) -> Self {
+    /// Reads a ServiceProviderConfig document (booleans may be strings, names any case).
+    pub fn from_json(value: &Value) -> Self {
         let obj = value.as_object().cloned().unwrap_or_default();
         let section = |name: &str| get_ci(&obj, name).and_then(Value::as_object).cloned();
         let supported = |name: &str| {
@@ -97,7 +98,7 @@ impl ServerCapabilities {
             (b, _) => yes(b).to_owned(),
         };
         let bulk = match self.bulk {
-            Some((ops, _)) => format!("advertised ({ops} operations; not used)"),
+            Some((ops, _)) => format!("advertised ({ops} operations)"),
             None => "no".to_owned(),
         };
         format!(
@@ -182,7 +183,7 @@ impl ScimClient {
 
     /// Sends one request (retrying 429/503/504) and returns the status and the parsed body, if
     /// any. Error statuses become [`ScimError`]s carrying the server's SCIM error.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -338,8 +339,11 @@ impl ScimClient {
                 url: self.url(path),
                 detail,
             };
+            // A page holding fewer results than it claims, before the end, lost some. (Some
+            // servers echo the requested count as itemsPerPage on the last page: that is fine.)
             if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
-                && claimed as usize != count
+                && claimed as usize > count
+                && out.len() + count < total
             {
                 return Err(incomplete(format!(
                     "the page at startIndex {start} says it holds {claimed} results but has {count}"
@@ -444,10 +448,16 @@ impl ScimClient {
             Err(error) if error.status() == Some(409) => {
                 let attrs = &user.attributes;
                 let mut found = self.find_users_by_user_name(&attrs.user_name).await?;
+                // Some applications also keep externalId or email unique.
                 if found.is_empty()
                     && let Some(external_id) = &attrs.external_id
                 {
                     found = self.find_users_by_external_id(external_id).await?;
+                }
+                if found.is_empty()
+                    && let Some(email) = &attrs.email
+                {
+                    found = self.find_users_by_email(email).await?;
                 }
                 match found.len() {
                     1 => Ok(Created {

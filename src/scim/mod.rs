@@ -5,12 +5,13 @@
 //! Engine entry points: [`ScimClient::from_settings`], `list_users`, `find_users_by_*`,
 //! `create_user` (409 resolved to the existing user), `patch_user` with a [`UserPatch`],
 //! `set_active`, `list_groups`, `group_member_ids`, `add_members`, `remove_member`, and
-//! [`run_bounded`] for concurrent writes.
+//! [`ScimClient::write_many`] (bulk when advertised, else [`run_bounded`]) to apply many writes.
 
 mod check;
 mod client;
 mod error;
 mod model;
+mod write;
 
 pub use check::{CheckLine, check, check_with};
 pub use client::{
@@ -21,6 +22,7 @@ pub use model::{
     ENTERPRISE_SCHEMA, GROUP_SCHEMA, MultiValue, NewUser, PATCH_SCHEMA, ResourceRef, ScimGroup,
     ScimUser, USER_SCHEMA, UserAttributes, UserField, UserPatch,
 };
+pub use write::{WriteOp, WriteOutcome};
 
 #[cfg(test)]
 mod tests;

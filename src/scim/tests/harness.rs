@@ -15,8 +15,15 @@ use crate::sim::scim::{ScimSim, Seed};
 
 use super::super::{ScimAuth, ScimClient};
 
-/// The PyPI packages the interop tests install, pinned.
-pub const PY_PACKAGES: [&str; 2] = ["scim2-server==0.8.3", "scim2-cli==0.6.0"];
+/// The PyPI packages the interop tests install, pinned: the server, the CLI that runs the
+/// compliance suite, and the scim2 libraries they share (so a new release cannot change results).
+pub const PY_PACKAGES: [&str; 5] = [
+    "scim2-server==0.8.3",
+    "scim2-cli==0.6.0",
+    "scim2-tester==0.5.2",
+    "scim2-client==0.13.2",
+    "scim2-models==0.12.3",
+];
 
 /// Where the venv lives: `$CARGO_TARGET_DIR/scim-venv`, else next to the test binary's target
 /// directory.

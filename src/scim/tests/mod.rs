@@ -44,4 +44,6 @@ against_both!(
     duplicate_user_name_resolves_to_existing,
     wrong_token_gives_clear_401,
     check_lines_all_pass,
+    write_many_applies_each_op_with_its_own_outcome,
+    unknown_ids_are_not_found,
 );

@@ -310,3 +310,104 @@ pub async fn check_lines_all_pass(t: &Target) {
     let lines = crate::scim::check_with(&refused, None).await;
     assert!(!lines.last().expect("a line").ok, "{lines:#?}");
 }
+
+pub async fn write_many_applies_each_op_with_its_own_outcome(t: &Target) {
+    use crate::scim::{WriteOp, WriteOutcome};
+    let caps = t.client.discover().await.expect("discover");
+    // scim2-server advertises /Bulk, the simulator does not: both paths are exercised.
+    assert_eq!(caps.bulk.is_some(), t.sim_handle().is_none());
+    let existing = t
+        .client
+        .create_user(&new_user(ann("-0")))
+        .await
+        .expect("create")
+        .user;
+    let group = t.client.create_group("Tier 1").await.expect("group");
+    let ops: Vec<WriteOp> = (1..=5)
+        .map(|i| WriteOp::CreateUser(new_user(ann(&format!("-{i}")))))
+        .chain([
+            WriteOp::CreateUser(new_user(ann("-0"))),
+            WriteOp::PatchUser {
+                id: existing.id.clone(),
+                patch: UserPatch::new().set(UserField::Title, Some("Lead")),
+            },
+            WriteOp::PatchUser {
+                id: "no-such-user".into(),
+                patch: UserPatch::active(false),
+            },
+        ])
+        .collect();
+    let outcomes = t.client.write_many(&ops, &caps, 4).await;
+    assert_eq!(outcomes.len(), ops.len());
+    let mut created = Vec::new();
+    for outcome in &outcomes[..5] {
+        match outcome {
+            Ok(WriteOutcome::Created(c)) => {
+                assert!(!c.already_existed);
+                created.push(c.user.id.clone());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    match &outcomes[5] {
+        Ok(WriteOutcome::Created(c)) => {
+            assert!(c.already_existed, "409 resolved");
+            assert_eq!(c.user.id, existing.id);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(outcomes[6].as_ref().expect("patch"), &WriteOutcome::Done);
+    let error = outcomes[7].as_ref().expect_err("unknown user");
+    assert_eq!(error.status(), Some(404));
+
+    let adds = vec![WriteOp::AddMembers {
+        group_id: group.id.clone(),
+        user_ids: created.clone(),
+    }];
+    for outcome in t.client.write_many(&adds, &caps, 4).await {
+        outcome.expect("add members");
+    }
+    let mut members = t.client.group_member_ids(&group.id).await.expect("members");
+    members.sort();
+    created.sort();
+    assert_eq!(members, created);
+    let removes: Vec<WriteOp> = created
+        .iter()
+        .map(|id| WriteOp::RemoveMember {
+            group_id: group.id.clone(),
+            user_id: id.clone(),
+        })
+        .take(1)
+        .collect();
+    for outcome in t.client.write_many(&removes, &caps, 4).await {
+        outcome.expect("remove member");
+    }
+    assert_eq!(
+        t.client
+            .group_member_ids(&group.id)
+            .await
+            .expect("members")
+            .len(),
+        4
+    );
+    let user = t.client.get_user(&existing.id).await.expect("get");
+    assert_eq!(user.title.as_deref(), Some("Lead"));
+    for id in &created {
+        let user = t.client.get_user(id).await.expect("created user exists");
+        assert!(user.active);
+    }
+}
+
+pub async fn unknown_ids_are_not_found(t: &Target) {
+    let error = t.client.get_user("no-such-user").await.expect_err("404");
+    assert!(error.is_not_found(), "{error:?}");
+    assert!(error.to_string().contains("failed with 404"), "{error}");
+    let error = t.client.get_group("no-such-group").await.expect_err("404");
+    assert!(error.is_not_found(), "{error:?}");
+    let error = t
+        .client
+        .set_active("no-such-user", false)
+        .await
+        .expect_err("404");
+    assert!(error.is_not_found(), "{error:?}");
+}

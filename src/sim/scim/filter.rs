@@ -443,6 +443,18 @@ impl Filter {
         }
     }
 
+    /// Does the filter refer to attribute `attr` anywhere (ignoring case)?
+    pub fn mentions(&self, attr: &str) -> bool {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => a.mentions(attr) || b.mentions(attr),
+            Filter::Not(inner) => inner.mentions(attr),
+            Filter::Present(path) | Filter::Compare(path, _, _) => {
+                path.attr.eq_ignore_ascii_case(attr)
+            }
+            Filter::ValuePath(path, _) => path.attr.eq_ignore_ascii_case(attr),
+        }
+    }
+
     /// `Some(value)` when the filter is exactly `userName eq "value"` (the simulator's index).
     pub fn user_name_eq(&self) -> Option<&str> {
         match self {

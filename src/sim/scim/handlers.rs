@@ -564,25 +564,37 @@ fn search(
     let attributes = parse_paths(&q.attributes)?;
     let excluded = parse_paths(&q.excluded)?;
     let store = state.store.lock().unwrap();
-    let mut ids = Vec::new();
-    for kind in kinds {
-        ids.extend(
-            store
-                .query(*kind, filter.as_ref(), base)
-                .into_iter()
-                .map(|id| (*kind, id)),
-        );
-    }
-    let total = ids.len();
     let start = q.start_index.unwrap_or(1).max(1) as usize;
     let count = q
         .count
         .unwrap_or(state.max_results as i64)
         .clamp(0, state.max_results as i64) as usize;
-    let mut resources: Vec<Value> = ids
+    let (total, page): (usize, Vec<(Kind, &str)>) = match (kinds, &filter) {
+        // The common case, a plain listing, pages without looking at every resource.
+        ([kind], None) => (
+            store.len(*kind),
+            store
+                .page(*kind, start - 1, count)
+                .into_iter()
+                .map(|id| (*kind, id))
+                .collect(),
+        ),
+        _ => {
+            let mut ids = Vec::new();
+            for kind in kinds {
+                ids.extend(
+                    store
+                        .query(*kind, filter.as_ref(), base)
+                        .into_iter()
+                        .map(|id| (*kind, id)),
+                );
+            }
+            let total = ids.len();
+            (total, ids.into_iter().skip(start - 1).take(count).collect())
+        }
+    };
+    let mut resources: Vec<Value> = page
         .iter()
-        .skip(start - 1)
-        .take(count)
         .filter_map(|(kind, id)| store.render(*kind, id, base))
         .map(|doc| Value::Object(project(doc, &attributes, &excluded)))
         .collect();

@@ -240,6 +240,17 @@ impl ScimSim {
             .map(Value::Object)
     }
 
+    /// The password a client set for a user, if any (never served over SCIM; for tests of the
+    /// default password).
+    pub fn password_of(&self, id: &str) -> Option<String> {
+        let store = self.state.store.lock().unwrap();
+        store
+            .raw(Kind::User, id)
+            .and_then(|doc| doc.get("password"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
     /// One user by userName (case-insensitive).
     pub fn user_by_name(&self, user_name: &str) -> Option<Value> {
         let filter =
@@ -250,7 +261,7 @@ impl ScimSim {
             .query(Kind::User, Some(&filter), &base)
             .into_iter()
             .next()?;
-        store.render(Kind::User, &id, &base).map(Value::Object)
+        store.render(Kind::User, id, &base).map(Value::Object)
     }
 
     /// One group by id.

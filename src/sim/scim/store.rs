@@ -324,7 +324,7 @@ impl Store {
     }
 
     /// Ids of every resource of `kind`, in creation order, matching `filter` (all without one).
-    pub fn query(&self, kind: Kind, filter: Option<&Filter>, base: &str) -> Vec<String> {
+    pub fn query<'a>(&'a self, kind: Kind, filter: Option<&Filter>, base: &str) -> Vec<&'a str> {
         let table = self.table(kind);
         if kind == Kind::User
             && let Some(name) = filter.and_then(Filter::user_name_eq)
@@ -332,12 +332,12 @@ impl Store {
             return self
                 .user_names
                 .get(&name.to_lowercase())
-                .cloned()
+                .map(String::as_str)
                 .into_iter()
                 .collect();
         }
-        let needs_render = kind == Kind::User
-            && filter.is_some_and(|f| format!("{f:?}").to_ascii_lowercase().contains("groups"));
+        // `groups` is computed, not stored: filters on it must see the rendered user.
+        let needs_render = kind == Kind::User && filter.is_some_and(|f| f.mentions("groups"));
         table
             .rows
             .values()
@@ -349,7 +349,18 @@ impl Store {
                 }
                 Some(f) => f.matches(doc),
             })
-            .filter_map(|doc| doc.get("id").and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|doc| doc.get("id").and_then(Value::as_str))
+            .collect()
+    }
+
+    /// Ids of `count` resources of `kind` from position `skip`, in creation order.
+    pub fn page(&self, kind: Kind, skip: usize, count: usize) -> Vec<&str> {
+        self.table(kind)
+            .rows
+            .values()
+            .skip(skip)
+            .take(count)
+            .filter_map(|doc| doc.get("id").and_then(Value::as_str))
             .collect()
     }
 
