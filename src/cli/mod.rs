@@ -5,6 +5,7 @@ mod check_cmd;
 mod common;
 mod config_cmd;
 mod entra_cmd;
+mod run_cmd;
 mod secret_cmd;
 mod sim_cmd;
 mod sync_cmd;
@@ -83,6 +84,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: sync_cmd::ReportFormat,
     },
+    /// The background service loop, in the foreground (what the service manager starts)
+    Run,
     /// Past runs and the actions each applied
     History {
         /// How many runs, newest first
@@ -203,7 +206,26 @@ pub fn run(cli: Cli) -> Exit {
         1 => "info",
         _ => "debug",
     };
-    let _guard = crate::logging::init(cli.log_format, verbosity, None);
+    // The service writes its log file in service.log_dir, and logs each cycle at info level.
+    let (verbosity, log_dir) = match &cli.command {
+        Command::Run => (
+            if cli.verbose == 0 { "info" } else { verbosity },
+            crate::config::load(&cli.config_path())
+                .ok()
+                .map(|f| crate::config::Settings::from_file(&f).service.log_dir),
+        ),
+        _ => (verbosity, None),
+    };
+    let _guard = match crate::logging::init(cli.log_format, verbosity, log_dir.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!(
+                "error: cannot write logs in {}: {e}",
+                log_dir.unwrap_or_default().display()
+            );
+            return Exit::Failure;
+        }
+    };
     let result = match &cli.command {
         Command::Config(ConfigCommand::Validate) => config_cmd::validate(&cli.config_path()),
         Command::Config(ConfigCommand::Init { force }) => {
@@ -220,6 +242,7 @@ pub fn run(cli: Cli) -> Exit {
             allow_mass_disable,
             format,
         } => sync_cmd::sync_cmd(&cli.config_path(), *allow_mass_disable, *format),
+        Command::Run => run_cmd::run(&cli.config_path()),
         Command::History { limit, format } => {
             sync_cmd::history_cmd(&cli.config_path(), *limit, *format)
         }

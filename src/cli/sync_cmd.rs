@@ -134,7 +134,7 @@ pub fn sync_cmd(
         Err(exit) => return Ok(exit),
     };
     let runtime = runtime()?;
-    let outcome = runtime.block_on(run_cycle(&engine, allow_mass_disable, "sync", true));
+    let outcome = runtime.block_on(run_cycle(&engine, allow_mass_disable, "sync", true, None));
     let (plan, exit) = match outcome {
         Ok(result) => result,
         Err(error) => {
@@ -157,6 +157,7 @@ pub async fn run_cycle(
     allow_mass_disable: bool,
     trigger: &str,
     show_progress: bool,
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<(Plan, Exit), String> {
     let dry_run = engine.settings.service.dry_run;
     let (plan, ..) = match engine.read_and_plan().await {
@@ -202,6 +203,7 @@ pub async fn run_cycle(
         group_mode: engine.settings.policy.group_mode,
         default_password,
         trigger: trigger.to_owned(),
+        cancel: cancel.clone(),
     };
     let total = plan
         .actions

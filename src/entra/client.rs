@@ -231,6 +231,25 @@ impl GraphClient {
         Ok(round)
     }
 
+    /// Delta links that start from now (`$deltatoken=latest`, graph-notes §5.1): no enumeration of
+    /// the tenant, one request per stream. The next round returns only what changes after this.
+    pub async fn delta_from_now(&self) -> Result<DeltaLinks, EntraError> {
+        let users = self.url(&format!(
+            "/users/delta?$select={USER_SELECT}&$deltatoken=latest"
+        ));
+        let groups = self.url(&format!(
+            "/groups/delta?$select={GROUP_SELECT},members&$deltatoken=latest"
+        ));
+        let (users, groups) = tokio::try_join!(
+            self.users_delta(Some(&users)),
+            self.groups_delta(Some(&groups))
+        )?;
+        Ok(DeltaLinks {
+            users: users.delta_link,
+            groups: groups.delta_link,
+        })
+    }
+
     /// One groups delta round, with `members@delta` merged over every page a group appears on.
     pub async fn groups_delta(&self, delta_link: Option<&str>) -> Result<GroupsDelta, EntraError> {
         let first = match delta_link {

@@ -73,6 +73,16 @@ pub struct ApplyOptions {
     pub default_password: Option<Secret>,
     /// Where the run is recorded (`sync`, `service`, `wizard`).
     pub trigger: String,
+    /// Set to stop between actions: actions not yet started are reported `not-run`.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl ApplyOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 /// What the target confirmed for one action, whatever failed after.
@@ -84,6 +94,8 @@ struct Done {
     added: Vec<String>,
     removed: Vec<String>,
     error: Option<String>,
+    /// Cancelled before it began: nothing was sent.
+    not_started: bool,
 }
 
 async fn run_action<T: TargetWriter>(target: &T, action: &Action, options: &ApplyOptions) -> Done {
@@ -91,6 +103,10 @@ async fn run_action<T: TargetWriter>(target: &T, action: &Action, options: &Appl
         target_id: action.target_user_id.clone(),
         ..Done::default()
     };
+    if options.cancelled() {
+        done.not_started = true;
+        return done;
+    }
     let ex = &action.execution;
     let outcome: Result<(), WriteError> = async {
         match action.kind {
@@ -229,6 +245,10 @@ pub async fn apply<T: TargetWriter>(
         }
         record(store, &mut links, action, &done, options.group_mode)?;
         action.result = Some(match (&done.error, action.kind) {
+            _ if done.not_started => ActionResult {
+                status: ResultStatus::NotRun,
+                error: Some("stopped before this action began".into()),
+            },
             (_, ActionKind::Skip) => ActionResult {
                 status: ResultStatus::NotRun,
                 error: None,
@@ -270,8 +290,26 @@ pub async fn apply<T: TargetWriter>(
             }
         }
     }
-    let outcome = if failed == 0 { "ok" } else { "partial" };
-    let error = (failed > 0).then(|| format!("{failed} action(s) failed"));
+    let not_run = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Skip)
+        .filter(|a| {
+            a.result
+                .as_ref()
+                .is_some_and(|r| r.status == ResultStatus::NotRun)
+        })
+        .count();
+    let outcome = match (failed, not_run) {
+        (0, 0) => "ok",
+        (_, 0) => "partial",
+        _ => "stopped",
+    };
+    let error = match (failed, not_run) {
+        (0, 0) => None,
+        (f, 0) => Some(format!("{f} action(s) failed")),
+        (f, n) => Some(format!("stopped: {n} action(s) not run, {f} failed")),
+    };
     store.finish_run(run_id, outcome, Some(&plan.summary), error.as_deref())?;
     Ok(Applied {
         plan,

@@ -382,3 +382,98 @@ fn a_sync_killed_mid_apply_converges_on_the_next_run_without_duplicates() {
     assert!(created_before_kill >= 5);
     let _ = &w.tenant;
 }
+
+/// `adsync run`: a full cycle at start; then a cycle with no change in Entra costs one delta
+/// request per stream and nothing on the target; a change is applied on the next cycle; SIGTERM
+/// stops the service cleanly.
+#[cfg(unix)]
+#[test]
+fn the_service_loop_runs_cheap_incremental_cycles_and_stops_on_sigterm() {
+    let w = World::new("interval_secs = 5");
+    let mut child = {
+        let _enter = w.rt.enter();
+        w.command(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let history = || -> Vec<Value> {
+        let run = w.run(&["history", "--format", "json"]);
+        serde_json::from_str(&run.stdout).unwrap_or_default()
+    };
+    let wait_for = |what: &str, cond: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("the first full cycle", &|| {
+        history().first().is_some_and(|r| r["outcome"] == "ok")
+    });
+    assert_eq!(
+        w.users_by_external_id().len(),
+        34,
+        "the start cycle synchronized everyone"
+    );
+
+    // A quiet interval: two Graph requests (users and groups delta), none to the target.
+    w.entra.log().clear();
+    w.scim.log().clear();
+    wait_for("an incremental cycle", &|| {
+        w.entra.log().count("GET", "/delta") >= 2
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(w.entra.log().count("GET", "/users/delta"), 1);
+    assert_eq!(w.entra.log().count("GET", "/groups/delta"), 1);
+    assert_eq!(
+        w.entra.log().count("*", ""),
+        2,
+        "{:?}",
+        w.entra.log().requests()
+    );
+    assert_eq!(w.scim.log().total(), 0, "{:?}", w.scim.log().requests());
+
+    // A change is picked up by the next cycle.
+    let someone = w.members(&w.tier1)[0].clone();
+    w.entra
+        .update_user(&someone, json!({"jobTitle": "Shift Lead"}));
+    wait_for("the change to reach the target", &|| {
+        w.scim
+            .users()
+            .iter()
+            .any(|u| u["externalId"] == someone.as_str() && u["title"] == "Shift Lead")
+    });
+
+    // SIGTERM: a clean stop, exit 0.
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut log = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("incremental cycle: no changes"), "{log}");
+    assert!(log.contains("full cycle:"), "{log}");
+    assert!(log.contains("adsync service stopped"), "{log}");
+    assert!(
+        !log.contains(&w.entra.client_secret().unwrap()),
+        "a secret reached the log"
+    );
+}
