@@ -4,6 +4,7 @@
 mod check_cmd;
 mod common;
 mod config_cmd;
+mod demo_cmd;
 mod entra_cmd;
 mod run_cmd;
 mod secret_cmd;
@@ -64,6 +65,15 @@ pub enum Command {
     /// Store secrets for the config's secret references
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Try adsync with nothing to set up: simulated tenant and application, check, plan, sync
+    Demo {
+        /// Where to write the demo config, secrets, state and logs [default: a new temp dir]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Exit after the first sync instead of keeping the simulators running
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Check the config, the secrets, Entra ID and the target; one line per check
     Check,
     /// Dry run: read both sides and print every change a sync would make
@@ -234,6 +244,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
         Command::Secret(SecretCommand::Check { reference }) => secret_cmd::check(reference),
+        Command::Demo { dir, no_wait } => demo_cmd::demo(dir.clone(), !*no_wait),
         Command::Check => check_cmd::check(&cli.config_path()),
         Command::Plan { format, output } => {
             sync_cmd::plan_cmd(&cli.config_path(), *format, output.as_ref())

@@ -2,6 +2,7 @@
 //! HTTP on loopback. Tests, benchmarks and `adsync-setup --demo` run against them. This module
 //! holds what both share: the server handle, the request counter and the fault switches.
 
+pub mod demo;
 pub mod entra;
 mod faults;
 pub mod scim;
