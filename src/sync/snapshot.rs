@@ -89,3 +89,96 @@ pub async fn read_source(
     snapshot.outside.extend(found);
     Ok(snapshot)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{EntraCredential, Pair, parse_str};
+    use crate::entra::TokenSource;
+    use crate::http::RetryPolicy;
+    use crate::secret::{Secret, SecretRef};
+    use crate::sim::entra::{EntraSim, Fixture};
+
+    fn group_id(name: &str) -> String {
+        let tenant: serde_json::Value =
+            serde_json::from_str(include_str!("../../assets/demo-tenant.json")).unwrap();
+        tenant["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["displayName"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn read(sim: &EntraSim, nested: bool, links: &Links) -> SourceSnapshot {
+        let text = format!(
+            "version = 1\n[entra]\ntenant = \"contoso.example\"\nclient_id = \
+             \"11111111-2222-3333-4444-555555555555\"\nclient_secret = \"env:X\"\n[target]\n\
+             url = \"http://127.0.0.1:1\"\ntoken = \"env:Y\"\n"
+        );
+        let mut settings = Settings::from_file(&parse_str(&text).unwrap());
+        settings.pairs = vec![Pair {
+            entra_group_id: group_id("Support (all)"),
+            entra_group_name: None,
+            target_group_id: "t".into(),
+            target_group_name: None,
+            order: 1,
+            nested,
+        }];
+        let entra = sim.settings(EntraCredential::Secret(SecretRef::Env("UNUSED".into())));
+        let tokens = TokenSource::with_secret(
+            &entra,
+            Secret::new(sim.client_secret().unwrap()),
+            RetryPolicy::fast(),
+        );
+        let client = GraphClient::with_tokens(&entra, Arc::new(tokens), RetryPolicy::fast());
+        read_source(&client, &settings, links).await.unwrap()
+    }
+
+    /// "Support (all)" holds one user directly and three support groups: a direct pair sees the
+    /// one user, a nested pair every user of the subgroups too, and neither sees the groups.
+    #[tokio::test]
+    async fn nested_pairs_expand_subgroups_and_direct_pairs_do_not() {
+        let sim = EntraSim::start(Fixture::demo()).await.unwrap();
+        let direct = read(&sim, false, &Links::new()).await;
+        let nested = read(&sim, true, &Links::new()).await;
+        let all = &group_id("Support (all)");
+        assert_eq!(direct.groups[all].members.len(), 1);
+        let tier1 = sim.member_ids(&group_id("Support Tier 1"));
+        assert!(nested.groups[all].members.len() > 30);
+        assert!(
+            tier1
+                .iter()
+                .all(|id| nested.groups[all].members.contains(id))
+        );
+        assert!(
+            !nested.groups[all]
+                .members
+                .contains(&group_id("Support Tier 1"))
+        );
+        assert!(nested.outside.is_empty());
+
+        // A managed user no longer in the group is looked up: deleted, or still there.
+        let leaver = tier1[0].clone();
+        let gone = tier1[1].clone();
+        let mut links = Links::new();
+        for id in [&leaver, &gone] {
+            links.insert(
+                id.clone(),
+                Link {
+                    entra_id: id.clone(),
+                    ..Link::default()
+                },
+            );
+        }
+        sim.delete_user(&gone);
+        let direct = read(&sim, false, &links).await;
+        assert_eq!(direct.outside[&gone], Whereabouts::Deleted);
+        assert!(matches!(direct.outside[&leaver], Whereabouts::Exists(ref u) if u.id == leaver));
+    }
+}
