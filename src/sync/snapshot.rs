@@ -116,12 +116,10 @@ mod tests {
     }
 
     async fn read(sim: &EntraSim, nested: bool, links: &Links) -> SourceSnapshot {
-        let text = format!(
-            "version = 1\n[entra]\ntenant = \"contoso.example\"\nclient_id = \
+        let text = "version = 1\n[entra]\ntenant = \"contoso.example\"\nclient_id = \
              \"11111111-2222-3333-4444-555555555555\"\nclient_secret = \"env:X\"\n[target]\n\
-             url = \"http://127.0.0.1:1\"\ntoken = \"env:Y\"\n"
-        );
-        let mut settings = Settings::from_file(&parse_str(&text).unwrap());
+             url = \"http://127.0.0.1:1\"\ntoken = \"env:Y\"\n";
+        let mut settings = Settings::from_file(&parse_str(text).unwrap());
         settings.pairs = vec![Pair {
             entra_group_id: group_id("Support (all)"),
             entra_group_name: None,
