@@ -9,6 +9,7 @@ pub mod http;
 pub mod logging;
 pub mod paths;
 pub mod secret;
+pub mod service;
 pub mod sim;
 pub mod state;
 pub mod sync;

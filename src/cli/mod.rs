@@ -3,6 +3,9 @@
 
 mod config_cmd;
 mod secret_cmd;
+mod service_cmd;
+
+pub use service_cmd::{ScopeArgs, ServiceCommand};
 
 use std::path::PathBuf;
 
@@ -57,6 +60,9 @@ pub enum Command {
     /// Store secrets for the config's secret references
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Register the background service (`adsync run`) with the OS
+    #[command(subcommand)]
+    Service(ServiceCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +118,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
         Command::Secret(SecretCommand::Check { reference }) => secret_cmd::check(reference),
+        Command::Service(command) => service_cmd::run(command, cli.config.as_deref()),
     };
     match result {
         Ok(exit) => exit,
