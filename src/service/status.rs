@@ -133,7 +133,7 @@ impl ServiceStatus {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let line = |out: &mut String, name: &str, value: &str| {
-            let _ = writeln!(out, "{:<10}{value}", format!("{name}:"));
+            let _ = writeln!(out, "{:<11}{value}", format!("{name}:"));
         };
         line(
             &mut out,
