@@ -207,13 +207,23 @@ impl ServiceStatus {
     }
 }
 
-/// `create 1, update 2` from a run's summary, leaving out zero counts.
+/// `create 1, update 2` from a run's summary, in the plan's order, leaving out zero counts.
 fn summary_text(summary: &serde_json::Value) -> Option<String> {
+    const ORDER: [&str; 8] = [
+        "create",
+        "link",
+        "update",
+        "move",
+        "disable",
+        "enable",
+        "skip",
+        "unchanged",
+    ];
     let object = summary.as_object()?;
-    let parts: Vec<String> = object
+    let parts: Vec<String> = ORDER
         .iter()
-        .filter_map(|(k, v)| {
-            let n = v.as_u64()?;
+        .filter_map(|k| {
+            let n = object.get(*k)?.as_u64()?;
             (n > 0).then(|| format!("{k} {n}"))
         })
         .collect();

@@ -258,3 +258,56 @@ fn times_round_trip_and_next_run_adds_the_interval() {
     assert_eq!(parse_time("yesterday"), None);
     assert_eq!(parse_time("2026-13-01T00:00:00Z"), None);
 }
+
+#[test]
+fn status_summarizes_a_run_in_plan_order() {
+    let status = ServiceStatus {
+        scope: Scope::User,
+        unit: None,
+        unit_path: PathBuf::from("/u/adsync.service"),
+        enabled: Activity::Known("enabled".into()),
+        active: Activity::Known("active".into()),
+        config: PathBuf::from("/c/config.toml"),
+        config_state: "valid, 1 pair(s)".into(),
+        interval: Some(Duration::from_secs(300)),
+        state_path: PathBuf::from("/s/state.sqlite3"),
+        log_dir: PathBuf::from("/l"),
+        last_run: Some(crate::state::RunRecord {
+            id: 7,
+            started_at: "2026-11-22T08:00:00Z".into(),
+            finished_at: Some("2026-11-22T08:00:02Z".into()),
+            trigger: "service".into(),
+            dry_run: true,
+            outcome: "ok".into(),
+            summary: Some(serde_json::json!(
+                {"unchanged": 40, "update": 3, "create": 2, "disable": 1, "skip": 0}
+            )),
+            error: None,
+            actions: Vec::new(),
+        }),
+        state_note: None,
+    };
+    let text = status.render();
+    assert!(
+        text.contains(
+            "last run:  2026-11-22T08:00:00Z ok (run #7, service, dry run): create 2, update 3, \
+             disable 1, unchanged 40\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("next run:  2026-11-22T08:05:00Z (last start + 300s)\n"),
+        "{text}"
+    );
+    let stopped = ServiceStatus {
+        active: Activity::Known("inactive".into()),
+        ..status
+    };
+    assert!(
+        stopped
+            .render()
+            .contains("2026-11-22T08:05:00Z if the service were running (it is inactive)"),
+        "{}",
+        stopped.render()
+    );
+}

@@ -347,3 +347,32 @@ fn print_shows_the_units_and_the_plist() {
     assert!(plist.stdout.contains("<key>ProgramArguments</key>"));
     assert!(plist.stdout.contains(&service.config.display().to_string()));
 }
+
+/// Under systemd a `file:` secret is read from the credential of the same file name, so the
+/// config can keep naming the root-only original.
+#[cfg(unix)]
+#[test]
+fn file_secret_is_read_from_the_systemd_credential_of_the_same_name() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let credentials = env.path("credentials");
+    std::fs::create_dir_all(&credentials).unwrap();
+    let copy = credentials.join("target-token");
+    std::fs::write(&copy, "from-credential\n").unwrap();
+    // systemd makes credentials read-only for the service's user.
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let reference = "file:/nonexistent/adsync/secrets/target-token";
+
+    let mut cmd = env.command(&["secret", "check", reference]);
+    cmd.env("CREDENTIALS_DIRECTORY", &credentials);
+    let run = run_command(cmd, "");
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.all().contains("from-credential"));
+
+    // Without the credential the original path is used (and here it does not exist).
+    let mut cmd = env.command(&["secret", "check", reference]);
+    cmd.env_remove("CREDENTIALS_DIRECTORY");
+    let run = run_command(cmd, "");
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains(reference), "{}", run.stderr);
+}
