@@ -93,6 +93,9 @@ check "the unit is installed but not enabled" \
     bash -c '[ -f /lib/systemd/system/adsync.service ] && [ ! -e /etc/systemd/system/multi-user.target.wants/adsync.service ]'
 check "systemd-analyze verify (no errors, no warnings) /lib/systemd/system/adsync.service" \
     verify_clean /lib/systemd/system/adsync.service
+check "systemd-analyze security --offline: exposure at most 2.0 of 10" \
+    systemd-analyze security --offline=true --threshold=20 /lib/systemd/system/adsync.service
+systemd-analyze security --offline=true /lib/systemd/system/adsync.service 2>&1 | tail -1 | sed 's/^/        /'
 /usr/bin/adsync service print --user --config /etc/adsync/config.toml > "$work/adsync-user.service"
 check "systemd-analyze verify (no errors, no warnings) on the per-user unit" verify_clean "$work/adsync-user.service"
 

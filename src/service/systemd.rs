@@ -23,6 +23,7 @@ const HARDENING: &[&str] = &[
     "PrivateTmp=yes",
     "PrivateDevices=yes",
     "PrivateIPC=yes",
+    "PrivateMounts=yes",
     "ProtectHostname=yes",
     "ProtectClock=yes",
     "ProtectKernelTunables=yes",

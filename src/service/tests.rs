@@ -39,6 +39,9 @@ fn system_unit_runs_adsync_as_its_own_user_with_the_hardening() {
         "ProtectHome=yes",
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
+        "PrivateMounts=yes",
+        "MemoryDenyWriteExecute=yes",
+        "SystemCallArchitectures=native",
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
         "SystemCallFilter=@system-service",
         "CapabilityBoundingSet=",
@@ -121,7 +124,7 @@ fn packaged_unit_file_is_the_generated_system_unit() {
     assert_eq!(
         shipped, generated,
         "installer/linux/adsync.service is out of date; regenerate it with \
-         `cargo run -- service unit --packaged > installer/linux/adsync.service`"
+         `cargo run -- service print --packaged > installer/linux/adsync.service`"
     );
 }
 
