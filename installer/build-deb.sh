@@ -12,6 +12,7 @@ cargo build --release --locked >&2
 mkdir -p installer/linux/build
 help2man --no-info --section 1 \
     --name "keeps an application's users in step with Microsoft Entra ID" \
+    --include installer/linux/adsync.h2m \
     "$target/release/adsync" | gzip -9n > installer/linux/build/adsync.1.gz
 
 mkdir -p "$target/debian"

@@ -20,6 +20,11 @@ check() { # check DESCRIPTION COMMAND...
 section() { echo; echo "== $*"; }
 
 [ "$(id -u)" = 0 ] || { echo "check-deb.sh installs a package: run it as root"; exit 2; }
+# It writes /etc/adsync/config.toml: never over a config that it did not write itself.
+if [ -e /etc/adsync/config.toml ] && [ ! -e /var/lib/adsync/check-deb-state ]; then
+    echo "refusing: /etc/adsync/config.toml exists and was not written by check-deb.sh"
+    exit 2
+fi
 for tool in cargo-deb help2man systemd-analyze desktop-file-validate dpkg-deb; do
     command -v "$tool" >/dev/null || { echo "missing $tool (see installer/README.md)"; exit 2; }
 done
@@ -158,6 +163,10 @@ sed 's/^/        /' "$work/purge.out"
 check "the unit written by service install is gone" test ! -e /etc/systemd/system/adsync.service
 survives "after dpkg -P"
 check "the adsync user is kept (files may still belong to it)" getent passwd adsync
+
+# Tidy up what this script wrote (the directories stay, as the package leaves them).
+rm -f /etc/adsync/config.toml /etc/adsync/secrets/entra-secret /etc/adsync/secrets/target-token \
+      /var/lib/adsync/check-deb-state /var/log/adsync/check-deb.log
 
 echo
 echo "check-deb: $passed passed, $failed failed"
