@@ -94,17 +94,25 @@ impl ServiceStatus {
             Err(other) => (other.to_string(), None, default_state, default_logs),
         };
 
-        let (last_run, state_note) = if !state_path.exists() {
-            (
+        // `try_exists`, not `exists`: a store we may not look at (the system service's, asked by
+        // a user) is not the same as no store.
+        let (last_run, state_note) = match state_path.try_exists() {
+            Ok(false) => (
                 None,
                 Some("no state store yet: no cycle has run".to_owned()),
-            )
-        } else {
-            match StateStore::open(&state_path).and_then(|s| s.history(1)) {
+            ),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "cannot look at the state store ({e}); run this as root or as the service's \
+                     user"
+                )),
+            ),
+            Ok(true) => match StateStore::open(&state_path).and_then(|s| s.history(1)) {
                 Ok(mut runs) if !runs.is_empty() => (Some(runs.remove(0)), None),
                 Ok(_) => (None, Some("no cycle has run yet".to_owned())),
                 Err(e) => (None, Some(format!("cannot read the state store: {e}"))),
-            }
+            },
         };
 
         Self {
