@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 
 use super::{SERVICE_USER, Scope, ServiceSpec, UNIT_NAME};
 
+/// Restart after a failure, but not after exit code 2 (an invalid config: restarting cannot fix
+/// it, and the log already says what to change).
+const RESTART: &str = "Restart=on-failure\nRestartSec=30s\nRestartPreventExitStatus=2\n";
+
 const DESCRIPTION: &str = "adsync: keeps an application's users in step with Microsoft Entra ID";
 
 /// The sandboxing of the system unit. `ProtectSystem=strict` leaves only the state and logs
@@ -68,7 +72,7 @@ pub fn system_unit(spec: &ServiceSpec) -> String {
     out.push_str("[Service]\nType=exec\n");
     out.push_str(&format!("User={SERVICE_USER}\nGroup={SERVICE_USER}\n"));
     out.push_str(&format!("ExecStart={}\n", exec_start(spec)));
-    out.push_str("Restart=on-failure\nRestartSec=30s\n");
+    out.push_str(RESTART);
     out.push_str(
         "ConfigurationDirectory=adsync\n\
          StateDirectory=adsync\n\
@@ -101,7 +105,7 @@ pub fn user_unit(spec: &ServiceSpec) -> String {
     out.push_str("Documentation=man:adsync(1)\n\n");
     out.push_str("[Service]\nType=exec\n");
     out.push_str(&format!("ExecStart={}\n", exec_start(spec)));
-    out.push_str("Restart=on-failure\nRestartSec=30s\n");
+    out.push_str(RESTART);
     out.push_str("NoNewPrivileges=yes\nUMask=0077\n");
     out.push_str("\n[Install]\nWantedBy=default.target\n");
     out

@@ -46,6 +46,7 @@ fn system_unit_runs_adsync_as_its_own_user_with_the_hardening() {
         "SystemCallFilter=@system-service",
         "CapabilityBoundingSet=",
         "Restart=on-failure",
+        "RestartPreventExitStatus=2",
         "LoadCredential=target-token:/etc/adsync/secrets/target-token",
         "WantedBy=multi-user.target",
         "After=network-online.target",
@@ -73,6 +74,7 @@ fn user_unit_runs_as_the_user_from_login_without_system_only_settings() {
     for expected in [
         "ExecStart=/home/ann/.cargo/bin/adsync run --config /home/ann/.config/adsync/config.toml",
         "Restart=on-failure",
+        "RestartPreventExitStatus=2",
         "NoNewPrivileges=yes",
         "WantedBy=default.target",
     ] {
