@@ -12,6 +12,7 @@ pub mod logging;
 pub mod paths;
 pub mod scim;
 pub mod secret;
+pub mod service;
 pub mod sim;
 pub mod state;
 pub mod sync;

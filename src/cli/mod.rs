@@ -8,9 +8,12 @@ mod demo_cmd;
 mod entra_cmd;
 mod run_cmd;
 mod secret_cmd;
+mod service_cmd;
 mod sim_cmd;
 mod sync_cmd;
 mod target_cmd;
+
+pub use service_cmd::{ScopeArgs, ServiceCommand};
 
 use std::path::PathBuf;
 
@@ -65,6 +68,9 @@ pub enum Command {
     /// Store secrets for the config's secret references
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Register the background service (`adsync run`) with the OS
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Try adsync with nothing to set up: simulated tenant and application, check, plan, sync
     Demo {
         /// Where to write the demo config, secrets, state and logs [default: a new temp dir]
@@ -272,6 +278,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Sim(SimCommand::Scim { seed, port, token }) => {
             sim_cmd::scim(seed, *port, token.as_deref())
         }
+        Command::Service(command) => service_cmd::run(command, cli.config.as_deref()),
     };
     match result {
         Ok(exit) => exit,

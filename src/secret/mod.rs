@@ -192,7 +192,11 @@ impl SecretRef {
                     reference: reference.clone(),
                 },
             )?,
-            Self::File(path) => read_owner_only(path, &reference)?,
+            // Under systemd the service reads its copy passed with `LoadCredential=`.
+            Self::File(path) => match crate::service::credentials::systemd_credential(path) {
+                Some(credential) => read_owner_only(&credential, &reference)?,
+                None => read_owner_only(path, &reference)?,
+            },
         };
         if value.is_empty() {
             return Err(SecretError::Empty { reference });

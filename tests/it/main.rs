@@ -6,3 +6,4 @@ mod engine;
 mod entra;
 mod scim;
 mod secrets;
+mod service;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the .deb: a release build, the man page (help2man, from `adsync --help`), then cargo-deb.
+# Needs: cargo-deb (`cargo install cargo-deb --locked`), help2man, gzip.
+# Prints the path of the .deb on its last line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
+
+cargo build --release --locked >&2
+
+# The man page: generated from the binary's own help, so it never drifts from it.
+mkdir -p installer/linux/build
+help2man --no-info --section 1 \
+    --name "keeps an application's users in step with Microsoft Entra ID" \
+    --include installer/linux/adsync.h2m \
+    "$target/release/adsync" | gzip -9n > installer/linux/build/adsync.1.gz
+
+mkdir -p "$target/debian"
+cargo deb --no-build --locked --output "$target/debian/" >&2
+ls -t "$target"/debian/adsync_*.deb | head -1

@@ -1,0 +1,169 @@
+//! Running `adsync run` as a background service: the service definitions for each OS (a systemd
+//! system or per-user unit, a launchd plist, a Windows service), the `systemctl` calls that register
+//! them, and the status report of `adsync service status`.
+//!
+//! The definitions are plain text generated from a [`ServiceSpec`] so they can be tested here,
+//! written by `adsync service install`, and shipped by the installers (the .deb carries the system
+//! unit generated from [`ServiceSpec::packaged`], checked against it by a test).
+
+pub mod credentials;
+pub mod launchd;
+mod status;
+mod systemctl;
+pub mod systemd;
+#[cfg(windows)]
+pub mod windows;
+
+use std::path::{Path, PathBuf};
+
+pub use status::{Activity, ServiceStatus, next_run_after, parse_time};
+pub use systemctl::Systemctl;
+
+use crate::config::Settings;
+use crate::secret::SecretRef;
+
+/// The service's name: the systemd unit is `adsync.service`.
+pub const SERVICE_NAME: &str = "adsync";
+/// The systemd unit's file name.
+pub const UNIT_NAME: &str = "adsync.service";
+/// The system user the packaged service runs as (created by the .deb's `postinst`).
+pub const SERVICE_USER: &str = "adsync";
+/// Where the system service reads its config.
+pub const SYSTEM_CONFIG: &str = "/etc/adsync/config.toml";
+/// Where the system service keeps its state (`StateDirectory=adsync`).
+pub const SYSTEM_STATE_DIR: &str = "/var/lib/adsync";
+/// Where the system service writes its logs (`LogsDirectory=adsync`).
+pub const SYSTEM_LOG_DIR: &str = "/var/log/adsync";
+/// Where the .deb installs the binary.
+pub const PACKAGED_EXE: &str = "/usr/bin/adsync";
+/// Where the .deb installs its (not enabled) copy of the system unit.
+pub const PACKAGED_UNIT: &str = "/lib/systemd/system/adsync.service";
+
+/// Who the service runs for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// A system service started at boot, running as the `adsync` system user (needs root).
+    System,
+    /// A per-user service started at login, running as the user (a desktop install without root).
+    User,
+}
+
+impl Scope {
+    /// `system` or `user`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+        }
+    }
+}
+
+/// A file systemd hands the service with `LoadCredential=ID:PATH`: it reads `path` as root before
+/// the service starts and exposes it, owner-only, as `$CREDENTIALS_DIRECTORY/ID`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+/// What a service definition runs: `EXE run --config CONFIG`, with the secret files it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// The absolute path of the `adsync` binary.
+    pub exe: PathBuf,
+    /// The absolute path of the config file.
+    pub config: PathBuf,
+    /// Secret files passed with `LoadCredential=` (system units only).
+    pub credentials: Vec<Credential>,
+}
+
+impl ServiceSpec {
+    /// The definition the .deb ships: `/usr/bin/adsync run --config /etc/adsync/config.toml`.
+    pub fn packaged() -> Self {
+        Self {
+            exe: PathBuf::from(PACKAGED_EXE),
+            config: PathBuf::from(SYSTEM_CONFIG),
+            credentials: Vec::new(),
+        }
+    }
+
+    /// The command line the service runs, as separate arguments.
+    pub fn arguments(&self) -> Vec<String> {
+        vec![
+            self.exe.display().to_string(),
+            "run".into(),
+            "--config".into(),
+            self.config.display().to_string(),
+        ]
+    }
+}
+
+/// Why a service could not be defined, registered or controlled. Messages say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(
+        "two secret files share the name `{id}` ({first} and {second}); systemd hands secrets to \
+         the service by file name, so rename one of them (and its reference in the config)"
+    )]
+    DuplicateCredential {
+        id: String,
+        first: String,
+        second: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` failed ({status}): {output}")]
+    Command {
+        command: String,
+        status: String,
+        output: String,
+    },
+}
+
+/// The `LoadCredential=` entries for a config's `file:` secret references: each file is passed
+/// under its file name, which is where [`credentials::systemd_credential`] looks for it.
+pub fn credentials_for(settings: &Settings) -> Result<Vec<Credential>, ServiceError> {
+    let mut out: Vec<Credential> = Vec::new();
+    for (_, reference) in settings.secret_refs() {
+        let SecretRef::File(path) = reference else {
+            continue;
+        };
+        let Some(id) = credential_id(path) else {
+            continue;
+        };
+        match out.iter().find(|c| c.id == id) {
+            Some(existing) if existing.path == *path => {}
+            Some(existing) => {
+                return Err(ServiceError::DuplicateCredential {
+                    id,
+                    first: existing.path.display().to_string(),
+                    second: path.display().to_string(),
+                });
+            }
+            None => out.push(Credential {
+                id,
+                path: path.clone(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// A credential id is the file name; systemd accepts any name without `/` that is not `.`/`..`.
+fn credential_id(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    (!name.is_empty() && name != "." && name != "..").then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests;

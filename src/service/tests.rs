@@ -1,0 +1,318 @@
+//! Service definitions as text: the hardening lines, the paths and `ExecStart=`, system vs per-user,
+//! the launchd plist parsed as a plist, and the packaged unit kept equal to the generated one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+fn spec() -> ServiceSpec {
+    ServiceSpec {
+        exe: PathBuf::from("/usr/bin/adsync"),
+        config: PathBuf::from("/etc/adsync/config.toml"),
+        credentials: vec![Credential {
+            id: "target-token".into(),
+            path: PathBuf::from("/etc/adsync/secrets/target-token"),
+        }],
+    }
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().map(str::trim).collect()
+}
+
+#[test]
+fn system_unit_runs_adsync_as_its_own_user_with_the_hardening() {
+    let unit = systemd::system_unit(&spec());
+    let lines = lines(&unit);
+    for expected in [
+        "[Unit]",
+        "[Service]",
+        "[Install]",
+        "ExecStart=/usr/bin/adsync run --config /etc/adsync/config.toml",
+        "User=adsync",
+        "Group=adsync",
+        "StateDirectory=adsync",
+        "LogsDirectory=adsync",
+        "ConfigurationDirectory=adsync",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "PrivateMounts=yes",
+        "MemoryDenyWriteExecute=yes",
+        "SystemCallArchitectures=native",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=@system-service",
+        "CapabilityBoundingSet=",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2",
+        "LoadCredential=target-token:/etc/adsync/secrets/target-token",
+        "WantedBy=multi-user.target",
+        "After=network-online.target",
+    ] {
+        assert!(lines.contains(&expected), "missing `{expected}` in\n{unit}");
+    }
+    assert!(!unit.contains("DynamicUser"), "{unit}");
+    // Sections in order, ExecStart once.
+    let unit_at = unit.find("\n[Unit]").unwrap();
+    let service_at = unit.find("\n[Service]").unwrap();
+    let install_at = unit.find("\n[Install]").unwrap();
+    assert!(unit_at < service_at && service_at < install_at);
+    assert_eq!(unit.matches("ExecStart=").count(), 1);
+}
+
+#[test]
+fn user_unit_runs_as_the_user_from_login_without_system_only_settings() {
+    let spec = ServiceSpec {
+        exe: PathBuf::from("/home/ann/.cargo/bin/adsync"),
+        config: PathBuf::from("/home/ann/.config/adsync/config.toml"),
+        credentials: Vec::new(),
+    };
+    let unit = systemd::user_unit(&spec);
+    let lines = lines(&unit);
+    for expected in [
+        "ExecStart=/home/ann/.cargo/bin/adsync run --config /home/ann/.config/adsync/config.toml",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2",
+        "NoNewPrivileges=yes",
+        "WantedBy=default.target",
+    ] {
+        assert!(lines.contains(&expected), "missing `{expected}` in\n{unit}");
+    }
+    // A user manager cannot switch users, and ProtectHome would hide the user's own config.
+    for absent in [
+        "User=",
+        "ProtectHome",
+        "StateDirectory",
+        "multi-user.target",
+    ] {
+        assert!(!unit.contains(absent), "`{absent}` in\n{unit}");
+    }
+    assert_eq!(systemd::unit(&spec, Scope::User), unit);
+}
+
+#[test]
+fn exec_start_quotes_spaces_and_escapes_specifiers_and_reads_back() {
+    let spec = ServiceSpec {
+        exe: PathBuf::from("/opt/ad sync/adsync"),
+        config: PathBuf::from("/srv/100%/$HOME/config.toml"),
+        credentials: Vec::new(),
+    };
+    let unit = systemd::system_unit(&spec);
+    assert!(
+        unit.contains(
+            "ExecStart=\"/opt/ad sync/adsync\" run --config /srv/100%%/$$HOME/config.toml"
+        ),
+        "{unit}"
+    );
+    assert_eq!(systemd::config_in_unit(&unit), Some(spec.config.clone()));
+    let quoted = ServiceSpec {
+        config: PathBuf::from("/srv/my \"configs\"/config.toml"),
+        ..spec
+    };
+    assert_eq!(
+        systemd::config_in_unit(&systemd::user_unit(&quoted)),
+        Some(quoted.config.clone())
+    );
+}
+
+/// The unit the .deb installs is the generated one, byte for byte.
+#[test]
+fn packaged_unit_file_is_the_generated_system_unit() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("installer/linux/adsync.service");
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    let generated = systemd::system_unit(&ServiceSpec::packaged());
+    assert_eq!(
+        shipped, generated,
+        "installer/linux/adsync.service is out of date; regenerate it with \
+         `cargo run -- service print --packaged > installer/linux/adsync.service`"
+    );
+}
+
+#[test]
+fn system_unit_path_and_protect_home() {
+    assert!(systemd::hidden_by_protect_home(Path::new(
+        "/root/.config/adsync/config.toml"
+    )));
+    assert!(systemd::hidden_by_protect_home(Path::new("/home/ann/x")));
+    assert!(!systemd::hidden_by_protect_home(Path::new(
+        "/etc/adsync/config.toml"
+    )));
+}
+
+fn settings(text: &str) -> crate::config::Settings {
+    crate::config::Settings::from_file(&crate::config::parse_str(text).unwrap())
+}
+
+const CONFIG: &str = r#"version = 1
+[entra]
+tenant = "contoso.onmicrosoft.com"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "file:/etc/adsync/secrets/entra-secret"
+[target]
+url = "https://app.example.com/scim/v2"
+token = "TOKEN"
+[policy]
+default_password = "keyring:adsync/default-password"
+"#;
+
+#[test]
+fn credentials_are_the_configs_file_secrets_by_file_name() {
+    let text = CONFIG.replace("TOKEN", "file:/etc/adsync/secrets/target-token");
+    let credentials = credentials_for(&settings(&text)).unwrap();
+    assert_eq!(
+        credentials,
+        vec![
+            Credential {
+                id: "entra-secret".into(),
+                path: "/etc/adsync/secrets/entra-secret".into()
+            },
+            Credential {
+                id: "target-token".into(),
+                path: "/etc/adsync/secrets/target-token".into()
+            },
+        ]
+    );
+    // Two files with one name cannot both be credentials.
+    let clash = CONFIG.replace("TOKEN", "file:/etc/adsync/other/entra-secret");
+    let err = credentials_for(&settings(&clash)).unwrap_err().to_string();
+    assert!(
+        err.contains("entra-secret") && err.contains("rename"),
+        "{err}"
+    );
+}
+
+#[test]
+fn launchd_plist_parses_and_runs_adsync_with_the_config() {
+    let logs = Path::new("/Library/Logs/adsync");
+    let text = launchd::plist(&spec(), Scope::System, logs);
+    let value: plist::Value = plist::from_bytes(text.as_bytes()).expect("a valid plist");
+    let dict = value.as_dictionary().unwrap();
+    assert_eq!(
+        dict["Label"].as_string(),
+        Some(launchd::LABEL),
+        "label\n{text}"
+    );
+    let args: Vec<&str> = dict["ProgramArguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_string().unwrap())
+        .collect();
+    assert_eq!(
+        args,
+        [
+            "/usr/bin/adsync",
+            "run",
+            "--config",
+            "/etc/adsync/config.toml"
+        ]
+    );
+    assert_eq!(dict["RunAtLoad"].as_boolean(), Some(true));
+    let keep_alive = dict["KeepAlive"].as_dictionary().unwrap();
+    assert_eq!(keep_alive["SuccessfulExit"].as_boolean(), Some(false));
+    assert_eq!(dict["UserName"].as_string(), Some(launchd::DAEMON_USER));
+    assert_eq!(
+        dict["StandardErrorPath"].as_string(),
+        Some("/Library/Logs/adsync/adsync.err.log")
+    );
+    assert_eq!(dict["Umask"].as_signed_integer(), Some(0o077));
+
+    // A LaunchAgent runs as the user who loads it.
+    let agent = launchd::plist(&spec(), Scope::User, logs);
+    let value: plist::Value = plist::from_bytes(agent.as_bytes()).unwrap();
+    assert!(value.as_dictionary().unwrap().get("UserName").is_none());
+    assert!(launchd::plist_path(Scope::System).starts_with("/Library/LaunchDaemons"));
+    assert!(
+        launchd::plist_path(Scope::User)
+            .to_string_lossy()
+            .ends_with("Library/LaunchAgents/org.adsync.service.plist")
+    );
+}
+
+#[test]
+fn launchd_plist_escapes_xml() {
+    let spec = ServiceSpec {
+        exe: PathBuf::from("/Applications/A&B <x>/adsync"),
+        config: PathBuf::from("/tmp/c.toml"),
+        credentials: Vec::new(),
+    };
+    let text = launchd::plist(&spec, Scope::User, Path::new("/tmp"));
+    assert!(text.contains("A&amp;B &lt;x&gt;"), "{text}");
+    let value: plist::Value = plist::from_bytes(text.as_bytes()).unwrap();
+    let first = value.as_dictionary().unwrap()["ProgramArguments"]
+        .as_array()
+        .unwrap()[0]
+        .as_string()
+        .unwrap()
+        .to_owned();
+    assert_eq!(first, "/Applications/A&B <x>/adsync");
+}
+
+#[test]
+fn times_round_trip_and_next_run_adds_the_interval() {
+    for ms in [0_i64, 951_782_400_000, 1_795_000_000_000, 4_102_444_799_000] {
+        let text = crate::state::format_time(ms);
+        assert_eq!(parse_time(&text), Some(ms / 1000), "{text}");
+    }
+    assert_eq!(
+        next_run_after("2026-11-22T23:59:30Z", Duration::from_secs(60)).as_deref(),
+        Some("2026-11-23T00:00:30Z")
+    );
+    assert_eq!(parse_time("yesterday"), None);
+    assert_eq!(parse_time("2026-13-01T00:00:00Z"), None);
+}
+
+#[test]
+fn status_summarizes_a_run_in_plan_order() {
+    let status = ServiceStatus {
+        scope: Scope::User,
+        unit: None,
+        unit_path: PathBuf::from("/u/adsync.service"),
+        enabled: Activity::Known("enabled".into()),
+        active: Activity::Known("active".into()),
+        config: PathBuf::from("/c/config.toml"),
+        config_state: "valid, 1 pair(s)".into(),
+        interval: Some(Duration::from_secs(300)),
+        state_path: PathBuf::from("/s/state.sqlite3"),
+        log_dir: PathBuf::from("/l"),
+        last_run: Some(crate::state::RunRecord {
+            id: 7,
+            started_at: "2026-11-22T08:00:00Z".into(),
+            finished_at: Some("2026-11-22T08:00:02Z".into()),
+            trigger: "service".into(),
+            dry_run: true,
+            outcome: "ok".into(),
+            summary: Some(serde_json::json!(
+                {"unchanged": 40, "update": 3, "create": 2, "disable": 1, "skip": 0}
+            )),
+            error: None,
+            actions: Vec::new(),
+        }),
+        state_note: None,
+    };
+    let text = status.render();
+    assert!(
+        text.contains(
+            "last run:  2026-11-22T08:00:00Z ok (run #7, service, dry run): create 2, update 3, \
+             disable 1, unchanged 40\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("next run:  2026-11-22T08:05:00Z (last start + 300s)\n"),
+        "{text}"
+    );
+    let stopped = ServiceStatus {
+        active: Activity::Known("inactive".into()),
+        ..status
+    };
+    assert!(
+        stopped
+            .render()
+            .contains("2026-11-22T08:05:00Z if the service were running (it is inactive)"),
+        "{}",
+        stopped.render()
+    );
+}
