@@ -16,3 +16,4 @@ pub mod service;
 pub mod sim;
 pub mod state;
 pub mod sync;
+pub mod time;

@@ -98,28 +98,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// `2026-11-22T07:30:00Z` for a millisecond timestamp.
-pub fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+pub use crate::time::format_time;
 
 /// One past run, for `adsync history` and `service status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -573,12 +552,5 @@ mod tests {
         );
         assert_eq!(history[1].summary.as_ref().unwrap()["create"], 0);
         assert_eq!(store.history(1).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn formats_timestamps_as_rfc3339() {
-        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(1_795_000_000_000), "2026-11-18T11:06:40Z");
-        assert_eq!(format_time(951_782_400_000), "2000-02-29T00:00:00Z");
     }
 }
