@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 
 use super::model::{SourceUser, TargetUser};
 use crate::config::UsernamePolicy;
+use crate::scim::UserAttributes;
 
 /// The target attributes an Entra user maps to. Field names are the plan's SCIM paths.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -81,65 +82,54 @@ pub(super) struct Difference {
     pub to: Option<String>,
 }
 
-fn text_differs(a: &Option<String>, b: &Option<String>) -> bool {
-    clean(a) != clean(b)
+/// The attributes where `current` differs from `desired`, compared by the SCIM model's one rule
+/// ([`UserAttributes::differences`]: `userName` and emails without case, the rest exactly).
+/// Blank target values count as absent.
+pub(super) fn differences(desired: &DesiredUser, current: &TargetUser) -> Vec<Difference> {
+    let want = UserAttributes::from(desired);
+    let have = UserAttributes::from(current);
+    have.differences(&want)
+        .into_iter()
+        .map(|field| Difference {
+            field: field.path(),
+            from: have.get(field),
+            to: want.get(field),
+        })
+        .collect()
 }
 
-/// The attributes where `current` differs from `desired`. `userName` and emails compare without
-/// case (SCIM treats them as case-insensitive); the rest compare exactly.
-pub(super) fn differences(desired: &DesiredUser, current: &TargetUser) -> Vec<Difference> {
-    let mut out = Vec::new();
-    let mut push =
-        |field, from: Option<String>, to: Option<String>| out.push(Difference { field, from, to });
-    if !desired.user_name.eq_ignore_ascii_case(&current.user_name) {
-        push(
-            "userName",
-            Some(current.user_name.clone()),
-            Some(desired.user_name.clone()),
-        );
-    }
-    if current.external_id.as_deref() != Some(desired.external_id.as_str()) {
-        push(
-            "externalId",
-            current.external_id.clone(),
-            Some(desired.external_id.clone()),
-        );
-    }
-    if current.active != desired.active {
-        push(
-            "active",
-            Some(current.active.to_string()),
-            Some(desired.active.to_string()),
-        );
-    }
-    let pairs: [(&'static str, &Option<String>, &Option<String>); 7] = [
-        ("name.givenName", &current.given_name, &desired.given_name),
-        (
-            "name.familyName",
-            &current.family_name,
-            &desired.family_name,
-        ),
-        ("displayName", &current.display_name, &desired.display_name),
-        ("phoneNumbers", &current.phone, &desired.phone),
-        ("title", &current.title, &desired.title),
-        ("department", &current.department, &desired.department),
-        (
-            "employeeNumber",
-            &current.employee_number,
-            &desired.employee_number,
-        ),
-    ];
-    // emails sit between displayName and phoneNumbers in the documented order.
-    for (field, from, to) in pairs {
-        if field == "phoneNumbers" {
-            let primary = current.emails.first();
-            if !primary.is_some_and(|e| e.eq_ignore_ascii_case(&desired.emails)) {
-                push("emails", primary.cloned(), Some(desired.emails.clone()));
-            }
-        }
-        if text_differs(from, to) {
-            push(field, clean(from), clean(to));
+impl From<&DesiredUser> for UserAttributes {
+    fn from(d: &DesiredUser) -> Self {
+        Self {
+            user_name: d.user_name.clone(),
+            external_id: Some(d.external_id.clone()),
+            active: d.active,
+            given_name: d.given_name.clone(),
+            family_name: d.family_name.clone(),
+            display_name: d.display_name.clone(),
+            email: Some(d.emails.clone()),
+            phone: d.phone.clone(),
+            title: d.title.clone(),
+            department: d.department.clone(),
+            employee_number: d.employee_number.clone(),
         }
     }
-    out
+}
+
+impl From<&TargetUser> for UserAttributes {
+    fn from(t: &TargetUser) -> Self {
+        Self {
+            user_name: t.user_name.clone(),
+            external_id: t.external_id.clone(),
+            active: t.active,
+            given_name: clean(&t.given_name),
+            family_name: clean(&t.family_name),
+            display_name: clean(&t.display_name),
+            email: t.emails.first().cloned(),
+            phone: clean(&t.phone),
+            title: clean(&t.title),
+            department: clean(&t.department),
+            employee_number: clean(&t.employee_number),
+        }
+    }
 }

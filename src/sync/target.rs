@@ -39,24 +39,6 @@ impl From<ScimUser> for TargetUser {
     }
 }
 
-impl From<&DesiredUser> for UserAttributes {
-    fn from(d: &DesiredUser) -> Self {
-        Self {
-            user_name: d.user_name.clone(),
-            external_id: Some(d.external_id.clone()),
-            active: d.active,
-            given_name: d.given_name.clone(),
-            family_name: d.family_name.clone(),
-            display_name: d.display_name.clone(),
-            email: Some(d.emails.clone()),
-            phone: d.phone.clone(),
-            title: d.title.clone(),
-            department: d.department.clone(),
-            employee_number: d.employee_number.clone(),
-        }
-    }
-}
-
 /// Reads every target user (in pages) and each paired target group with its members. A paired
 /// group the target no longer has is left out, and the planner then refuses to plan (R10).
 pub async fn read_target(
