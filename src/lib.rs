@@ -17,3 +17,4 @@ pub mod sim;
 pub mod state;
 pub mod sync;
 pub mod time;
+pub mod wizard;

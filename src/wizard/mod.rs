@@ -1,0 +1,8 @@
+//! The setup wizard (`adsync-setup`): six steps from credentials to a running service.
+//!
+//! Layout (see ../shared/STYLE.md): one file per step holding its fields, `validate()` and
+//! `*_ui()`; network calls run on a background runtime and report back through a channel that
+//! calls `ctx.request_repaint()`; drawing code returns commands that run after the frame.
+
+pub mod pairing;
+pub mod preview;
