@@ -6,3 +6,4 @@
 
 pub mod pairing;
 pub mod preview;
+pub mod search;
