@@ -176,6 +176,22 @@ pub enum SimCommand {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Write a synthetic tenant (tenant.json), a matching application (app.json) and the pairs
+    /// joining them (pairs.toml) into DIR, for benchmarks at any scale
+    Generate {
+        /// How many users
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// How many groups
+        #[arg(long, default_value_t = 2_000)]
+        groups: usize,
+        /// The seed: the same numbers always give the same files
+        #[arg(long, default_value_t = 8)]
+        seed: u64,
+        /// The directory to write into (created if needed)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +294,12 @@ pub fn run(cli: Cli) -> Exit {
         Command::Sim(SimCommand::Scim { seed, port, token }) => {
             sim_cmd::scim(seed, *port, token.as_deref())
         }
+        Command::Sim(SimCommand::Generate {
+            users,
+            groups,
+            seed,
+            out,
+        }) => sim_cmd::generate(*users, *groups, *seed, out),
         Command::Service(command) => service_cmd::run(command, cli.config.as_deref()),
     };
     match result {

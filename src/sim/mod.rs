@@ -6,6 +6,7 @@ pub mod demo;
 pub mod entra;
 mod faults;
 pub mod scim;
+pub mod synth;
 
 pub use faults::{Fault, FaultRule, Faults, PendingFaults};
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use filter::{Filter, parse_filter};
@@ -31,17 +31,17 @@ pub const DEFAULT_TOKEN: &str = "adsync-sim-token";
 pub const DEFAULT_MAX_RESULTS: usize = 100;
 
 /// A seed file: the application's users and groups at start, and how it authenticates.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Seed {
     /// The bearer token to accept (default [`DEFAULT_TOKEN`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Also accept HTTP basic authentication with this user name and password.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic: Option<BasicCredentials>,
     /// Largest page size (default [`DEFAULT_MAX_RESULTS`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_results: Option<usize>,
     /// SCIM User resources as the application would hold them (`id` optional).
     #[serde(default)]
@@ -52,7 +52,7 @@ pub struct Seed {
 }
 
 /// A service account for basic authentication.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicCredentials {
     pub username: String,
@@ -60,13 +60,13 @@ pub struct BasicCredentials {
 }
 
 /// A group in a seed file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedGroup {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub display_name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// userNames (case-insensitive) or ids of member users.
     #[serde(default)]
