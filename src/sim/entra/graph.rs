@@ -2,6 +2,7 @@
 //! rounds, with `$select`, `$top`, `$search`, `$count`, a small `$filter`, absolute nextLinks on
 //! the host the client called, and Graph's error envelope.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::token::{self, now_secs};
-use super::{DeltaCursor, PendingRound, State, id_of};
+use super::{DeltaCursor, ObjectIndex, PendingRound, State, id_of};
 use crate::sim::{Fault, PendingFaults};
 
 /// The user properties Graph returns without `$select`.
@@ -293,7 +294,7 @@ fn graph(
     };
     match path {
         ["users"] => {
-            let items = state.users.clone();
+            let items: Vec<&Map<String, Value>> = state.users.iter().collect();
             list(&ctx, "/v1.0/users", "users", items, Kind::User)
         }
         ["users", "delta" | "microsoft.graph.delta"] => delta(state, &ctx, "users"),
@@ -309,7 +310,7 @@ fn graph(
             None => not_found(id, headers),
         },
         ["groups"] => {
-            let items = state.groups.clone();
+            let items: Vec<&Map<String, Value>> = state.groups.iter().collect();
             list(&ctx, "/v1.0/groups", "groups", items, Kind::Group)
         }
         ["groups", "delta" | "microsoft.graph.delta"] => delta(state, &ctx, "groups"),
@@ -334,11 +335,11 @@ fn graph(
             relation @ ("members" | "transitiveMembers"),
             cast @ ..,
         ] => {
-            let Some(group_id) = state
-                .groups
-                .iter()
-                .map(id_of)
-                .find(|g| g.eq_ignore_ascii_case(id))
+            let index = state.index();
+            let Some(group_id) = index
+                .get(id)
+                .filter(|(_, kind)| *kind == Some("group"))
+                .map(|(g, _)| id_of(g))
             else {
                 return not_found(id, headers);
             };
@@ -360,14 +361,20 @@ fn graph(
                 );
             }
             let transitive = *relation == "transitiveMembers";
-            let mut items = members_of(state, &group_id, transitive);
+            let mut members = members_of(&index, state, &group_id, transitive);
             if let Some(c) = cast {
                 let wanted = format!("#microsoft.graph.{c}");
-                items.retain(|o| o["@odata.type"] == wanted.as_str());
-                for item in &mut items {
-                    item.remove("@odata.type");
-                }
+                members.retain(|(_, kind)| *kind == wanted);
             }
+            // Only the page served is copied out of the directory.
+            let items: Vec<Member<'_>> = members
+                .into_iter()
+                .map(|(id, _)| Member {
+                    id,
+                    index: &index,
+                    keep_type: cast.is_none(),
+                })
+                .collect();
             let kind = if cast == Some("user") {
                 Kind::User
             } else {
@@ -422,25 +429,25 @@ fn not_found(id: &str, headers: &HeaderMap) -> Response {
 }
 
 /// Members of a group: direct (service principals left out, the v1.0 quirk) or transitive
-/// (nested groups listed and expanded, each object once).
-fn members_of(state: &State, group_id: &str, transitive: bool) -> Vec<Map<String, Value>> {
+/// (nested groups listed and expanded, each object once), as (id, `@odata.type`).
+fn members_of(
+    index: &ObjectIndex<'_>,
+    state: &State,
+    group_id: &str,
+    transitive: bool,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut queue = vec![group_id.to_owned()];
     let mut visited = HashSet::new();
-    let index = state.index();
     while let Some(group) = queue.pop() {
         if !visited.insert(group.clone()) {
             continue;
         }
         for member in state.members.get(&group).into_iter().flatten() {
-            let Some(object) = index.typed(member) else {
+            let Some(kind) = index.odata_type(member) else {
                 continue;
             };
-            let kind = object["@odata.type"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
             if !transitive && kind == "#microsoft.graph.servicePrincipal" {
                 continue;
             }
@@ -448,7 +455,7 @@ fn members_of(state: &State, group_id: &str, transitive: bool) -> Vec<Map<String
                 queue.push(member.clone());
             }
             if seen.insert(member.clone()) {
-                out.push(object);
+                out.push((member.clone(), kind));
             }
         }
         if !transitive {
@@ -456,6 +463,35 @@ fn members_of(state: &State, group_id: &str, transitive: bool) -> Vec<Map<String
         }
     }
     out
+}
+
+/// One item of a list: borrowed from the directory, or (a member with its type) made when it is
+/// needed, so that a page costs what it serves.
+trait ListItem {
+    fn object(&self) -> Cow<'_, Map<String, Value>>;
+}
+
+impl ListItem for &Map<String, Value> {
+    fn object(&self) -> Cow<'_, Map<String, Value>> {
+        Cow::Borrowed(self)
+    }
+}
+
+/// A group member, by id; with its `@odata.type` unless the request cast to one type.
+struct Member<'a> {
+    id: String,
+    index: &'a ObjectIndex<'a>,
+    keep_type: bool,
+}
+
+impl ListItem for Member<'_> {
+    fn object(&self) -> Cow<'_, Map<String, Value>> {
+        let mut object = self.index.typed(&self.id).unwrap_or_default();
+        if !self.keep_type {
+            object.remove("@odata.type");
+        }
+        Cow::Owned(object)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -643,11 +679,11 @@ fn filter_matches(object: &Map<String, Value>, filter: &str) -> Option<bool> {
     })
 }
 
-fn list(
+fn list<T: ListItem>(
     ctx: &ListCtx<'_>,
     path: &str,
     context: &str,
-    mut items: Vec<Map<String, Value>>,
+    mut items: Vec<T>,
     kind: Kind,
 ) -> Response {
     let q = ctx.query;
@@ -686,12 +722,12 @@ fn list(
                 ctx.headers,
             );
         };
-        items.retain(|o| search_matches(o, &clauses, any));
+        items.retain(|o| search_matches(&o.object(), &clauses, any));
     }
     if let Some(filter) = q.get("$filter") {
         let mut keep = Vec::new();
         for item in items {
-            match filter_matches(&item, filter) {
+            match filter_matches(&item.object(), filter) {
                 Some(true) => keep.push(item),
                 Some(false) => {}
                 None => {
@@ -729,7 +765,7 @@ fn list(
         .get(offset..end)
         .unwrap_or_default()
         .iter()
-        .map(|o| Value::Object(project(o, select.as_deref(), kind)))
+        .map(|o| Value::Object(project(&o.object(), select.as_deref(), kind)))
         .collect();
     let mut next = (end < total).then(|| {
         format!(

@@ -151,6 +151,17 @@ fn parse_paths(list: &Option<String>) -> Result<Vec<AttrPath>, ScimFailure> {
         .collect()
 }
 
+/// Does the projection leave out a group's `members` (listed in `excludedAttributes`, or not
+/// asked for in `attributes`)? Then they need not be rendered at all.
+fn excludes_members(attributes: &[AttrPath], excluded: &[AttrPath]) -> bool {
+    let is_members = |p: &AttrPath| p.uri.is_none() && p.attr.eq_ignore_ascii_case("members");
+    if attributes.is_empty() {
+        excluded.iter().any(|p| is_members(p) && p.sub.is_none())
+    } else {
+        !attributes.iter().any(is_members)
+    }
+}
+
 /// Applies `attributes` (keep only these, plus `id` and `schemas`) or `excludedAttributes`.
 fn project(
     mut doc: Map<String, Value>,
@@ -481,8 +492,9 @@ fn route(
                     let mut store = state.store.lock().unwrap();
                     match *method {
                         Method::GET => {
+                            let members = !excludes_members(&attributes, &excluded);
                             let doc = store
-                                .render(kind, id, base)
+                                .render_with(kind, id, base, members)
                                 .ok_or_else(|| ScimFailure::not_found(kind, id))?;
                             let version = store.version_of(kind, id).unwrap_or_default();
                             if if_none_match.is_some_and(|v| {
@@ -512,7 +524,8 @@ fn route(
                         }
                         Method::PATCH => {
                             store.patch(kind, id, &parse_body(body)?, if_match)?;
-                            let doc = store.render(kind, id, base).expect("exists");
+                            let members = !excludes_members(&attributes, &excluded);
+                            let doc = store.render_with(kind, id, base, members).expect("exists");
                             Ok(resource_response(
                                 StatusCode::OK,
                                 project(doc, &attributes, &excluded),

@@ -232,7 +232,27 @@ impl Store {
     /// The resource as a client sees it: computed `groups` and member `display`, `meta.location`,
     /// no password.
     pub fn render(&self, kind: Kind, id: &str, base: &str) -> Option<Map<String, Value>> {
-        let mut doc = self.raw(kind, id)?.clone();
+        self.render_with(kind, id, base, true)
+    }
+
+    /// [`Store::render`], leaving a group's `members` out when `members` is false (what a client
+    /// that excludes them gets, without copying and resolving a large member list first).
+    pub fn render_with(
+        &self,
+        kind: Kind,
+        id: &str,
+        base: &str,
+        members: bool,
+    ) -> Option<Map<String, Value>> {
+        let raw = self.raw(kind, id)?;
+        let mut doc = if members || kind != Kind::Group {
+            raw.clone()
+        } else {
+            raw.iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("members"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
         doc.remove("password");
         if let Some(Value::Object(meta)) = doc.get_mut("meta") {
             meta.insert(
@@ -607,6 +627,11 @@ impl Store {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<(), ScimFailure> {
+        if kind == Kind::Group
+            && let Some(result) = self.add_members_in_place(id, body, if_match)
+        {
+            return result;
+        }
         let old = self
             .raw(kind, id)
             .cloned()
@@ -641,6 +666,96 @@ impl Store {
         let doc = self.touched(doc, &old);
         self.commit(kind, id, doc, false);
         Ok(())
+    }
+
+    /// A PATCH whose every operation is `add` on `members` with plain `{"value": …}` entries:
+    /// the write a sync makes once per user. Done in place, it costs what the new members cost,
+    /// not a copy, a re-validation and a re-index of the whole group (quadratic over a sync of
+    /// 100,000 users into one group). The outcome is the general path's: unknown members refused,
+    /// members already there ignored, the version bumped only when something changed. `None`
+    /// for any other body, which then takes the general path.
+    fn add_members_in_place(
+        &mut self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Option<Result<(), ScimFailure>> {
+        let ops = body
+            .as_object()
+            .and_then(|o| get_ci(o, "Operations"))
+            .and_then(Value::as_array)?;
+        let mut wanted: Vec<Map<String, Value>> = Vec::new();
+        for op in ops {
+            let op = op.as_object()?;
+            let name = get_ci(op, "op")?.as_str()?;
+            let path = get_ci(op, "path")?.as_str()?;
+            if !name.eq_ignore_ascii_case("add") || path.trim() != "members" {
+                return None;
+            }
+            for member in get_ci(op, "value")?.as_array()? {
+                let member = member.as_object()?;
+                let plain = member
+                    .keys()
+                    .all(|k| matches!(k.as_str(), "value" | "display" | "$ref" | "type"));
+                if !plain || !member.get("value")?.is_string() {
+                    return None;
+                }
+                wanted.push(member.clone());
+            }
+        }
+        if self.groups.get(id).is_none() {
+            return Some(Err(ScimFailure::not_found(Kind::Group, id)));
+        }
+        if let Err(e) = self.check_version(Kind::Group, id, if_match) {
+            return Some(Err(e));
+        }
+        let mut fresh = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for mut member in wanted {
+            let value = member["value"].as_str().unwrap_or_default().to_owned();
+            if self.users.get(&value).is_none() && self.groups.get(&value).is_none() {
+                return Some(Err(ScimFailure::bad(
+                    "invalidValue",
+                    format!("member {value:?} is not a user or group of this application"),
+                )));
+            }
+            let already = self.memberships.get(&value).is_some_and(|g| g.contains(id));
+            if already || !seen.insert(value.clone()) {
+                continue;
+            }
+            member.remove("$ref");
+            member.remove("type");
+            fresh.push((value, member));
+        }
+        if fresh.is_empty() {
+            return Some(Ok(()));
+        }
+        let version = self.next_version();
+        let seq = *self.groups.by_id.get(id)?;
+        let doc = self.groups.rows.get_mut(&seq)?;
+        let members = doc
+            .entry("members")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !members.is_array() {
+            *members = Value::Array(Vec::new());
+        }
+        let list = members.as_array_mut()?;
+        for (_, member) in &fresh {
+            list.push(Value::Object(member.clone()));
+        }
+        if let Some(Value::Object(meta)) = doc.get_mut("meta") {
+            meta.insert("lastModified".into(), Value::String(now_rfc3339()));
+            meta.insert("version".into(), Value::String(version));
+        }
+        let indexed = self.group_members.entry(id.to_owned()).or_default();
+        for (value, _) in fresh {
+            self.memberships
+                .entry(value.clone())
+                .or_default()
+                .insert(id.to_owned());
+            indexed.push(value);
+        }
+        Some(Ok(()))
     }
 
     /// DELETE. Deleting a user also takes it out of every group.
