@@ -128,6 +128,14 @@ pub struct ScimClient {
     page_size: usize,
 }
 
+/// The query of a group PATCH: the answer leaves the member list out (RFC 7644 §3.9 allows
+/// `excludedAttributes` on PATCH). A server that returns the group would otherwise send every
+/// member back on each add, which over a sync of N users into one group is O(N²) bytes; a
+/// server that ignores the parameter, or answers 204, is unaffected.
+fn without_members() -> [(&'static str, String); 1] {
+    [("excludedAttributes", "members".to_owned())]
+}
+
 /// Default page size asked for when listing (servers may return fewer).
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 
@@ -574,7 +582,7 @@ impl ScimClient {
         self.call(
             Method::PATCH,
             &format!("Groups/{group_id}"),
-            &[],
+            &without_members(),
             Some(&body),
         )
         .await?;
@@ -590,7 +598,7 @@ impl ScimClient {
         self.call(
             Method::PATCH,
             &format!("Groups/{group_id}"),
-            &[],
+            &without_members(),
             Some(&body),
         )
         .await?;
