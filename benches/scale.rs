@@ -93,6 +93,13 @@ fn measured<T>(f: impl FnOnce() -> T) -> (T, Duration, usize) {
     (out, elapsed, peak)
 }
 
+/// CPU time of the calling thread so far (what a call cost, whatever else the machine runs).
+fn thread_cpu() -> Duration {
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Statistics and printing.
 
@@ -350,10 +357,18 @@ fn after_first_sync(
 /// Ten in-scope users with a new job title.
 fn change_ten(source: &SourceSnapshot, links: &Links) -> SourceSnapshot {
     let mut source = source.clone();
-    let ids: Vec<String> = links.keys().step_by(links.len() / 10).take(10).cloned().collect();
+    let ids: Vec<String> = links
+        .keys()
+        .step_by(links.len() / 10)
+        .take(10)
+        .cloned()
+        .collect();
     for id in ids {
         let user: &mut SourceUser = source.users.get_mut(&id).unwrap();
-        user.job_title = Some(format!("{} (acting)", user.job_title.as_deref().unwrap_or("")));
+        user.job_title = Some(format!(
+            "{} (acting)",
+            user.job_title.as_deref().unwrap_or("")
+        ));
     }
     source
 }
@@ -378,6 +393,7 @@ fn bench_plan(args: &Args) {
         let mut times = Vec::new();
         let mut peaks = Vec::new();
         let mut first = None;
+        let mut cpus = Vec::new();
         for _ in 0..args.runs {
             let input = PlanInput {
                 settings: &settings,
@@ -385,7 +401,9 @@ fn bench_plan(args: &Args) {
                 target: &target,
                 links: &none,
             };
+            let cpu0 = thread_cpu();
             let (p, t, peak) = measured(|| plan(input).unwrap());
+            cpus.push((thread_cpu() - cpu0).as_secs_f64() * 1000.0);
             times.push(t.as_secs_f64() * 1000.0);
             peaks.push(mib(peak));
             drop(first.replace(p));
@@ -398,18 +416,69 @@ fn bench_plan(args: &Args) {
             source.users.len()
         );
         println!(
-            "  first sync   : {}; peak alloc {}  [{} create, {} link, {} skip]",
+            "  first sync   : wall {}; CPU {}; peak alloc {}  [{} create, {} link, {} skip]",
             fmt_stat(&times, "ms", 1),
+            fmt_stat(&cpus, "ms", 1),
             fmt_stat(&peaks, "MiB", 1),
             s.create,
             s.link,
             s.skip
         );
+        // Where a first sync's memory goes besides plan(): the JSON report `sync --format json`
+        // prints, and the members as JSON values (what the Graph client holds before parsing).
+        let ((), json_time, json_peak) = measured(|| drop(first.to_json()));
+        let member_json: Vec<String> = synth
+            .fixture
+            .users
+            .iter()
+            .take(10_000)
+            .map(|u| serde_json::to_string(u).unwrap())
+            .collect();
+        let (values, _, values_peak) = measured(|| {
+            member_json
+                .iter()
+                .map(|t| serde_json::from_str::<Value>(t).unwrap())
+                .collect::<Vec<_>>()
+        });
+        drop(values);
+        let per_user = values_peak as f64 / member_json.len().max(1) as f64;
+        println!(
+            "  report JSON  : to_json() {:.0} ms, peak alloc {:.1} MiB; members as JSON values \
+             {:.0} B/user (over 10k users)",
+            json_time.as_secs_f64() * 1000.0,
+            mib(json_peak),
+            per_user
+        );
+        // A breakdown of one part every plan pays for every in-scope user: the mapping and the
+        // hash of the mapped values (R4).
+        let policy = settings.policy.username;
+        let cpu0 = thread_cpu();
+        let desired: Vec<_> = source
+            .users
+            .values()
+            .map(|u| adsync::sync::desired_user(u, policy))
+            .collect();
+        let cpu_map = thread_cpu() - cpu0;
+        let cpu0 = thread_cpu();
+        let hashes: usize = desired
+            .iter()
+            .map(|d| adsync::sync::values_hash(d).len())
+            .sum();
+        let cpu_hash = thread_cpu() - cpu0;
+        println!(
+            "  breakdown    : desired_user() for all {} users {:.0} ms CPU, values_hash() {:.0} ms CPU ({} hex chars)",
+            desired.len(),
+            cpu_map.as_secs_f64() * 1000.0,
+            cpu_hash.as_secs_f64() * 1000.0,
+            hashes
+        );
+        drop(desired);
         let (target2, links) = after_first_sync(&first, &target);
         let changed = change_ten(&source, &links);
         let mut times = Vec::new();
         let mut peaks = Vec::new();
         let mut summary = None;
+        let mut cpus = Vec::new();
         for _ in 0..args.runs {
             let input = PlanInput {
                 settings: &settings,
@@ -417,15 +486,18 @@ fn bench_plan(args: &Args) {
                 target: &target2,
                 links: &links,
             };
+            let cpu0 = thread_cpu();
             let (p, t, peak) = measured(|| plan(input).unwrap());
+            cpus.push((thread_cpu() - cpu0).as_secs_f64() * 1000.0);
             times.push(t.as_secs_f64() * 1000.0);
             peaks.push(mib(peak));
             summary = Some(p.summary);
         }
         let s = summary.unwrap();
         println!(
-            "  steady state : {}; peak alloc {}  [{} update, {} unchanged]",
+            "  steady state : wall {}; CPU {}; peak alloc {}  [{} update, {} unchanged]",
             fmt_stat(&times, "ms", 1),
+            fmt_stat(&cpus, "ms", 1),
             fmt_stat(&peaks, "MiB", 1),
             s.update,
             s.unchanged
@@ -649,7 +721,11 @@ fn bench_sync(args: &Args) {
             serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap_or(Value::Null);
         let failed = report["actions"]
             .as_array()
-            .map(|a| a.iter().filter(|x| x["result"]["status"] == "failed").count())
+            .map(|a| {
+                a.iter()
+                    .filter(|x| x["result"]["status"] == "failed")
+                    .count()
+            })
             .unwrap_or(0);
         let graph = graph_counts(&world.entra);
         let scim = scim_counts(&world.scim);
@@ -663,7 +739,10 @@ fn bench_sync(args: &Args) {
             load()
         );
         println!("  summary: {}", report["summary"]);
-        println!("  failed actions: {failed}; app users now: {}", world.scim.user_count());
+        println!(
+            "  failed actions: {failed}; app users now: {}",
+            world.scim.user_count()
+        );
         println!(
             "  Graph: {graph_requests} requests ({:.3}x the minimum {minimum}) [{}]",
             graph_requests as f64 / minimum as f64,
@@ -778,7 +857,10 @@ fn bench_incremental(args: &Args) {
             if world.entra.log().total() > 0 {
                 break Instant::now();
             }
-            assert!(changed.elapsed() < Duration::from_secs(60), "no cycle began");
+            assert!(
+                changed.elapsed() < Duration::from_secs(60),
+                "no cycle began"
+            );
             std::thread::sleep(Duration::from_millis(2));
         };
         let (end, line) = wait_for(
@@ -834,4 +916,3 @@ fn bench_incremental(args: &Args) {
         fmt_stat(&rss, "MiB", 0)
     );
 }
-

@@ -483,9 +483,8 @@ impl State {
     /// directory (at 100,000 users that pass was most of the time of a members page).
     fn index(&self) -> ObjectIndex<'_> {
         let positions = self.positions.get_or_init(|| {
-            let mut map = HashMap::with_capacity(
-                self.users.len() + self.groups.len() + self.others.len(),
-            );
+            let mut map =
+                HashMap::with_capacity(self.users.len() + self.groups.len() + self.others.len());
             for (objects, table) in [
                 (&self.users, Table::Users),
                 (&self.groups, Table::Groups),
