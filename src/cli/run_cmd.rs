@@ -299,10 +299,12 @@ impl Service<'_> {
                 return self.full_cycle("resync").await;
             }
             Err(e) => {
-                return Err(format!(
+                let message = format!(
                     "reading Entra changes failed: {e}; nothing was written, and the same \
                      changes are read again next cycle"
-                ));
+                );
+                engine.record_failure("service", &message);
+                return Err(message);
             }
         };
         let changed = round.users.changed.len()

@@ -1062,10 +1062,9 @@ fn a_partial_plan_acts_only_on_its_users_and_as_a_full_plan_would() {
     w.source.users.get_mut(a).unwrap().job_title = Some("Lead".into());
     w.source.groups.get_mut(SALES).unwrap().members.remove(b);
     w.source.users.remove(b);
-    w.source.outside.insert(
-        b.into(),
-        Whereabouts::Exists(Box::new(user(b, "bob"))),
-    );
+    w.source
+        .outside
+        .insert(b.into(), Whereabouts::Exists(Box::new(user(b, "bob"))));
     let ids = BTreeSet::from([a.to_owned()]);
     let partial = partial_plan(&w, &ids);
     let full = w.plan();
