@@ -276,3 +276,97 @@ impl TargetWriter for ScimClient {
             .map_err(write_error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+    use crate::http::RetryPolicy;
+    use crate::scim::ScimAuth;
+    use crate::sim::scim::{ScimSim, Seed};
+
+    fn settings(url: &str) -> Settings {
+        let text = format!(
+            "version = 1\n[entra]\ntenant = \"contoso.example\"\nclient_id = \
+             \"11111111-2222-3333-4444-555555555555\"\nclient_secret = \"env:X\"\n[target]\n\
+             url = \"{url}\"\ntoken = \"env:Y\"\n[[pairs]]\n\
+             entra_group_id = \"00000000-0000-0000-0000-00000000000a\"\n\
+             target_group_id = \"hd-g-tier1\"\norder = 1\n[[pairs]]\n\
+             entra_group_id = \"00000000-0000-0000-0000-00000000000b\"\n\
+             target_group_id = \"hd-g-tier2\"\norder = 2\n"
+        );
+        Settings::from_file(&parse_str(&text).unwrap())
+    }
+
+    /// A partial read holds the linked user (by id) and the users matching an unlinked one (by
+    /// filter), with the same memberships a full read shows, whether they come from the users'
+    /// `groups` or from the groups; and it counts its requests.
+    #[tokio::test]
+    async fn a_partial_read_holds_the_touched_users_and_their_memberships() {
+        let sim = ScimSim::start(Seed::demo()).await.unwrap();
+        let client = ScimClient::new(
+            &sim.url(),
+            ScimAuth::Bearer(Secret::new("helpdesk-demo-token".to_owned())),
+        )
+        .with_retry(RetryPolicy::fast());
+        let settings = settings(&sim.url());
+        let (full, info) = read_target_with_info(&client, &settings).await.unwrap();
+        assert!(info.user_groups, "the simulator lists a user's groups");
+        assert_eq!(info.group_names["hd-g-tier1"], "Tier 1");
+
+        let omar = "omar.haddad@tailspintoys.com";
+        let mut source = SourceSnapshot::default();
+        source.users.insert(
+            "e-omar".into(),
+            SourceUser {
+                id: "e-omar".into(),
+                user_principal_name: omar.to_uppercase(),
+                mail: Some(omar.into()),
+                account_enabled: true,
+                ..SourceUser::default()
+            },
+        );
+        let links = Links::from([(
+            "e-sara".to_owned(),
+            Link {
+                entra_id: "e-sara".into(),
+                target_id: "hd-u-0001".into(),
+                ..Link::default()
+            },
+        )]);
+        let touched = BTreeSet::from(["e-sara".to_owned(), "e-omar".to_owned()]);
+        let omar_id = full
+            .users
+            .values()
+            .find(|u| u.user_name == omar)
+            .unwrap()
+            .id
+            .clone();
+        for user_groups in [true, false] {
+            let info = TargetInfo {
+                user_groups,
+                ..info.clone()
+            };
+            sim.log().clear();
+            let (partial, requests) =
+                read_target_partial(&client, &settings, &info, &links, &source, &touched)
+                    .await
+                    .unwrap();
+            let ids: BTreeSet<&str> = partial.users.keys().map(String::as_str).collect();
+            assert_eq!(ids, BTreeSet::from(["hd-u-0001", omar_id.as_str()]));
+            for (id, group) in &partial.groups {
+                let expected: BTreeSet<String> = full.groups[id]
+                    .members
+                    .iter()
+                    .filter(|m| ids.contains(m.as_str()))
+                    .cloned()
+                    .collect();
+                assert_eq!(group.members, expected, "{id}, user_groups = {user_groups}");
+                assert_eq!(group.display_name, full.groups[id].display_name);
+            }
+            assert!(!partial.groups["hd-g-tier1"].members.is_empty());
+            assert_eq!(requests as u64, sim.log().total());
+            assert_eq!(requests, if user_groups { 2 } else { 4 });
+        }
+    }
+}
