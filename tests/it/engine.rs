@@ -912,3 +912,98 @@ fn a_dry_run_service_plans_incremental_changes_and_writes_nothing() {
     assert!(w.target_user(&someone).is_none());
     assert_eq!(w.history()[0]["outcome"], "dry-run");
 }
+
+/// A nested pair: a member added to a group nested under it (Support Leads under Support (all))
+/// makes the incremental cycle read that pair's transitive members again (the delta names the
+/// nested group, not the pair), and nothing more; the new member is created in the pair's group.
+#[test]
+fn a_change_under_a_nested_pair_rereads_only_that_pair() {
+    let w0 = World::new("");
+    let group = |name: &str| {
+        w0.tenant["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["displayName"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (all, leads) = (group("Support (all)"), group("Support Leads"));
+    drop(w0);
+    let w = World::new(&format!(
+        "interval_secs = 5\n[[pairs]]\nentra_group_id = \"{all}\"\n\
+         target_group_id = \"hd-g-managers\"\norder = 3\nnested = true\n"
+    ));
+    let service = Service::start(&w);
+    wait_for("the first full cycle", 60, &|| {
+        w.history().first().is_some_and(|r| r["outcome"] == "ok")
+    });
+    let in_groups: Vec<String> = [&w.tier1, &w.tier2, &leads, &all]
+        .iter()
+        .flat_map(|g| w.members(g))
+        .collect();
+    let in_target: Vec<String> = w
+        .scim
+        .users()
+        .iter()
+        .filter_map(|u| u["userName"].as_str().map(str::to_lowercase))
+        .collect();
+    let newcomer = w.tenant["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| {
+            u["accountEnabled"] == true
+                && !in_groups.iter().any(|m| u["id"] == m.as_str())
+                && !in_target.contains(
+                    &u["userPrincipalName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_lowercase(),
+                )
+        })
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.wait_for_a_quiet_cycle();
+    w.entra.log().clear();
+    w.scim.log().clear();
+    w.entra.add_member(&leads, &newcomer);
+    wait_for("the newcomer in the target", 30, &|| {
+        w.target_user(&newcomer).is_some_and(|u| {
+            let id = u["id"].as_str().unwrap().to_owned();
+            w.scim.member_ids("hd-g-managers").contains(&id)
+        })
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let requests = w.entra.log().requests();
+    let next_cycle = requests
+        .iter()
+        .skip(1)
+        .position(|r| r.path.ends_with("/users/delta"))
+        .map_or(requests.len(), |p| p + 1);
+    let paths: Vec<&str> = requests[..next_cycle]
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect();
+    // Two delta requests, the pair's transitive users (the newcomer's record comes with them)
+    // and the groups under it; the other pairs are not read.
+    assert_eq!(
+        paths,
+        [
+            "/v1.0/users/delta".to_owned(),
+            "/v1.0/groups/delta".to_owned(),
+            format!("/v1.0/groups/{all}/transitiveMembers/microsoft.graph.user"),
+            format!("/v1.0/groups/{all}/transitiveMembers/microsoft.graph.group"),
+        ],
+        "{}",
+        service.plain_log()
+    );
+    // One filter read, the create and the group add.
+    assert_eq!(w.scim.log().total(), 3, "{:?}", w.scim.log().requests());
+    let (_, plan) = w.plan_json();
+    assert!(plan["actions"].as_array().unwrap().is_empty(), "{plan:#}");
+}
