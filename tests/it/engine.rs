@@ -1007,3 +1007,59 @@ fn a_change_under_a_nested_pair_rereads_only_that_pair() {
     let (_, plan) = w.plan_json();
     assert!(plan["actions"].as_array().unwrap().is_empty(), "{plan:#}");
 }
+
+/// R12 for the service: killed in the middle of an incremental apply, it has not advanced its
+/// delta links; started again, it converges with no duplicate users.
+#[test]
+fn a_service_killed_mid_incremental_apply_converges_when_started_again() {
+    let w = World::new("interval_secs = 5");
+    let service = Service::start(&w);
+    wait_for("the first full cycle", 60, &|| {
+        w.history().first().is_some_and(|r| r["outcome"] == "ok")
+    });
+    w.wait_for_a_quiet_cycle();
+    let before = w.stored_delta();
+    let tier1 = w.members(&w.tier1);
+    let newcomers: Vec<String> = w
+        .members(&w.tier2)
+        .into_iter()
+        .filter(|id| !tier1.contains(id))
+        .take(3)
+        .collect();
+    w.scim.faults().add(
+        FaultRule::new(
+            "PATCH",
+            "/Groups/",
+            1,
+            Fault::Latency(Duration::from_secs(3)),
+        )
+        .times(u64::MAX),
+    );
+    for id in &newcomers {
+        w.entra.remove_member(&w.tier2, id);
+        w.entra.add_member(&w.tier1, id);
+    }
+    wait_for("the incremental apply under way", 30, &|| {
+        w.scim.log().count("PATCH", "/Groups/") >= 1
+    });
+    drop(service);
+    assert_eq!(w.stored_delta().0, before.0, "links kept after the kill");
+    assert_eq!(w.stored_delta().1, before.1);
+    w.scim.faults().clear();
+
+    let _service = Service::start(&w);
+    wait_for("the moves in the target", 60, &|| {
+        newcomers
+            .iter()
+            .all(|id| w.target_groups_of(id) == ["hd-g-tier1"])
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, plan) = w.plan_json();
+    assert!(plan["actions"].as_array().unwrap().is_empty(), "{plan:#}");
+    let duplicates: Vec<_> = w
+        .users_by_external_id()
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    assert!(duplicates.is_empty(), "duplicate users: {duplicates:?}");
+}
