@@ -1,6 +1,9 @@
 //! The sync engine. Snapshots of the source (Entra ID) and the target (the SCIM application) are
 //! the only I/O before planning; [`plan()`] is a pure function from snapshots, state and settings
 //! to a [`Plan`] value implementing the rules R1–R11 of SPEC §2. A dry run is printing the plan.
+//! The service's incremental cycles fold Graph delta rounds into a cached source snapshot
+//! ([`apply_delta`]), read the target for the touched users only ([`read_target_partial`]) and
+//! plan for them alone ([`plan_partial`]).
 
 mod apply;
 mod delta;
