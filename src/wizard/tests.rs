@@ -1,0 +1,1 @@
+//! Wizard tests (egui_kittest): filled in below.
