@@ -728,6 +728,16 @@ impl Wizard {
         });
     }
 
+    /// Runs what the search step asked for.
+    pub(crate) fn run_search(&mut self, command: SearchCommand) {
+        match command {
+            SearchCommand::Confirmed => {
+                self.search.confirming = false;
+                self.go_to(Step::Preview);
+            }
+        }
+    }
+
     fn run_preview(&mut self, command: PreviewCommand) {
         match command {
             PreviewCommand::Refresh => {
@@ -909,12 +919,7 @@ impl Wizard {
             self.count_members(side, id);
         }
         for command in search_commands {
-            match command {
-                SearchCommand::Confirmed => {
-                    self.search.confirming = false;
-                    self.go_to(Step::Preview);
-                }
-            }
+            self.run_search(command);
         }
         for command in preview_commands {
             self.run_preview(command);
@@ -947,7 +952,7 @@ impl Wizard {
                 ui.label(RichText::new("demo: simulated tenant and application").italics());
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                egui::global_theme_preference_buttons(ui);
+                theme_ui(ui);
                 ui.weak(match self.mode {
                     Mode::Edit => format!("Editing {}", self.config_path.display()),
                     _ => format!("Writes {}", self.config_path.display()),
@@ -1064,6 +1069,23 @@ impl Wizard {
 impl eframe::App for Wizard {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         Wizard::ui(self, ui);
+    }
+}
+
+/// Follow the system's theme, or force light or dark (egui's own switch draws emoji that the
+/// default fonts lack).
+fn theme_ui(ui: &mut Ui) {
+    let ctx = ui.ctx().clone();
+    let current = ctx.options(|o| o.theme_preference);
+    // Right to left: the last added is the leftmost.
+    for (preference, name) in [
+        (egui::ThemePreference::Dark, "Dark"),
+        (egui::ThemePreference::Light, "Light"),
+        (egui::ThemePreference::System, "System theme"),
+    ] {
+        if ui.selectable_label(current == preference, name).clicked() {
+            ctx.set_theme(preference);
+        }
     }
 }
 

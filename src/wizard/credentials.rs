@@ -34,7 +34,7 @@ impl CredentialsField {
     pub fn label(self) -> &'static str {
         match self {
             Self::Url => "SCIM URL",
-            Self::Token => "Bearer token",
+            Self::Token => "Token",
             Self::Username => "Username",
             Self::Password => "Password",
             Self::AdminEmail => "Administrator email",
