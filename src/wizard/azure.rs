@@ -224,6 +224,7 @@ impl AzureStep {
         egui::Grid::new("azure-grid")
             .num_columns(2)
             .spacing([16.0, 10.0])
+            .min_col_width(200.0)
             .show(ui, |ui| {
                 let label = ui.label("National cloud");
                 egui::ComboBox::from_id_salt("cloud")
@@ -348,6 +349,8 @@ impl AzureStep {
                 egui::Grid::new("azure-advanced-grid")
                     .num_columns(2)
                     .spacing([16.0, 10.0])
+                    .min_col_width(200.0)
+                    .min_col_width(200.0)
                     .show(ui, |ui| {
                         let error =
                             self.shown_error(F::AuthorityUrl, !self.authority_url.is_empty());

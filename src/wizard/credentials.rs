@@ -168,6 +168,7 @@ impl CredentialsStep {
         egui::Grid::new("credentials-grid")
             .num_columns(2)
             .spacing([16.0, 10.0])
+            .min_col_width(200.0)
             .show(ui, |ui| {
                 let error = self.shown_error(F::Url, !self.url.is_empty());
                 let r = widgets::text_row(
@@ -237,6 +238,7 @@ impl CredentialsStep {
         egui::Grid::new("new-users-grid")
             .num_columns(2)
             .spacing([16.0, 10.0])
+            .min_col_width(200.0)
             .show(ui, |ui| {
                 let r = widgets::secret_row(
                     ui,
