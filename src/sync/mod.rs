@@ -14,7 +14,9 @@ pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
 pub use mapping::{DesiredUser, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;
-pub use planner::{PlanError, PlanInput, mass_disable_guard, matches_scope, plan};
+pub use planner::{
+    PlanError, PlanInput, attribute as scope_value, mass_disable_guard, matches_scope, plan,
+};
 pub use snapshot::read_source;
 pub use target::read_target;
 
