@@ -20,7 +20,8 @@ pub use mapping::{DesiredUser, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;
 pub use planner::{
-    PartialScope, PlanError, PlanInput, mass_disable_guard, matches_scope, plan, plan_partial,
+    PartialScope, PlanError, PlanInput, attribute as scope_value, mass_disable_guard,
+    matches_scope, plan, plan_partial,
 };
 pub use snapshot::read_source;
 pub use target::{read_target, read_target_partial, read_target_with_info};

@@ -62,7 +62,9 @@ fn disable_reason(
     }
 }
 
-fn attribute(user: &SourceUser, attribute: ScopeAttribute) -> &str {
+/// The value a `[[scope]]` rule on `attribute` tests (empty when the user has none); exported as
+/// `scope_value` for the wizard, which shows it beside each matching user.
+pub fn attribute(user: &SourceUser, attribute: ScopeAttribute) -> &str {
     let value = match attribute {
         ScopeAttribute::DisplayName => &user.display_name,
         ScopeAttribute::UserPrincipalName => return &user.user_principal_name,
