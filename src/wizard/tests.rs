@@ -1,10 +1,6 @@
 //! Wizard tests with egui_kittest: the whole `--demo` flow driven through the accessibility tree
 //! (clicks and typing), validation messages, the cancel confirmation, the keyboard, editing an
 //! existing config, and certificate generation. No display or GPU is needed.
-//!
-//! The pairing, search and preview components are drawn by placeholders on this branch; where
-//! the flow needs their widgets, the test sets their state directly at spots marked
-//! `// PAIRING-UI:` (to become clicks once the components land).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,8 +8,6 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-use super::pairing::PairRow;
-use super::search::SearchCommand;
 use super::*;
 use crate::config;
 use crate::secret::SecretRef;
@@ -161,27 +155,20 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     settle(&mut h);
     assert!(h.state().pairing.entra_groups.len() >= 30);
     assert!(h.state().validate_current().is_err(), "no pair yet");
-    // PAIRING-UI: select "Support Tier 1" and "Tier 1" and press → once the pairing UI lands.
-    {
-        let w = h.state_mut();
-        let entra = w
-            .pairing
-            .entra_groups
-            .iter()
-            .find(|g| g.name == "Support Tier 1")
-            .cloned();
-        let target = w
-            .pairing
-            .target_groups
-            .iter()
-            .find(|g| g.name == "Tier 1")
-            .cloned();
-        w.pairing.pairs.push(PairRow {
-            entra: entra.expect("the demo tenant has Support Tier 1"),
-            target: target.expect("the demo application has Tier 1"),
-            nested: true,
-        });
-    }
+    // Select one group in each column (found through each column's search box) and press →.
+    type_into(&mut h, "Search Entra groups", "Support Tier 1");
+    click(&mut h, "Support Tier 1");
+    type_into(&mut h, "Search target groups", "Tier 1");
+    click(&mut h, "Tier 1");
+    click(&mut h, "Pair the selected groups");
+    let pairs: Vec<_> = h
+        .state()
+        .pairing
+        .pairs
+        .iter()
+        .map(|p| (p.entra.name.clone(), p.target.name.clone()))
+        .collect();
+    assert_eq!(pairs, [("Support Tier 1".to_owned(), "Tier 1".to_owned())]);
     h.run_steps(2);
     click(&mut h, "Next");
 
@@ -202,9 +189,8 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
         Step::Search,
         "and does not move on by itself"
     );
-    // PAIRING-UI: press the confirmation dialog's Synchronize button once the search UI lands.
-    h.state_mut().run_search(SearchCommand::Confirmed);
-    h.run_steps(1);
+    assert!(shown(&h, "Synchronize"), "the dialog asks before going on");
+    click(&mut h, "Confirm");
 
     // Step 5: the engine's real plan.
     assert_eq!(h.state().step, Step::Preview);
