@@ -19,7 +19,7 @@ for n in 1 2 3 4 5 6; do
     app=$!
     # The window, then the simulators and the step's reads (groups, members, plan).
     window=
-    for _ in $(seq 1 60); do
+    for _ in $(seq 1 240); do
         window=$(DISPLAY=$display xdotool search --name "adsync setup" 2>/dev/null | head -1) && [ -n "$window" ] && break
         sleep 0.5
     done
