@@ -93,6 +93,9 @@ struct FilterCache {
     needle: String,
     /// Indices into the list of the groups whose name contains `needle`.
     rows: Vec<usize>,
+    /// Indices into the list, sorted by group id, so `validate()` (which the app may call in
+    /// every frame) finds a pair's group without scanning 20,000 groups.
+    by_id: Vec<usize>,
 }
 
 impl FilterCache {
@@ -103,6 +106,9 @@ impl FilterCache {
         if list_changed {
             self.list = Some(list);
             self.lower_names = groups.iter().map(|g| g.name.to_lowercase()).collect();
+            self.by_id = (0..groups.len()).collect();
+            self.by_id
+                .sort_unstable_by(|&a, &b| groups[a].id.cmp(&groups[b].id));
         }
         let needle = search.trim();
         // Most frames: same list, same search. Compare without allocating.
@@ -124,6 +130,20 @@ impl FilterCache {
         }
         self.needle = needle;
         true
+    }
+}
+
+impl FilterCache {
+    /// Does the list hold a group with this id? Uses the id index when it was built for this
+    /// very list, else looks through the list.
+    fn contains_id(&self, groups: &[GroupItem], id: &str) -> bool {
+        if self.list == Some((groups.as_ptr() as usize, groups.len())) {
+            self.by_id
+                .binary_search_by(|&i| groups[i].id.as_str().cmp(id))
+                .is_ok()
+        } else {
+            groups.iter().any(|g| g.id == id)
+        }
     }
 }
 
@@ -152,8 +172,9 @@ impl PairingStep {
         // The lists are empty while they load; once loaded, a pair whose group is gone would
         // stop every sync (SPEC R10), so say so now.
         for (n, pair) in self.pairs.iter().enumerate() {
+            let entra = &self.view.entra.filter;
             if !self.entra_groups.is_empty()
-                && !self.entra_groups.iter().any(|g| g.id == pair.entra.id)
+                && !entra.contains_id(&self.entra_groups, &pair.entra.id)
             {
                 return Err(format!(
                     "Pair {}: the Entra group “{}” no longer exists in Entra ID; remove the pair.",
@@ -161,8 +182,9 @@ impl PairingStep {
                     pair.entra.name
                 ));
             }
+            let target = &self.view.target.filter;
             if !self.target_groups.is_empty()
-                && !self.target_groups.iter().any(|g| g.id == pair.target.id)
+                && !target.contains_id(&self.target_groups, &pair.target.id)
             {
                 return Err(format!(
                     "Pair {}: the target group “{}” no longer exists in the application; remove \
@@ -204,6 +226,16 @@ impl PairingStep {
     pub fn select(&mut self, side: Side, id: Option<&str>) {
         self.view.message = None;
         self.column_mut(side).selected = id.map(str::to_owned);
+    }
+
+    /// The text in a column's search box.
+    pub fn search(&self, side: Side) -> &str {
+        &self.column(side).search
+    }
+
+    /// Puts `text` in a column's search box (as if typed).
+    pub fn set_search(&mut self, side: Side, text: &str) {
+        text.clone_into(&mut self.column_mut(side).search);
     }
 
     /// The selected pair's position in [`Self::pairs`].

@@ -320,6 +320,14 @@ fn the_filter_is_recomputed_only_when_the_search_or_the_list_changes() {
     );
     assert_eq!(cache.rows.len(), 10_000);
 
+    assert!(cache.contains_id(&groups, "g19999"));
+    assert!(!cache.contains_id(&groups, "g20000"));
+    let copy = groups.clone();
+    assert!(
+        cache.contains_id(&copy, "g7"),
+        "another list: looked through"
+    );
+
     let shorter = groups[..5].to_vec();
     assert!(cache.update(&shorter, "group 1"), "another list");
     assert!(cache.rows.is_empty());
