@@ -791,6 +791,9 @@ impl Wizard {
             self.styled = true;
         }
         self.apply_replies();
+        // A dialog open when the frame starts owns Enter and Esc for this frame, even if it
+        // closes while drawing (Esc closing the confirmation must not also cancel the wizard).
+        let dialog_open = self.confirming_cancel || self.search.confirming;
 
         egui::Panel::top("header").show(ui, |ui| self.header_ui(ui));
         egui::Panel::bottom("buttons").show(ui, |ui| self.buttons_ui(ui));
@@ -924,7 +927,9 @@ impl Wizard {
         for command in preview_commands {
             self.run_preview(command);
         }
-        self.keyboard(&ctx);
+        if !dialog_open {
+            self.keyboard(&ctx);
+        }
         if let Some(outcome) = self.outcome {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             let _ = outcome;

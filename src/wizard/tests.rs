@@ -190,6 +190,17 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
         "and does not move on by itself"
     );
     assert!(shown(&h, "Synchronize"), "the dialog asks before going on");
+    // Esc closes the dialog only: it does not also reach the wizard's Cancel.
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert!(!h.state().search.confirming, "Esc closes the dialog");
+    assert!(
+        !h.state().confirming_cancel,
+        "and does not ask to cancel the wizard"
+    );
+    assert_eq!(h.state().step, Step::Search);
+    click(&mut h, "Next");
+    assert!(h.state().search.confirming);
     click(&mut h, "Confirm");
 
     // Step 5: the engine's real plan.
