@@ -27,4 +27,4 @@ pub use snapshot::read_source;
 pub use target::{read_target, read_target_partial, read_target_with_info};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,10 +8,11 @@ use proptest::prelude::*;
 use super::*;
 use crate::config::{GroupMode, Settings, UsernamePolicy, parse_str};
 
-const SUPPORT: &str = "00000000-0000-0000-0000-00000000000a";
-const SALES: &str = "00000000-0000-0000-0000-00000000000b";
+pub(crate) const SUPPORT: &str = "00000000-0000-0000-0000-00000000000a";
+pub(crate) const SALES: &str = "00000000-0000-0000-0000-00000000000b";
 
-fn settings(extra: &str) -> Settings {
+/// Settings pairing Support → tier-1 (order 1) and Sales → tier-2 (order 2), plus `extra` TOML.
+pub(crate) fn settings(extra: &str) -> Settings {
     let text = format!(
         r#"version = 1
 [entra]
@@ -34,7 +35,8 @@ order = 2
     Settings::from_file(&parse_str(&text).unwrap())
 }
 
-fn user(id: &str, name: &str) -> SourceUser {
+/// A member user `name@contoso.example`, job title "Agent".
+pub(crate) fn user(id: &str, name: &str) -> SourceUser {
     SourceUser {
         id: id.into(),
         user_principal_name: format!("{name}@contoso.example"),

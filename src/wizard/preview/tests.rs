@@ -6,52 +6,16 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
 use super::*;
-use crate::config::{Settings, parse_str};
+use crate::sync::tests::{SALES, SUPPORT, settings, user};
 use crate::sync::{
     Link, Links, PlanInput, SourceGroup, SourceSnapshot, SourceUser, TargetGroup, TargetSnapshot,
     TargetUser, Whereabouts, plan,
 };
 
-const SUPPORT: &str = "00000000-0000-0000-0000-00000000000a";
-const SALES: &str = "00000000-0000-0000-0000-00000000000b";
-
-fn settings(max_disables: u32) -> Settings {
-    let text = format!(
-        r#"version = 1
-[entra]
-tenant = "contoso.example"
-client_id = "11111111-2222-3333-4444-555555555555"
-client_secret = "env:X"
-[target]
-url = "http://127.0.0.1:1/scim"
-token = "env:Y"
-[[pairs]]
-entra_group_id = "{SUPPORT}"
-target_group_id = "tier-1"
-order = 1
-[[pairs]]
-entra_group_id = "{SALES}"
-target_group_id = "tier-2"
-order = 2
-[policy]
-max_disables = {max_disables}
-"#
-    );
-    Settings::from_file(&parse_str(&text).unwrap())
-}
-
 fn source_user(id: &str, name: &str, title: &str) -> SourceUser {
     SourceUser {
-        id: id.into(),
-        user_principal_name: format!("{name}@contoso.example"),
-        mail: Some(format!("{name}@contoso.example")),
-        given_name: Some(name.to_uppercase()),
-        surname: Some("Example".into()),
-        display_name: Some(format!("{} Example", name.to_uppercase())),
         job_title: Some(title.into()),
-        account_enabled: true,
-        user_type: Some("Member".into()),
-        ..SourceUser::default()
+        ..user(id, name)
     }
 }
 
@@ -136,7 +100,7 @@ fn fixture_plan(gone: usize, max_disables: u32) -> Plan {
         managed(&entra_id, &format!("gone{i}"), "tier-1", "Agent");
         source.outside.insert(entra_id, Whereabouts::Deleted);
     }
-    let settings = settings(max_disables);
+    let settings = settings(&format!("[policy]\nmax_disables = {max_disables}\n"));
     plan(PlanInput {
         settings: &settings,
         source: &source,
