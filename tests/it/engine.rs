@@ -594,6 +594,40 @@ fn wait_for(what: &str, secs: u64, cond: &dyn Fn() -> bool) {
 }
 
 impl World {
+    /// An enabled tenant user in none of `members` whom no target user matches by userName or
+    /// email: joining a paired group makes it a create, not a link.
+    fn outsider(&self, members: &[String]) -> String {
+        let in_target: Vec<String> = self
+            .scim
+            .users()
+            .iter()
+            .flat_map(|u| {
+                let mut keys = vec![u["userName"].as_str().unwrap_or_default().to_lowercase()];
+                for e in u["emails"].as_array().into_iter().flatten() {
+                    keys.push(e["value"].as_str().unwrap_or_default().to_lowercase());
+                }
+                keys
+            })
+            .collect();
+        let known = |u: &Value, key: &str| {
+            in_target.contains(&u[key].as_str().unwrap_or_default().to_lowercase())
+        };
+        self.tenant["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| {
+                u["accountEnabled"] == true
+                    && !members.iter().any(|m| u["id"] == m.as_str())
+                    && !known(u, "mail")
+                    && !known(u, "userPrincipalName")
+            })
+            .expect("the demo tenant has enabled users outside the paired groups")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     fn history(&self) -> Vec<Value> {
         let run = self.run(&["history", "--format", "json"]);
         serde_json::from_str(&run.stdout).unwrap_or_default()
@@ -681,38 +715,8 @@ fn incremental_cycles_cost_what_changed_and_a_failed_round_changes_nothing() {
         .unwrap()
         .clone();
     let mover = tier2.iter().find(|id| !tier1.contains(id)).unwrap().clone();
-    let in_target: Vec<String> = w
-        .scim
-        .users()
-        .iter()
-        .flat_map(|u| {
-            let mut keys = vec![u["userName"].as_str().unwrap_or_default().to_lowercase()];
-            for e in u["emails"].as_array().into_iter().flatten() {
-                keys.push(e["value"].as_str().unwrap_or_default().to_lowercase());
-            }
-            keys
-        })
-        .collect();
-    let newcomer = w.tenant["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| {
-            let id = u["id"].as_str().unwrap();
-            u["accountEnabled"] == true
-                && !tier1.iter().chain(&tier2).any(|m| m == id)
-                && !in_target.contains(&u["mail"].as_str().unwrap_or_default().to_lowercase())
-                && !in_target.contains(
-                    &u["userPrincipalName"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_lowercase(),
-                )
-        })
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let in_groups: Vec<String> = tier1.iter().chain(&tier2).cloned().collect();
+    let newcomer = w.outsider(&in_groups);
     assert_eq!(w.target_groups_of(&mover), ["hd-g-tier2"]);
     assert!(w.target_user(&newcomer).is_none());
     w.wait_for_a_quiet_cycle();
@@ -944,30 +948,7 @@ fn a_change_under_a_nested_pair_rereads_only_that_pair() {
         .iter()
         .flat_map(|g| w.members(g))
         .collect();
-    let in_target: Vec<String> = w
-        .scim
-        .users()
-        .iter()
-        .filter_map(|u| u["userName"].as_str().map(str::to_lowercase))
-        .collect();
-    let newcomer = w.tenant["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| {
-            u["accountEnabled"] == true
-                && !in_groups.iter().any(|m| u["id"] == m.as_str())
-                && !in_target.contains(
-                    &u["userPrincipalName"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_lowercase(),
-                )
-        })
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let newcomer = w.outsider(&in_groups);
     w.wait_for_a_quiet_cycle();
     w.entra.log().clear();
     w.scim.log().clear();
