@@ -1,29 +1,47 @@
 //! `adsync run`: the background service loop in the foreground (what systemd, launchd or the
 //! Windows service manager start).
 //!
-//! A full cycle runs at start and every `full_sync_hours`. In between, every `interval_secs`, one
-//! Graph delta request per stream (users, groups) asks what changed since the last round: when
-//! nothing did, that is the whole cycle (two Graph requests, none to the target); when anything
-//! did, a full cycle follows. Delta links are kept in the state store and advance only after a
-//! cycle succeeded, so no change is lost to a failure. After a failure the wait grows (doubling)
-//! up to 120 s. A blocked plan is never applied (R11). SIGTERM or Ctrl-C stops between actions.
+//! A full cycle runs at start and every `full_sync_hours`: it reads both sides whole, plans,
+//! applies, and keeps the source snapshot it read in the state store with the Graph delta links
+//! taken just before the read. In between, every `interval_secs`, an incremental cycle asks Graph
+//! what changed since (one delta request per stream, users and groups, when nothing did: that is
+//! then the whole cycle, with no request to the target). Changes are applied to the cached
+//! snapshot ([`crate::sync::apply_delta`], reading from Graph only what the delta cannot say), the
+//! target is read for the touched users only, and the plan covers only them
+//! ([`crate::sync::plan_partial`]): a cycle with k changed users costs O(k) requests on both
+//! sides. The cache rows and the delta links advance together, in one transaction, only after the
+//! cycle succeeded, so no change is lost to a failure: a failed delta read is retried from the
+//! same links, and a cycle that failed after that, or a change the cache cannot answer (a paired
+//! group deleted, a resync asked by Graph, a restored user), is followed by a full cycle. After a
+//! failure the wait grows (doubling) up to 120 s. A blocked plan is never applied (R11). SIGTERM
+//! or Ctrl-C stops between actions. Each cycle logs one line with its counts and requests.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Exit;
 use super::common::runtime;
-use super::sync_cmd::{Engine, run_cycle};
-use crate::entra::DeltaLinks;
+use super::sync_cmd::{Engine, execute_plan};
+use crate::entra::{DeltaLinks, DeltaRound};
+use crate::scim::ScimClient;
+use crate::secret::Secret;
+use crate::sync::{
+    DesiredUser, Incremental, PartialScope, Plan, PlanInput, SourceCache, Summary, TargetWriter,
+    WriteError, apply_delta, plan_partial, read_target_partial,
+};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(120);
 
 /// What one tick of the loop did.
+#[derive(Debug, PartialEq, Eq)]
 enum Tick {
     /// Nothing changed in Entra ID since the last round.
     Unchanged,
+    /// Changes were applied incrementally.
+    Incremental,
     /// A full cycle ran.
     Full,
 }
@@ -66,93 +84,362 @@ fn load_links(engine: &Engine) -> Option<DeltaLinks> {
     Some(DeltaLinks { users, groups })
 }
 
-fn save_links(engine: &Engine, links: Option<&DeltaLinks>) -> Result<(), String> {
+fn save_links(engine: &Engine, links: &DeltaLinks) -> Result<(), String> {
     let result = engine
         .store
-        .set_delta_link("users", links.map(|l| l.users.as_str()))
+        .set_delta_link("users", Some(links.users.as_str()))
         .and_then(|_| {
             engine
                 .store
-                .set_delta_link("groups", links.map(|l| l.groups.as_str()))
+                .set_delta_link("groups", Some(links.groups.as_str()))
         });
     result.map_err(|e| e.to_string())
 }
 
-async fn full_cycle(
-    engine: &Engine,
-    stop: &Arc<AtomicBool>,
-    why: &'static str,
-) -> Result<Tick, String> {
-    // Links taken before the read, so changes made during it show up in the next round.
-    let links = engine
-        .graph
-        .delta_from_now()
-        .await
-        .map_err(|e| format!("starting Entra change tracking failed: {e}"))?;
-    let (plan, exit) = run_cycle(engine, false, "service", false, Some(stop.clone())).await?;
-    let s = &plan.summary;
-    tracing::info!(
-        why,
-        create = s.create,
-        link = s.link,
-        update = s.update,
-        r#move = s.move_,
-        disable = s.disable,
-        enable = s.enable,
-        skip = s.skip,
-        unchanged = s.unchanged,
-        dry_run = engine.settings.service.dry_run,
-        "full cycle: {} create, {} link, {} update, {} move, {} disable, {} enable, {} skip, {} unchanged",
-        s.create,
-        s.link,
-        s.update,
-        s.move_,
-        s.disable,
-        s.enable,
-        s.skip,
-        s.unchanged
-    );
-    match exit {
-        Exit::Ok => {
-            save_links(engine, Some(&links))?;
-            Ok(Tick::Full)
+/// The target writer of a service cycle: the SCIM client, counting the writes for the log.
+struct Counting<'a> {
+    scim: &'a ScimClient,
+    writes: AtomicUsize,
+}
+
+impl<'a> Counting<'a> {
+    fn new(scim: &'a ScimClient) -> Self {
+        Self {
+            scim,
+            writes: AtomicUsize::new(0),
         }
-        Exit::Blocked => Err(format!(
-            "the plan is withheld by the mass-disable guard: {}; nothing was written. Check the \
-             groups and scope, then run `adsync sync --allow-mass-disable` if it is intended",
-            plan.blocked.map(|b| b.reason).unwrap_or_default()
-        )),
-        _ => Err("some actions failed or were not run; they are retried next cycle".into()),
+    }
+
+    fn count(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
     }
 }
 
-async fn tick(engine: &Engine, stop: &Arc<AtomicBool>, full_due: bool) -> Result<Tick, String> {
-    if full_due {
-        return full_cycle(engine, stop, "schedule").await;
+impl TargetWriter for Counting<'_> {
+    async fn create_user(
+        &self,
+        desired: &DesiredUser,
+        password: Option<&Secret>,
+    ) -> Result<String, WriteError> {
+        self.count();
+        TargetWriter::create_user(self.scim, desired, password).await
     }
-    let Some(links) = load_links(engine) else {
-        return full_cycle(engine, stop, "start").await;
-    };
-    match engine.graph.delta(Some(&links)).await {
-        Ok(round) => {
-            let changed = round.users.changed.len()
-                + round.users.removed.len()
-                + round.groups.changed.len()
-                + round.groups.removed.len();
-            if changed == 0 {
-                save_links(engine, Some(&round.links()))?;
-                tracing::info!("incremental cycle: no changes in Entra ID");
-                return Ok(Tick::Unchanged);
+
+    async fn update_user(
+        &self,
+        id: &str,
+        desired: &DesiredUser,
+        fields: &[&str],
+    ) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::update_user(self.scim, id, desired, fields).await
+    }
+
+    async fn set_active(&self, id: &str, active: bool) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::set_active(self.scim, id, active).await
+    }
+
+    async fn add_member(&self, group: &str, user: &str) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::add_member(self.scim, group, user).await
+    }
+
+    async fn remove_member(&self, group: &str, user: &str) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::remove_member(self.scim, group, user).await
+    }
+}
+
+fn counts(s: &Summary) -> String {
+    format!(
+        "{} create, {} link, {} update, {} move, {} disable, {} enable, {} skip",
+        s.create, s.link, s.update, s.move_, s.disable, s.enable, s.skip
+    )
+}
+
+fn blocked_error(plan: &Plan) -> String {
+    format!(
+        "the plan is withheld by the mass-disable guard: {}; nothing was written. Check the \
+         groups and scope, then run `adsync sync --allow-mass-disable` if it is intended",
+        plan.blocked
+            .as_ref()
+            .map(|b| b.reason.clone())
+            .unwrap_or_default()
+    )
+}
+
+/// The service's state between ticks.
+struct Service<'a> {
+    engine: &'a Engine,
+    stop: Arc<AtomicBool>,
+    /// The source snapshot as of the stored delta links; `None`: load it from the state store.
+    cache: Option<SourceCache>,
+    /// A cycle failed after reading Entra's changes: the next one reconciles fully.
+    full_next: bool,
+}
+
+impl Service<'_> {
+    async fn full_cycle(&mut self, why: &str) -> Result<Tick, String> {
+        let engine = self.engine;
+        self.cache = None;
+        let graph_before = engine.graph.request_count();
+        // Links taken before the read, so changes made during it show up in the next round.
+        let links = engine
+            .graph
+            .delta_from_now()
+            .await
+            .map_err(|e| format!("starting Entra change tracking failed: {e}"))?;
+        let read = async {
+            let (plan, source, _target, target) = engine.read_and_plan_with_info().await?;
+            let mut nested = BTreeMap::new();
+            for pair in engine.settings.pairs.iter().filter(|p| p.nested) {
+                let ids = engine
+                    .graph
+                    .nested_group_ids(&pair.entra_group_id)
+                    .await
+                    .map_err(|e| format!("reading Entra ID failed: {e}"))?;
+                nested.insert(pair.entra_group_id.clone(), ids.into_iter().collect());
             }
-            tracing::info!(changed, "incremental cycle: Entra ID changed; reconciling");
-            full_cycle(engine, stop, "changes").await
+            let cache = SourceCache {
+                snapshot: source,
+                nested,
+                target,
+            };
+            Ok::<_, String>((plan, cache))
+        };
+        let (plan, cache) = match read.await {
+            Ok(read) => read,
+            Err(error) => {
+                let message = format!("{error}; the cycle stopped before its first write");
+                engine.record_failure("service", &message);
+                return Err(message);
+            }
+        };
+        let writer = Counting::new(&engine.scim);
+        let (plan, exit) = execute_plan(
+            engine,
+            &writer,
+            plan,
+            false,
+            "service",
+            false,
+            Some(self.stop.clone()),
+        )
+        .await?;
+        let s = &plan.summary;
+        tracing::info!(
+            why,
+            create = s.create,
+            link = s.link,
+            update = s.update,
+            r#move = s.move_,
+            disable = s.disable,
+            enable = s.enable,
+            skip = s.skip,
+            unchanged = s.unchanged,
+            graph_requests = engine.graph.request_count() - graph_before,
+            scim_writes = writer.writes(),
+            dry_run = engine.settings.service.dry_run,
+            "full cycle: {}, {} unchanged; {} Graph request(s), {} SCIM write(s)",
+            counts(s),
+            s.unchanged,
+            engine.graph.request_count() - graph_before,
+            writer.writes(),
+        );
+        match exit {
+            Exit::Ok => {
+                engine
+                    .store
+                    .save_source_cache(&cache, &links)
+                    .map_err(|e| e.to_string())?;
+                self.cache = Some(cache);
+                self.full_next = false;
+                Ok(Tick::Full)
+            }
+            Exit::Blocked => Err(blocked_error(&plan)),
+            _ => Err("some actions failed or were not run; they are retried next cycle".into()),
         }
-        Err(e) if e.is_resync_required() => {
-            tracing::warn!("Entra asked for a full resync: {e}");
-            save_links(engine, None)?;
-            full_cycle(engine, stop, "resync").await
+    }
+
+    async fn tick(&mut self, full_due: Option<&str>) -> Result<Tick, String> {
+        let engine = self.engine;
+        if let Some(why) = full_due {
+            return self.full_cycle(why).await;
         }
-        Err(e) => Err(format!("reading Entra changes failed: {e}")),
+        if self.full_next {
+            return self.full_cycle("retry after a failed cycle").await;
+        }
+        let Some(links) = load_links(engine) else {
+            return self.full_cycle("no delta links").await;
+        };
+        if self.cache.is_none() {
+            self.cache = engine
+                .store
+                .load_source_cache()
+                .map_err(|e| e.to_string())?
+                .filter(|c| c.fits(&engine.settings));
+            if self.cache.is_none() {
+                return self.full_cycle("no cached snapshot for these pairs").await;
+            }
+        }
+        let graph_before = engine.graph.request_count();
+        let round = match engine.graph.delta(Some(&links)).await {
+            Ok(round) => round,
+            Err(e) if e.is_resync_required() => {
+                tracing::warn!("Entra asked for a full resync: {e}");
+                engine
+                    .store
+                    .clear_source_cache()
+                    .map_err(|e| e.to_string())?;
+                return self.full_cycle("resync").await;
+            }
+            Err(e) => {
+                let message = format!(
+                    "reading Entra changes failed: {e}; nothing was written, and the same \
+                     changes are read again next cycle"
+                );
+                engine.record_failure("service", &message);
+                return Err(message);
+            }
+        };
+        let changed = round.users.changed.len()
+            + round.users.removed.len()
+            + round.groups.changed.len()
+            + round.groups.removed.len();
+        if changed == 0 {
+            save_links(engine, &round.links())?;
+            tracing::info!(
+                graph_requests = engine.graph.request_count() - graph_before,
+                "incremental cycle: no changes in Entra ID; {} Graph request(s), 0 SCIM requests",
+                engine.graph.request_count() - graph_before
+            );
+            return Ok(Tick::Unchanged);
+        }
+        let result = self.incremental(&round, graph_before).await;
+        if result.is_err() {
+            // Possibly half-updated: the state store keeps the last good snapshot.
+            self.cache = None;
+        }
+        result
+    }
+
+    async fn incremental(&mut self, round: &DeltaRound, graph_before: u64) -> Result<Tick, String> {
+        let engine = self.engine;
+        let settings = &engine.settings;
+        let links = engine.store.links().map_err(|e| e.to_string())?;
+        let cache = self.cache.as_mut().expect("loaded by tick");
+        let touched = match apply_delta(&engine.graph, cache, round, &links).await {
+            Ok(Incremental::Touched(touched)) => touched,
+            Ok(Incremental::NeedsFull(why)) => {
+                tracing::info!("incremental cycle: {why}; reconciling fully");
+                return self.full_cycle("changes the cache cannot answer").await;
+            }
+            Err(e) => {
+                let message = format!(
+                    "reading Entra ID failed: {e}; the cycle stopped before its first write"
+                );
+                engine.record_failure("service", &message);
+                return Err(message);
+            }
+        };
+        let stop_before_writes = |full_next: &mut bool, message: String| {
+            let message = format!("{message}; the cycle stopped before its first write");
+            engine.record_failure("service", &message);
+            *full_next = true;
+            message
+        };
+        let (target, scim_reads) = match read_target_partial(
+            &engine.scim,
+            settings,
+            &cache.target,
+            &links,
+            &cache.snapshot,
+            &touched,
+        )
+        .await
+        {
+            Ok(read) => read,
+            Err(e) => {
+                let message = format!("reading the target failed: {e}");
+                return Err(stop_before_writes(&mut self.full_next, message));
+            }
+        };
+        let scope = PartialScope {
+            active_managed_outside: links
+                .values()
+                .filter(|l| !touched.contains(&l.entra_id) && !l.disabled_by_adsync)
+                .count(),
+            users: touched,
+        };
+        let input = PlanInput {
+            settings,
+            source: &cache.snapshot,
+            target: &target,
+            links: &links,
+        };
+        let plan = match plan_partial(input, &scope) {
+            Ok(plan) => plan,
+            Err(e) => return Err(stop_before_writes(&mut self.full_next, e.to_string())),
+        };
+        let writer = Counting::new(&engine.scim);
+        let (plan, exit) = if plan.is_empty() {
+            (plan, Exit::Ok)
+        } else {
+            execute_plan(
+                engine,
+                &writer,
+                plan,
+                false,
+                "service",
+                false,
+                Some(self.stop.clone()),
+            )
+            .await?
+        };
+        let s = &plan.summary;
+        let graph_requests = engine.graph.request_count() - graph_before;
+        tracing::info!(
+            users = scope.users.len(),
+            create = s.create,
+            link = s.link,
+            update = s.update,
+            r#move = s.move_,
+            disable = s.disable,
+            enable = s.enable,
+            skip = s.skip,
+            graph_requests,
+            scim_reads,
+            scim_writes = writer.writes(),
+            dry_run = settings.service.dry_run,
+            "incremental cycle: {} user(s) changed: {}; {graph_requests} Graph request(s), \
+             {scim_reads} SCIM read(s), {} SCIM write(s)",
+            scope.users.len(),
+            counts(s),
+            writer.writes(),
+        );
+        match exit {
+            Exit::Ok => {
+                engine
+                    .store
+                    .update_source_cache(cache, &scope.users, &round.links())
+                    .map_err(|e| e.to_string())?;
+                Ok(Tick::Incremental)
+            }
+            Exit::Blocked => Err(blocked_error(&plan)),
+            _ => {
+                self.full_next = true;
+                Err(
+                    "some actions failed or were not run; the next cycle reconciles fully and \
+                     retries them"
+                        .into(),
+                )
+            }
+        }
     }
 }
 
@@ -165,17 +452,25 @@ async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
         dry_run = engine.settings.service.dry_run,
         "adsync service started"
     );
+    let mut service = Service {
+        engine,
+        stop: stop.clone(),
+        cache: None,
+        full_next: false,
+    };
     let mut last_full: Option<Instant> = None;
     let mut backoff = interval;
     while !stop.load(Ordering::SeqCst) {
-        let full_due = last_full.is_none_or(|t| t.elapsed() >= full_every);
-        let wait = match tick(engine, &stop, full_due).await {
-            Ok(Tick::Full) => {
-                last_full = Some(Instant::now());
-                backoff = interval;
-                interval
-            }
-            Ok(Tick::Unchanged) => {
+        let full_due = match last_full {
+            None => Some("start"),
+            Some(t) if t.elapsed() >= full_every => Some("schedule"),
+            Some(_) => None,
+        };
+        let wait = match service.tick(full_due).await {
+            Ok(tick) => {
+                if tick == Tick::Full {
+                    last_full = Some(Instant::now());
+                }
                 backoff = interval;
                 interval
             }

@@ -11,8 +11,8 @@ use crate::entra::GraphClient;
 use crate::scim::ScimClient;
 use crate::state::StateStore;
 use crate::sync::{
-    ActionKind, ApplyOptions, Plan, PlanInput, SourceSnapshot, TargetSnapshot, apply, plan,
-    read_source, read_target,
+    ActionKind, ApplyOptions, Plan, PlanInput, SourceSnapshot, TargetInfo, TargetSnapshot,
+    TargetWriter, apply, plan, read_source, read_target_with_info,
 };
 
 /// The output formats of `plan` and `sync`.
@@ -64,13 +64,21 @@ impl Engine {
     /// Reads both sides and plans. Any failed or incomplete read stops here, before any write
     /// (R10), with the reason as the error.
     pub async fn read_and_plan(&self) -> Result<(Plan, SourceSnapshot, TargetSnapshot), String> {
+        let (plan, source, target, _) = self.read_and_plan_with_info().await?;
+        Ok((plan, source, target))
+    }
+
+    /// [`Engine::read_and_plan`], and what the service keeps of the target for incremental cycles.
+    pub async fn read_and_plan_with_info(
+        &self,
+    ) -> Result<(Plan, SourceSnapshot, TargetSnapshot, TargetInfo), String> {
         let links = self.store.links().map_err(|e| e.to_string())?;
         let (source, target) = tokio::join!(
             read_source(&self.graph, &self.settings, &links),
-            read_target(&self.scim, &self.settings)
+            read_target_with_info(&self.scim, &self.settings)
         );
         let source = source.map_err(|e| format!("reading Entra ID failed: {e}"))?;
-        let target = target.map_err(|e| format!("reading the target failed: {e}"))?;
+        let (target, info) = target.map_err(|e| format!("reading the target failed: {e}"))?;
         let plan = plan(PlanInput {
             settings: &self.settings,
             source: &source,
@@ -78,7 +86,14 @@ impl Engine {
             links: &links,
         })
         .map_err(|e| e.to_string())?;
-        Ok((plan, source, target))
+        Ok((plan, source, target, info))
+    }
+
+    /// Records in the history a cycle that stopped before its first write.
+    pub fn record_failure(&self, trigger: &str, message: &str) {
+        if let Ok(run) = self.store.begin_run(trigger, self.settings.service.dry_run) {
+            let _ = self.store.finish_run(run, "failed", None, Some(message));
+        }
     }
 }
 
@@ -159,17 +174,39 @@ pub async fn run_cycle(
     show_progress: bool,
     cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<(Plan, Exit), String> {
-    let dry_run = engine.settings.service.dry_run;
     let (plan, ..) = match engine.read_and_plan().await {
         Ok(result) => result,
         Err(error) => {
             let message = format!("{error}; the cycle stopped before its first write");
-            if let Ok(run) = engine.store.begin_run(trigger, dry_run) {
-                let _ = engine.store.finish_run(run, "failed", None, Some(&message));
-            }
+            engine.record_failure(trigger, &message);
             return Err(message);
         }
     };
+    execute_plan(
+        engine,
+        &engine.scim,
+        plan,
+        allow_mass_disable,
+        trigger,
+        show_progress,
+        cancel,
+    )
+    .await
+}
+
+/// The second half of a cycle: withholds a blocked plan (R11) unless allowed, records a dry run,
+/// or applies the plan through `writer`. Returns the plan (with results when applied) and the
+/// exit code.
+pub async fn execute_plan<W: TargetWriter>(
+    engine: &Engine,
+    writer: &W,
+    plan: Plan,
+    allow_mass_disable: bool,
+    trigger: &str,
+    show_progress: bool,
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<(Plan, Exit), String> {
+    let dry_run = engine.settings.service.dry_run;
     if let Some(blocked) = &plan.blocked
         && !allow_mass_disable
     {
@@ -225,7 +262,7 @@ pub async fn run_cycle(
             }
         }
     };
-    let applied = apply(plan, &engine.scim, &engine.store, &options, report)
+    let applied = apply(plan, writer, &engine.store, &options, report)
         .await
         .map_err(|e| e.to_string())?;
     let exit = if applied.failed > 0 {

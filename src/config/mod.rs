@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 pub use file::*;
 pub use parse::{ConfigProblem, parse_str};
+// The wizard checks its fields with the same rules (and words) as the config file.
+pub(crate) use parse::{check_email, check_guid, check_tenant, check_url};
 pub use settings::*;
 pub use template::TEMPLATE;
 

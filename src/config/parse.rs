@@ -524,7 +524,7 @@ pub(crate) fn is_domain(s: &str) -> bool {
             .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
 }
 
-fn check_guid(s: &str) -> Result<(), String> {
+pub(crate) fn check_guid(s: &str) -> Result<(), String> {
     if is_guid(s) {
         Ok(())
     } else {
@@ -546,7 +546,7 @@ fn check_group_id(s: &str) -> Result<(), String> {
     }
 }
 
-fn check_tenant(s: &str) -> Result<(), String> {
+pub(crate) fn check_tenant(s: &str) -> Result<(), String> {
     if is_guid(s) || is_domain(s) {
         Ok(())
     } else {
@@ -557,7 +557,7 @@ fn check_tenant(s: &str) -> Result<(), String> {
     }
 }
 
-fn check_email(s: &str) -> Result<(), String> {
+pub(crate) fn check_email(s: &str) -> Result<(), String> {
     match s.split_once('@') {
         Some((local, domain)) if !local.is_empty() && is_domain(domain) => Ok(()),
         _ => Err(format!(
@@ -575,7 +575,7 @@ pub(crate) fn is_loopback_host(host: &url::Host<&str>) -> bool {
     }
 }
 
-fn check_url(s: &str) -> Result<(), String> {
+pub(crate) fn check_url(s: &str) -> Result<(), String> {
     let url = url::Url::parse(s).map_err(|e| {
         format!("`{s}` is not a URL ({e}); expected e.g. https://app.example.com/scim/v2")
     })?;

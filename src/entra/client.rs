@@ -26,6 +26,8 @@ pub struct GraphClient {
     consent_url: String,
     http: reqwest::Client,
     policy: RetryPolicy,
+    /// Graph requests sent (throttled retries not counted), for the service's cycle log.
+    requests: std::sync::atomic::AtomicU64,
 }
 
 /// One page as Graph sent it.
@@ -57,7 +59,13 @@ impl GraphClient {
             consent_url: permissions::admin_consent_url(settings),
             http: crate::http::client(),
             policy,
+            requests: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many Graph requests this client has sent (token requests not included).
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The token source (to read the granted roles, or count sign-ins).
@@ -145,6 +153,31 @@ impl GraphClient {
             }
         }
         Ok(users)
+    }
+
+    /// The ids of every group nested under a group, at any depth (`transitiveMembers` cast to
+    /// groups). An incremental cycle re-reads a nested pair only when one of these changed.
+    pub async fn nested_group_ids(&self, id: &str) -> Result<Vec<String>, EntraError> {
+        let url = self.url(&format!(
+            "/groups/{}/transitiveMembers/microsoft.graph.group?$select=id&$top={TOP}&$count=true",
+            encode(id)
+        ));
+        let what = format!("the groups nested under group {id}");
+        let items = self
+            .collect_values(&url, &what, true)
+            .await
+            .map_err(|e| not_found_as_group(e, id))?;
+        items
+            .into_iter()
+            .map(|item| match item["id"].as_str() {
+                Some(id) if !id.is_empty() => Ok(id.to_owned()),
+                _ => Err(EntraError::Incomplete {
+                    what: what.clone(),
+                    detail: "an item has no id".into(),
+                    ids: GraphIds::default(),
+                }),
+            })
+            .collect()
     }
 
     /// Every user in the tenant (members and guests, enabled or not).
@@ -439,6 +472,8 @@ impl GraphClient {
         }
         let mut renewed = false;
         loop {
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let token = self.tokens.token().await?;
             let client_request_id = uuid::Uuid::new_v4().to_string();
             let response = crate::http::send_with_retry(&self.policy, || {

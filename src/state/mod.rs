@@ -10,7 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::sync::{Action, Link, Links, Plan, ResultStatus, Summary};
+use crate::entra::DeltaLinks;
+use crate::sync::{
+    Action, Link, Links, Plan, ResultStatus, SourceCache, SourceGroup, SourceUser, Summary,
+    TargetInfo, Whereabouts,
+};
 
 /// Why the state store could not be used. Names the file and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +92,40 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, seq)
     );
     "#,
+    // 2: the cached source snapshot as rows, so an incremental cycle writes only what changed.
+    r#"
+    CREATE TABLE cache_users (
+        id TEXT PRIMARY KEY,
+        place TEXT NOT NULL,
+        body TEXT
+    );
+    CREATE TABLE cache_groups (
+        id TEXT PRIMARY KEY,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE cache_members (
+        group_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (group_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX cache_members_by_user ON cache_members (user_id);
+    "#,
 ];
+
+/// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),
+/// or `deleted`.
+const MEMBER: &str = "member";
+const OUTSIDE: &str = "outside";
+const DELETED: &str = "deleted";
+/// The `source_cache` key of the cache's small parts (nested groups, target info).
+const CACHE_META: &str = "meta";
+
+/// The parts of a [`SourceCache`] kept in one row.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheMeta {
+    nested: std::collections::BTreeMap<String, BTreeSet<String>>,
+    target: TargetInfo,
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -314,6 +351,151 @@ impl StateStore {
         Ok(())
     }
 
+    /// Replaces the cached source snapshot and stores the delta links it is current to, in one
+    /// transaction (after a full cycle).
+    pub fn save_source_cache(
+        &self,
+        cache: &SourceCache,
+        links: &DeltaLinks,
+    ) -> Result<(), StateError> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute_batch(
+            "DELETE FROM cache_users; DELETE FROM cache_groups; DELETE FROM cache_members;",
+        )?;
+        for group in cache.snapshot.groups.values() {
+            write_cached_group(&tx, group)?;
+        }
+        {
+            let mut member = tx.prepare(
+                "INSERT OR IGNORE INTO cache_members (group_id, user_id) VALUES (?1, ?2)",
+            )?;
+            for group in cache.snapshot.groups.values() {
+                for user in &group.members {
+                    member.execute(params![group.id, user])?;
+                }
+            }
+        }
+        let ids = cache
+            .snapshot
+            .users
+            .keys()
+            .chain(cache.snapshot.outside.keys());
+        for id in ids {
+            write_cached_user(&tx, cache, id)?;
+        }
+        write_cache_meta(&tx, cache)?;
+        write_delta_links(&tx, links)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes what an incremental cycle changed in the cache (the touched users, their
+    /// memberships, the groups) and advances the delta links, in one transaction.
+    pub fn update_source_cache(
+        &self,
+        cache: &SourceCache,
+        touched: &BTreeSet<String>,
+        links: &DeltaLinks,
+    ) -> Result<(), StateError> {
+        let tx = self.conn.unchecked_transaction()?;
+        for group in cache.snapshot.groups.values() {
+            write_cached_group(&tx, group)?;
+        }
+        for id in touched {
+            tx.execute("DELETE FROM cache_members WHERE user_id = ?1", params![id])?;
+            for group in cache.snapshot.groups.values() {
+                if group.members.contains(id) {
+                    tx.execute(
+                        "INSERT INTO cache_members (group_id, user_id) VALUES (?1, ?2)",
+                        params![group.id, id],
+                    )?;
+                }
+            }
+            write_cached_user(&tx, cache, id)?;
+        }
+        write_cache_meta(&tx, cache)?;
+        write_delta_links(&tx, links)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The cached source snapshot, if a full cycle stored one.
+    pub fn load_source_cache(&self) -> Result<Option<SourceCache>, StateError> {
+        let Some(meta) = self.cached(CACHE_META)? else {
+            return Ok(None);
+        };
+        let Ok(meta) = serde_json::from_slice::<CacheMeta>(&meta) else {
+            return Ok(None); // unreadable: a full cycle rebuilds it
+        };
+        let mut cache = SourceCache {
+            nested: meta.nested,
+            target: meta.target,
+            ..SourceCache::default()
+        };
+        let mut groups = self.conn.prepare("SELECT body FROM cache_groups")?;
+        for body in groups.query_map([], |r| r.get::<_, String>(0))? {
+            let Ok(group) = serde_json::from_str::<SourceGroup>(&body?) else {
+                return Ok(None);
+            };
+            cache.snapshot.groups.insert(group.id.clone(), group);
+        }
+        let mut members = self
+            .conn
+            .prepare("SELECT group_id, user_id FROM cache_members")?;
+        let rows = members.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+        for row in rows {
+            let (group, user) = row?;
+            if let Some(g) = cache.snapshot.groups.get_mut(&group) {
+                g.members.insert(user);
+            }
+        }
+        let mut users = self
+            .conn
+            .prepare("SELECT id, place, body FROM cache_users")?;
+        let rows = users.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, place, body) = row?;
+            let user = body.and_then(|b| serde_json::from_str::<SourceUser>(&b).ok());
+            match (place.as_str(), user) {
+                (MEMBER, Some(user)) => {
+                    cache.snapshot.users.insert(id, user);
+                }
+                (OUTSIDE, Some(user)) => {
+                    cache
+                        .snapshot
+                        .outside
+                        .insert(id, Whereabouts::Exists(Box::new(user)));
+                }
+                (DELETED, _) => {
+                    cache.snapshot.outside.insert(id, Whereabouts::Deleted);
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(cache))
+    }
+
+    /// Forgets the cached snapshot and the delta links (a resync, or a config that changed).
+    pub fn clear_source_cache(&self) -> Result<(), StateError> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute_batch(
+            "DELETE FROM cache_users; DELETE FROM cache_groups; DELETE FROM cache_members;
+             DELETE FROM delta_links;",
+        )?;
+        tx.execute(
+            "DELETE FROM source_cache WHERE key = ?1",
+            params![CACHE_META],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Starts a run record; returns its id.
     pub fn begin_run(&self, trigger: &str, dry_run: bool) -> Result<i64, StateError> {
         self.conn.execute(
@@ -428,6 +610,67 @@ impl StateStore {
     }
 }
 
+fn write_cached_group(conn: &Connection, group: &SourceGroup) -> Result<(), StateError> {
+    let body = SourceGroup {
+        members: BTreeSet::new(),
+        ..group.clone()
+    };
+    conn.execute(
+        "INSERT INTO cache_groups (id, body) VALUES (?1, ?2)
+         ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+        params![
+            group.id,
+            serde_json::to_string(&body).expect("groups serialize")
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes one user's row as the cache has it now (none when the cache no longer holds it).
+fn write_cached_user(conn: &Connection, cache: &SourceCache, id: &str) -> Result<(), StateError> {
+    let json = |u: &SourceUser| serde_json::to_string(u).expect("users serialize");
+    let (place, body) = match (cache.snapshot.users.get(id), cache.snapshot.outside.get(id)) {
+        (Some(user), _) => (MEMBER, Some(json(user))),
+        (None, Some(Whereabouts::Exists(user))) => (OUTSIDE, Some(json(user))),
+        (None, Some(Whereabouts::Deleted)) => (DELETED, None),
+        (None, None) => {
+            conn.execute("DELETE FROM cache_users WHERE id = ?1", params![id])?;
+            return Ok(());
+        }
+    };
+    conn.execute(
+        "INSERT INTO cache_users (id, place, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET place = excluded.place, body = excluded.body",
+        params![id, place, body],
+    )?;
+    Ok(())
+}
+
+fn write_cache_meta(conn: &Connection, cache: &SourceCache) -> Result<(), StateError> {
+    let meta = serde_json::to_vec(&CacheMeta {
+        nested: cache.nested.clone(),
+        target: cache.target.clone(),
+    })
+    .expect("meta serializes");
+    conn.execute(
+        "INSERT INTO source_cache (key, body, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        params![CACHE_META, meta, now_ms()],
+    )?;
+    Ok(())
+}
+
+fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateError> {
+    for (stream, link) in [("users", &links.users), ("groups", &links.groups)] {
+        conn.execute(
+            "INSERT INTO delta_links (stream, link, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(stream) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
+            params![stream, link, now_ms()],
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,6 +753,78 @@ mod tests {
         assert_eq!(store.delta_link("users").unwrap(), None);
         store.set_cached("source", Some(b"{}")).unwrap();
         assert_eq!(store.cached("source").unwrap().as_deref(), Some(&b"{}"[..]));
+    }
+
+    #[test]
+    fn the_source_cache_round_trips_and_updates_only_touched_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite3");
+        let store = StateStore::open(&path).unwrap();
+        assert_eq!(store.load_source_cache().unwrap(), None);
+        let user = |id: &str| SourceUser {
+            id: id.into(),
+            user_principal_name: format!("{id}@contoso.example"),
+            account_enabled: true,
+            ..SourceUser::default()
+        };
+        let mut cache = SourceCache::default();
+        cache.snapshot.groups.insert(
+            "g1".into(),
+            SourceGroup {
+                id: "g1".into(),
+                display_name: "G1".into(),
+                created: Some("2020-01-01T00:00:00Z".into()),
+                members: BTreeSet::from(["a".to_owned(), "b".to_owned()]),
+            },
+        );
+        cache.snapshot.users.insert("a".into(), user("a"));
+        cache.snapshot.users.insert("b".into(), user("b"));
+        cache
+            .snapshot
+            .outside
+            .insert("z".into(), Whereabouts::Exists(Box::new(user("z"))));
+        cache
+            .snapshot
+            .outside
+            .insert("y".into(), Whereabouts::Deleted);
+        cache
+            .nested
+            .insert("g1".into(), BTreeSet::from(["g9".to_owned()]));
+        cache.target.user_groups = true;
+        cache
+            .target
+            .group_names
+            .insert("t1".into(), "Tier 1".into());
+        let links = |n: u32| DeltaLinks {
+            users: format!("https://graph/users/delta?t={n}"),
+            groups: format!("https://graph/groups/delta?t={n}"),
+        };
+        store.save_source_cache(&cache, &links(1)).unwrap();
+        assert_eq!(store.load_source_cache().unwrap().as_ref(), Some(&cache));
+        assert_eq!(store.delta_link("users").unwrap(), Some(links(1).users));
+
+        // `a` leaves for outside, `b` is edited, `c` joins; the rest is left as it was.
+        let mut next = cache.clone();
+        next.snapshot.groups.get_mut("g1").unwrap().members =
+            BTreeSet::from(["b".to_owned(), "c".to_owned()]);
+        let a = next.snapshot.users.remove("a").unwrap();
+        next.snapshot
+            .outside
+            .insert("a".into(), Whereabouts::Exists(Box::new(a)));
+        next.snapshot.users.get_mut("b").unwrap().job_title = Some("Lead".into());
+        next.snapshot.users.insert("c".into(), user("c"));
+        let touched = BTreeSet::from(["a".to_owned(), "b".to_owned(), "c".to_owned()]);
+        store
+            .update_source_cache(&next, &touched, &links(2))
+            .unwrap();
+        drop(store);
+        let store = StateStore::open(&path).unwrap();
+        assert_eq!(store.load_source_cache().unwrap().as_ref(), Some(&next));
+        assert_eq!(store.delta_link("groups").unwrap(), Some(links(2).groups));
+
+        store.clear_source_cache().unwrap();
+        assert_eq!(store.load_source_cache().unwrap(), None);
+        assert_eq!(store.delta_link("users").unwrap(), None);
     }
 
     #[test]

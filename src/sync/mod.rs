@@ -1,8 +1,12 @@
 //! The sync engine. Snapshots of the source (Entra ID) and the target (the SCIM application) are
 //! the only I/O before planning; [`plan()`] is a pure function from snapshots, state and settings
 //! to a [`Plan`] value implementing the rules R1–R11 of SPEC §2. A dry run is printing the plan.
+//! The service's incremental cycles fold Graph delta rounds into a cached source snapshot
+//! ([`apply_delta`]), read the target for the touched users only ([`read_target_partial`]) and
+//! plan for them alone ([`plan_partial`]).
 
 mod apply;
+mod delta;
 mod mapping;
 mod model;
 mod plan;
@@ -11,12 +15,16 @@ mod snapshot;
 mod target;
 
 pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
+pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
 pub use mapping::{DesiredUser, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;
-pub use planner::{PlanError, PlanInput, mass_disable_guard, matches_scope, plan};
+pub use planner::{
+    PartialScope, PlanError, PlanInput, attribute as scope_value, mass_disable_guard,
+    matches_scope, plan, plan_partial,
+};
 pub use snapshot::read_source;
-pub use target::read_target;
+pub use target::{read_target, read_target_partial, read_target_with_info};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

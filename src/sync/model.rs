@@ -4,8 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 /// An Entra user, with the attributes the mapping and the scope rules read.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceUser {
     /// The Entra object id.
     pub id: String,
@@ -45,7 +47,7 @@ impl SourceUser {
 }
 
 /// A paired Entra group and its user members.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceGroup {
     pub id: String,
     pub display_name: String,
@@ -56,7 +58,7 @@ pub struct SourceGroup {
 }
 
 /// What became of a managed user that is in no paired group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Whereabouts {
     /// Graph no longer has the user (deleted, soft or hard).
     Deleted,
@@ -65,7 +67,7 @@ pub enum Whereabouts {
 }
 
 /// Everything the planner needs from Entra ID.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceSnapshot {
     /// The paired groups that exist, by Entra group id.
     pub groups: BTreeMap<String, SourceGroup>,

@@ -62,7 +62,9 @@ fn disable_reason(
     }
 }
 
-fn attribute(user: &SourceUser, attribute: ScopeAttribute) -> &str {
+/// The value a `[[scope]]` rule on `attribute` tests (empty when the user has none); exported as
+/// `scope_value` for the wizard, which shows it beside each matching user.
+pub fn attribute(user: &SourceUser, attribute: ScopeAttribute) -> &str {
     let value = match attribute {
         ScopeAttribute::DisplayName => &user.display_name,
         ScopeAttribute::UserPrincipalName => return &user.user_principal_name,
@@ -474,15 +476,38 @@ impl<'a> TargetIndex<'a> {
     }
 }
 
+/// The Entra users a partial plan covers (an incremental cycle). Only they get actions; the target
+/// snapshot needs to hold only their target users, the users that match them (R2) and their group
+/// memberships; nobody outside is planned for, so nobody outside is touched.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartialScope {
+    /// The Entra ids to plan for.
+    pub users: BTreeSet<String>,
+    /// How many managed users outside `users` are active in the target, for the mass-disable
+    /// guard (R11), which counts against the whole managed population.
+    pub active_managed_outside: usize,
+}
+
 /// Computes the plan (R1–R11). Fails, changing nothing, when a paired group is missing or the
 /// snapshot does not account for a managed user (R10).
 pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
+    plan_scoped(input, None)
+}
+
+/// [`plan()`] for the users of `scope` only: for each of them the same actions a full plan gives,
+/// provided the target snapshot holds their target users and every target user matching them.
+pub fn plan_partial(input: PlanInput<'_>, scope: &PartialScope) -> Result<Plan, PlanError> {
+    plan_scoped(input, Some(scope))
+}
+
+fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<Plan, PlanError> {
     let PlanInput {
         settings,
         source,
         target,
         links,
     } = input;
+    let in_part = |id: &str| partial.is_none_or(|p| p.users.contains(id));
     for pair in &settings.pairs {
         if !source.groups.contains_key(&pair.entra_group_id) {
             return Err(PlanError::EntraGroupMissing {
@@ -548,9 +573,10 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     // R9: unlinked in-scope users sharing an email.
     let mut by_email: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for id in in_scope.keys() {
+        // Outside a partial scope the target user was not read; its link is taken as good.
         let linked = links
             .get(*id)
-            .is_some_and(|l| target.users.contains_key(&l.target_id));
+            .is_some_and(|l| target.users.contains_key(&l.target_id) || !in_part(id));
         if !linked {
             by_email
                 .entry(source.users[*id].email().to_lowercase())
@@ -562,6 +588,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     for (email, ids) in &by_email {
         if ids.len() > 1 {
             duplicates.extend(ids.iter().copied());
+            if !ids.iter().any(|id| in_part(id)) {
+                continue;
+            }
             let upns: Vec<&str> = ids
                 .iter()
                 .map(|id| source.users[*id].user_principal_name.as_str())
@@ -580,6 +609,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     }
 
     for (id, qualifying) in &in_scope {
+        if !in_part(id) {
+            continue;
+        }
         let user = &source.users[*id];
         let wanted = planner.wanted_groups(qualifying);
         let desired = desired_user(user, policy.username);
@@ -606,8 +638,11 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     }
 
     // R6: managed users no longer in scope.
-    let mut active_managed = 0usize;
+    let mut active_managed = partial.map_or(0, |p| p.active_managed_outside);
     for link in links.values() {
+        if !in_part(&link.entra_id) {
+            continue;
+        }
         let Some(current) = target.users.get(&link.target_id) else {
             if !in_scope.contains_key(link.entra_id.as_str()) {
                 planner.fixes.push(StateFix::Unlink {

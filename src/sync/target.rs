@@ -1,13 +1,16 @@
 //! The target side of a sync: reading the target snapshot through the SCIM client, and the
 //! [`TargetWriter`] the SCIM client provides to `apply()`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::apply::{TargetWriter, WriteError};
+use super::delta::TargetInfo;
 use super::mapping::DesiredUser;
 use super::model::*;
 use crate::config::Settings;
-use crate::scim::{NewUser, ScimClient, ScimError, ScimUser, UserAttributes, UserField, UserPatch};
+use crate::scim::{
+    NewUser, ScimClient, ScimError, ScimUser, UserAttributes, UserField, UserPatch, quote,
+};
 use crate::secret::Secret;
 
 impl From<ScimUser> for TargetUser {
@@ -45,6 +48,16 @@ pub async fn read_target(
     client: &ScimClient,
     settings: &Settings,
 ) -> Result<TargetSnapshot, ScimError> {
+    Ok(read_target_with_info(client, settings).await?.0)
+}
+
+/// [`read_target`], and what an incremental cycle needs to know of the target: the paired
+/// groups' names, and whether the target lists each user's groups in the user (checked against
+/// the groups' own member lists, so a server that leaves `groups` out is never trusted).
+pub async fn read_target_with_info(
+    client: &ScimClient,
+    settings: &Settings,
+) -> Result<(TargetSnapshot, TargetInfo), ScimError> {
     let mut snapshot = TargetSnapshot::default();
     let mut seen = BTreeSet::new();
     for pair in &settings.pairs {
@@ -65,10 +78,137 @@ pub async fn read_target(
             },
         );
     }
-    for user in client.list_users().await? {
+    let users = client.list_users().await?;
+    let listed: BTreeMap<&str, BTreeSet<&str>> = users
+        .iter()
+        .map(|u| {
+            let groups = u.groups.iter().map(|g| g.value.as_str()).collect();
+            (u.id.as_str(), groups)
+        })
+        .collect();
+    let mut memberships = 0usize;
+    let mut agree = true;
+    for group in snapshot.groups.values() {
+        for member in &group.members {
+            if let Some(groups) = listed.get(member.as_str()) {
+                memberships += 1;
+                agree &= groups.contains(group.id.as_str());
+            }
+        }
+    }
+    for (id, groups) in &listed {
+        for group in snapshot.groups.values() {
+            if groups.contains(group.id.as_str()) && !group.members.contains(*id) {
+                agree = false;
+            }
+        }
+    }
+    let info = TargetInfo {
+        group_names: snapshot
+            .groups
+            .values()
+            .map(|g| (g.id.clone(), g.display_name.clone()))
+            .collect(),
+        user_groups: agree && memberships > 0,
+    };
+    for user in users {
         snapshot.users.insert(user.id.clone(), user.into());
     }
-    Ok(snapshot)
+    Ok((snapshot, info))
+}
+
+/// Target users read at once by an incremental cycle.
+const PARTIAL_CONCURRENCY: usize = 8;
+
+/// The target snapshot an incremental cycle plans from ([`super::plan_partial`]): for each of
+/// `users` (Entra ids) its linked target user, read by id, or, when it has none (or the target
+/// lost it), every target user that could match it (R2), found with one filter on `externalId`,
+/// `userName` and `emails`; and the paired groups with the memberships of the users read (from
+/// the users' `groups` when the target lists them, else from the groups). Returns the snapshot
+/// and the number of SCIM requests made.
+pub async fn read_target_partial(
+    client: &ScimClient,
+    settings: &Settings,
+    info: &TargetInfo,
+    links: &Links,
+    source: &SourceSnapshot,
+    users: &BTreeSet<String>,
+) -> Result<(TargetSnapshot, usize), ScimError> {
+    use futures::{StreamExt, TryStreamExt};
+
+    let requests = std::sync::atomic::AtomicUsize::new(0);
+    let count = || requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let search = |user: &SourceUser| {
+        let desired = super::mapping::desired_user(user, settings.policy.username);
+        let mut filter = format!("externalId eq {}", quote(&user.id));
+        let mut keys = vec![user.email().to_lowercase()];
+        if !keys.contains(&desired.user_name.to_lowercase()) {
+            keys.push(desired.user_name.to_lowercase());
+        }
+        for key in keys {
+            let key = quote(&key);
+            filter.push_str(&format!(" or userName eq {key} or emails[value eq {key}]"));
+        }
+        count();
+        async move { client.find_users(&filter).await }
+    };
+    let found: Vec<Vec<ScimUser>> = futures::stream::iter(users)
+        .map(|id| {
+            let count = &count;
+            let search = &search;
+            async move {
+                if let Some(link) = links.get(id) {
+                    count();
+                    match client.get_user(&link.target_id).await {
+                        Ok(user) => return Ok(vec![user]),
+                        Err(ScimError::Status { status: 404, .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                match source.users.get(id) {
+                    Some(user) => search(user).await,
+                    None => Ok(Vec::new()),
+                }
+            }
+        })
+        .buffer_unordered(PARTIAL_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut snapshot = TargetSnapshot::default();
+    for pair in &settings.pairs {
+        let id = &pair.target_group_id;
+        snapshot.groups.insert(
+            id.clone(),
+            TargetGroup {
+                id: id.clone(),
+                display_name: info.group_names.get(id).cloned().unwrap_or_default(),
+                members: BTreeSet::new(),
+            },
+        );
+    }
+    for user in found.into_iter().flatten() {
+        if info.user_groups {
+            for group in &user.groups {
+                if let Some(g) = snapshot.groups.get_mut(&group.value) {
+                    g.members.insert(user.id.clone());
+                }
+            }
+        }
+        snapshot.users.insert(user.id.clone(), user.into());
+    }
+    if !info.user_groups {
+        for group in snapshot.groups.values_mut() {
+            count();
+            let read = client.get_group(&group.id).await?;
+            group.members = read
+                .member_ids()
+                .into_iter()
+                .filter(|m| snapshot.users.contains_key(m))
+                .collect();
+            group.display_name = read.display_name;
+        }
+    }
+    Ok((snapshot, requests.into_inner()))
 }
 
 fn write_error(e: ScimError) -> WriteError {
@@ -134,5 +274,99 @@ impl TargetWriter for ScimClient {
         ScimClient::remove_member(self, group, user)
             .await
             .map_err(write_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+    use crate::http::RetryPolicy;
+    use crate::scim::ScimAuth;
+    use crate::sim::scim::{ScimSim, Seed};
+
+    fn settings(url: &str) -> Settings {
+        let text = format!(
+            "version = 1\n[entra]\ntenant = \"contoso.example\"\nclient_id = \
+             \"11111111-2222-3333-4444-555555555555\"\nclient_secret = \"env:X\"\n[target]\n\
+             url = \"{url}\"\ntoken = \"env:Y\"\n[[pairs]]\n\
+             entra_group_id = \"00000000-0000-0000-0000-00000000000a\"\n\
+             target_group_id = \"hd-g-tier1\"\norder = 1\n[[pairs]]\n\
+             entra_group_id = \"00000000-0000-0000-0000-00000000000b\"\n\
+             target_group_id = \"hd-g-tier2\"\norder = 2\n"
+        );
+        Settings::from_file(&parse_str(&text).unwrap())
+    }
+
+    /// A partial read holds the linked user (by id) and the users matching an unlinked one (by
+    /// filter), with the same memberships a full read shows, whether they come from the users'
+    /// `groups` or from the groups; and it counts its requests.
+    #[tokio::test]
+    async fn a_partial_read_holds_the_touched_users_and_their_memberships() {
+        let sim = ScimSim::start(Seed::demo()).await.unwrap();
+        let client = ScimClient::new(
+            &sim.url(),
+            ScimAuth::Bearer(Secret::new("helpdesk-demo-token".to_owned())),
+        )
+        .with_retry(RetryPolicy::fast());
+        let settings = settings(&sim.url());
+        let (full, info) = read_target_with_info(&client, &settings).await.unwrap();
+        assert!(info.user_groups, "the simulator lists a user's groups");
+        assert_eq!(info.group_names["hd-g-tier1"], "Tier 1");
+
+        let omar = "omar.haddad@tailspintoys.com";
+        let mut source = SourceSnapshot::default();
+        source.users.insert(
+            "e-omar".into(),
+            SourceUser {
+                id: "e-omar".into(),
+                user_principal_name: omar.to_uppercase(),
+                mail: Some(omar.into()),
+                account_enabled: true,
+                ..SourceUser::default()
+            },
+        );
+        let links = Links::from([(
+            "e-sara".to_owned(),
+            Link {
+                entra_id: "e-sara".into(),
+                target_id: "hd-u-0001".into(),
+                ..Link::default()
+            },
+        )]);
+        let touched = BTreeSet::from(["e-sara".to_owned(), "e-omar".to_owned()]);
+        let omar_id = full
+            .users
+            .values()
+            .find(|u| u.user_name == omar)
+            .unwrap()
+            .id
+            .clone();
+        for user_groups in [true, false] {
+            let info = TargetInfo {
+                user_groups,
+                ..info.clone()
+            };
+            sim.log().clear();
+            let (partial, requests) =
+                read_target_partial(&client, &settings, &info, &links, &source, &touched)
+                    .await
+                    .unwrap();
+            let ids: BTreeSet<&str> = partial.users.keys().map(String::as_str).collect();
+            assert_eq!(ids, BTreeSet::from(["hd-u-0001", omar_id.as_str()]));
+            for (id, group) in &partial.groups {
+                let expected: BTreeSet<String> = full.groups[id]
+                    .members
+                    .iter()
+                    .filter(|m| ids.contains(m.as_str()))
+                    .cloned()
+                    .collect();
+                assert_eq!(group.members, expected, "{id}, user_groups = {user_groups}");
+                assert_eq!(group.display_name, full.groups[id].display_name);
+            }
+            assert!(!partial.groups["hd-g-tier1"].members.is_empty());
+            assert_eq!(requests as u64, sim.log().total());
+            assert_eq!(requests, if user_groups { 2 } else { 4 });
+        }
     }
 }

@@ -1,0 +1,5 @@
+//! `adsync-setup`: the setup wizard. Everything is in the library (`adsync::wizard`).
+
+fn main() -> std::process::ExitCode {
+    adsync::wizard::main()
+}

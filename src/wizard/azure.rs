@@ -1,0 +1,524 @@
+//! Step 2, the Azure app: national cloud, tenant, client ID, and a client secret or a certificate
+//! (pick a PEM, or generate a key pair: the PEM with the private key stays beside the config,
+//! mode 0600, and the public `.cer` is saved for upload). Buttons open the portal's app
+//! registrations and the admin-consent URL; *Test connection* gets a token and lists the granted
+//! and missing Graph permissions (`crate::entra::check`).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use egui::Ui;
+
+use super::jobs::Task;
+use super::widgets::{self, SecretInput, Touched};
+use crate::config::{Cloud, check_guid, check_tenant, check_url};
+use crate::entra::CertificateCredential;
+use crate::health::CheckLine;
+
+/// What the step asks the app to do after the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum AzureCommand {
+    TestConnection,
+    /// A native open dialog for a PEM file.
+    ChoosePem,
+    /// A new self-signed certificate and RSA key beside the config.
+    GenerateCertificate,
+    /// A native save dialog for the generated public certificate.
+    SaveCer,
+    OpenAppRegistrations,
+    OpenAdminConsent,
+}
+
+/// Client secret or certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CredentialKind {
+    #[default]
+    Secret,
+    Certificate,
+}
+
+/// The fields of step 2, as labelled on screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AzureField {
+    Tenant,
+    ClientId,
+    ClientSecret,
+    Certificate,
+    AuthorityUrl,
+    GraphUrl,
+}
+
+impl AzureField {
+    /// The label on screen (and the accessible name of the input).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Tenant => "Tenant",
+            Self::ClientId => "Client ID",
+            Self::ClientSecret => "Client secret",
+            Self::Certificate => "Certificate PEM",
+            Self::AuthorityUrl => "Login URL override",
+            Self::GraphUrl => "Graph URL override",
+        }
+    }
+}
+
+/// A certificate file's check, remembered for its path and modification time.
+type CertificateCheck = (
+    String,
+    Option<std::time::SystemTime>,
+    Result<String, String>,
+);
+
+/// A certificate the wizard generated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratedCertificate {
+    /// The PEM with certificate and private key (mode 0600), what the config names.
+    pub pem: PathBuf,
+    /// The public certificate (DER) written beside it, to upload to the app registration.
+    pub cer: PathBuf,
+    pub thumbprint: String,
+}
+
+/// The state of step 2.
+#[derive(Clone, Debug, Default)]
+pub struct AzureStep {
+    pub cloud: Cloud,
+    pub tenant: String,
+    pub client_id: String,
+    pub credential: CredentialKind,
+    pub client_secret: SecretInput,
+    pub certificate: String,
+    /// Advanced: where the identity platform and Graph are, when not the cloud's own.
+    pub authority_url: String,
+    pub graph_url: String,
+    pub test: Task<Vec<CheckLine>>,
+    pub generated: Task<GeneratedCertificate>,
+    /// The last file-dialog or browser outcome, in words.
+    pub notice: Option<String>,
+    touched: Touched,
+    /// The certificate check for the path last seen (reading it each frame would be wasteful).
+    certificate_check: Arc<Mutex<Option<CertificateCheck>>>,
+}
+
+impl AzureStep {
+    /// Reads the certificate file once per path and modification time: `Ok(thumbprint)`.
+    fn certificate_status(&self) -> Result<String, String> {
+        let path = self.certificate.trim().to_owned();
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let Ok(mut cache) = self.certificate_check.lock() else {
+            return check_certificate(Path::new(&path));
+        };
+        if let Some((p, m, result)) = cache.as_ref()
+            && *p == path
+            && *m == modified
+        {
+            return result.clone();
+        }
+        let result = check_certificate(Path::new(&path));
+        *cache = Some((path, modified, result.clone()));
+        result
+    }
+
+    /// Every problem, by field, in screen order.
+    pub fn problems(&self) -> Vec<(AzureField, String)> {
+        use AzureField as F;
+        let mut out = Vec::new();
+        let tenant = self.tenant.trim();
+        if tenant.is_empty() {
+            out.push((
+                F::Tenant,
+                "Enter the Directory (tenant) ID from the app registration's Overview page, or a \
+                 verified domain such as contoso.onmicrosoft.com."
+                    .to_owned(),
+            ));
+        } else if let Err(e) = check_tenant(tenant) {
+            out.push((F::Tenant, format!("{e}.")));
+        }
+        let client = self.client_id.trim();
+        if client.is_empty() {
+            out.push((
+                F::ClientId,
+                "Enter the Application (client) ID from the app registration's Overview page."
+                    .to_owned(),
+            ));
+        } else if let Err(e) = check_guid(client) {
+            out.push((F::ClientId, format!("{e}.")));
+        }
+        match self.credential {
+            CredentialKind::Secret => {
+                if !self.client_secret.is_set() {
+                    out.push((
+                        F::ClientSecret,
+                        "Enter the client secret's Value (Certificates & secrets in the app \
+                         registration), or choose Certificate."
+                            .to_owned(),
+                    ));
+                }
+            }
+            CredentialKind::Certificate => {
+                if self.certificate.trim().is_empty() {
+                    out.push((
+                        F::Certificate,
+                        "Choose a PEM holding the certificate and its private key, or press \
+                         Generate certificate."
+                            .to_owned(),
+                    ));
+                } else if let Err(e) = self.certificate_status() {
+                    out.push((F::Certificate, e));
+                }
+            }
+        }
+        for (field, value) in [
+            (F::AuthorityUrl, &self.authority_url),
+            (F::GraphUrl, &self.graph_url),
+        ] {
+            if !value.trim().is_empty()
+                && let Err(e) = check_url(value.trim())
+            {
+                out.push((
+                    field,
+                    format!("{e}. Leave it empty to use the cloud's own."),
+                ));
+            }
+        }
+        out
+    }
+
+    /// `Err` with the first problem, naming its field, while Next must stay disabled.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.problems().into_iter().next() {
+            Some((field, message)) => Err(format!("{}: {message}", field.label())),
+            None => Ok(()),
+        }
+    }
+
+    fn shown_error(&self, field: AzureField, filled: bool) -> Option<String> {
+        if !filled && !self.touched.has(field.label()) {
+            return None;
+        }
+        self.problems()
+            .into_iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m)
+    }
+
+    /// Are tenant and client ID valid (what the browser links need)?
+    pub fn identity_valid(&self) -> bool {
+        !self
+            .problems()
+            .iter()
+            .any(|(f, _)| matches!(f, AzureField::Tenant | AzureField::ClientId))
+    }
+
+    /// Draws the step.
+    pub fn azure_ui(&mut self, ui: &mut Ui) -> Option<AzureCommand> {
+        use AzureField as F;
+        let mut command = None;
+        ui.label(
+            "The app registration adsync signs in with (Entra admin center > App registrations). \
+             It needs the Microsoft Graph application permissions User.Read.All and \
+             Group.Read.All (or Directory.Read.All), with admin consent.",
+        );
+        widgets::section_ui(ui, "App registration");
+        egui::Grid::new("azure-grid")
+            .num_columns(2)
+            .spacing([16.0, 10.0])
+            .min_col_width(200.0)
+            .show(ui, |ui| {
+                let label = ui.label("National cloud");
+                egui::ComboBox::from_id_salt("cloud")
+                    .selected_text(cloud_name(self.cloud))
+                    .width(widgets::FIELD_WIDTH)
+                    .show_ui(ui, |ui| {
+                        for cloud in Cloud::ALL {
+                            ui.selectable_value(&mut self.cloud, *cloud, cloud_name(*cloud));
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                ui.end_row();
+
+                let error = self.shown_error(F::Tenant, !self.tenant.is_empty());
+                let r = widgets::text_row(
+                    ui,
+                    F::Tenant.label(),
+                    &mut self.tenant,
+                    "contoso.onmicrosoft.com or the tenant GUID",
+                    error.as_deref(),
+                );
+                self.mark(F::Tenant, &r);
+                let error = self.shown_error(F::ClientId, !self.client_id.is_empty());
+                let r = widgets::text_row(
+                    ui,
+                    F::ClientId.label(),
+                    &mut self.client_id,
+                    "11111111-2222-3333-4444-555555555555",
+                    error.as_deref(),
+                );
+                self.mark(F::ClientId, &r);
+
+                ui.label("Sign in with");
+                ui.horizontal(|ui| {
+                    ui.radio_value(
+                        &mut self.credential,
+                        CredentialKind::Secret,
+                        "Client secret",
+                    );
+                    ui.radio_value(
+                        &mut self.credential,
+                        CredentialKind::Certificate,
+                        "Certificate",
+                    );
+                });
+                ui.end_row();
+
+                match self.credential {
+                    CredentialKind::Secret => {
+                        let error = self.shown_error(F::ClientSecret, false);
+                        let r = widgets::secret_row(
+                            ui,
+                            F::ClientSecret.label(),
+                            &mut self.client_secret,
+                            error.as_deref(),
+                        );
+                        self.mark(F::ClientSecret, &r);
+                    }
+                    CredentialKind::Certificate => {
+                        let error = self.shown_error(F::Certificate, !self.certificate.is_empty());
+                        let r = widgets::text_row(
+                            ui,
+                            F::Certificate.label(),
+                            &mut self.certificate,
+                            "/etc/adsync/entra.pem",
+                            error.as_deref(),
+                        );
+                        self.mark(F::Certificate, &r);
+                        ui.label("");
+                        ui.horizontal(|ui| {
+                            if ui.button("Choose PEM…").clicked() {
+                                command = Some(AzureCommand::ChoosePem);
+                            }
+                            let generating = self.generated.is_pending();
+                            if ui
+                                .add_enabled(!generating, egui::Button::new("Generate certificate"))
+                                .on_hover_text(
+                                    "A new self-signed certificate with a 2048-bit RSA key, valid \
+                                     for two years, kept beside the config",
+                                )
+                                .clicked()
+                            {
+                                command = Some(AzureCommand::GenerateCertificate);
+                            }
+                            if self.generated.done().is_some()
+                                && ui.button("Save .cer as…").clicked()
+                            {
+                                command = Some(AzureCommand::SaveCer);
+                            }
+                        });
+                        ui.end_row();
+                        if let Ok(thumbprint) = self.certificate_status() {
+                            ui.label("");
+                            ui.weak(format!("Certificate thumbprint {thumbprint}"));
+                            ui.end_row();
+                        }
+                    }
+                }
+            });
+        match &self.generated {
+            Task::Idle => {}
+            Task::Pending => widgets::busy_ui(ui, "Generating an RSA key pair…"),
+            Task::Done(generated) => {
+                ui.add(
+                    egui::Label::new(format!(
+                        "Generated. The private key is in {} (readable only by you). Upload the \
+                         public certificate {} under Certificates & secrets > Certificates in the \
+                         app registration.",
+                        generated.pem.display(),
+                        generated.cer.display()
+                    ))
+                    .wrap(),
+                );
+            }
+            Task::Failed(message) => widgets::failure_ui(ui, message),
+        }
+
+        egui::CollapsingHeader::new("Advanced: endpoint overrides")
+            .default_open(!self.authority_url.is_empty() || !self.graph_url.is_empty())
+            .show(ui, |ui| {
+                egui::Grid::new("azure-advanced-grid")
+                    .num_columns(2)
+                    .spacing([16.0, 10.0])
+                    .min_col_width(200.0)
+                    .min_col_width(200.0)
+                    .show(ui, |ui| {
+                        let error =
+                            self.shown_error(F::AuthorityUrl, !self.authority_url.is_empty());
+                        widgets::text_row(
+                            ui,
+                            F::AuthorityUrl.label(),
+                            &mut self.authority_url,
+                            "empty: the cloud's own",
+                            error.as_deref(),
+                        );
+                        let error = self.shown_error(F::GraphUrl, !self.graph_url.is_empty());
+                        widgets::text_row(
+                            ui,
+                            F::GraphUrl.label(),
+                            &mut self.graph_url,
+                            "empty: the cloud's own",
+                            error.as_deref(),
+                        );
+                    });
+            });
+
+        widgets::section_ui(ui, "Azure portal");
+        ui.horizontal(|ui| {
+            if ui.button("Open app registrations").clicked() {
+                command = Some(AzureCommand::OpenAppRegistrations);
+            }
+            if ui
+                .add_enabled(
+                    self.identity_valid(),
+                    egui::Button::new("Open admin consent"),
+                )
+                .on_disabled_hover_text("Enter the tenant and client ID first")
+                .clicked()
+            {
+                command = Some(AzureCommand::OpenAdminConsent);
+            }
+        });
+        if let Some(notice) = &self.notice {
+            ui.add(egui::Label::new(notice.as_str()).wrap());
+        }
+
+        widgets::section_ui(ui, "Check");
+        ui.horizontal(|ui| {
+            let enabled = self.validate().is_ok() && !self.test.is_pending();
+            if ui
+                .add_enabled(enabled, egui::Button::new("Test connection"))
+                .clicked()
+            {
+                command = Some(AzureCommand::TestConnection);
+            }
+            if self.validate().is_err() {
+                ui.weak("Fill in the fields above to test them.");
+            }
+        });
+        match &self.test {
+            Task::Idle => {}
+            Task::Pending => widgets::busy_ui(ui, "Signing in to Entra ID…"),
+            Task::Done(lines) => widgets::check_lines_ui(ui, lines),
+            Task::Failed(message) => widgets::failure_ui(ui, message),
+        }
+        command
+    }
+
+    fn mark(&mut self, field: AzureField, response: &egui::Response) {
+        if response.lost_focus() {
+            self.touched.mark(field.label());
+        }
+    }
+}
+
+/// The cloud's name for people.
+pub fn cloud_name(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::Global => "Global (login.microsoftonline.com)",
+        Cloud::UsGovL4 => "US Government L4 (GCC High)",
+        Cloud::UsGovL5 => "US Government L5 (DoD)",
+        Cloud::China => "China (operated by 21Vianet)",
+    }
+}
+
+/// Reads a PEM as adsync will at sign-in: `Ok(thumbprint)` or what is wrong with it.
+fn check_certificate(path: &Path) -> Result<String, String> {
+    if !path.is_absolute() {
+        return Err(format!(
+            "`{}` is not an absolute path; give the full path, e.g. /etc/adsync/entra.pem.",
+            path.display()
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "Cannot read {}: {e}. Check the path, or press Generate certificate.",
+            path.display()
+        )
+    })?;
+    CertificateCredential::from_pem(&text)
+        .map(|c| c.thumbprint())
+        .map_err(|e| {
+            format!(
+                "{}: {e}. adsync needs one PEM with the certificate and its unencrypted RSA key.",
+                path.display()
+            )
+        })
+}
+
+/// Makes a self-signed certificate with a new 2048-bit RSA key (what `CertificateCredential`
+/// signs with) and writes the PEM (certificate + key, mode 0600) at `pem` and the public
+/// certificate (DER) beside it as `.cer`.
+pub fn generate_certificate(pem: &Path, subject: &str) -> Result<GeneratedCertificate, String> {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        format!("Generating the certificate failed ({what}: {e}).")
+    };
+    let key = rsa::RsaPrivateKey::new(&mut CompatRng, 2048).map_err(|e| failed("RSA key", &e))?;
+    let key_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| failed("PKCS#8", &e))?;
+    let key_pair = rcgen::KeyPair::from_pem(&key_pem).map_err(|e| failed("key pair", &e))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+        .map_err(|e| failed("parameters", &e))?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, subject);
+    let year = current_year();
+    params.not_before = rcgen::date_time_ymd(year, 1, 1);
+    params.not_after = rcgen::date_time_ymd(year + 2, 12, 31);
+    let certificate = params
+        .self_signed(&key_pair)
+        .map_err(|e| failed("signing", &e))?;
+    let mut text = certificate.pem();
+    text.push_str(key_pem.as_str());
+    crate::fsutil::write_atomic(pem, text.as_bytes())
+        .map_err(|e| format!("Cannot write {}: {e}.", pem.display()))?;
+    let cer = pem.with_extension("cer");
+    std::fs::write(&cer, certificate.der())
+        .map_err(|e| format!("Cannot write {}: {e}.", cer.display()))?;
+    Ok(GeneratedCertificate {
+        pem: pem.to_owned(),
+        cer,
+        thumbprint: crate::entra::thumbprint_hex(certificate.der()),
+    })
+}
+
+/// The current year (UTC, to within a day: the certificate's validity starts on 1 January).
+fn current_year() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    1970 + (secs / 31_556_952) as i32
+}
+
+/// `rand`'s thread RNG (a CSPRNG seeded by the OS) for `rsa`, which wants the older `rand_core`.
+struct CompatRng;
+
+impl rsa::rand_core::RngCore for CompatRng {
+    fn next_u32(&mut self) -> u32 {
+        rand::random()
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand::random()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        rand::fill(dest);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
+        rand::fill(dest);
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::CryptoRng for CompatRng {}

@@ -1,0 +1,559 @@
+//! Step 6, finish: writes the config atomically (mode 0600), the new secrets into the OS keyring
+//! (or, where there is none, into owner-only files beside the config, said plainly), optionally
+//! installs and starts the background service (the same code as `adsync service install --now`,
+//! by running that command), runs the first sync with a progress bar, and says where the config,
+//! state and logs live.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use egui::{RichText, Ui};
+
+use super::draft::{Draft, SecretRefs};
+use super::jobs::{Repainter, Task};
+use super::widgets::{self, SecretInput};
+use crate::config::{self, Settings};
+use crate::entra::GraphClient;
+use crate::health::CheckLine;
+use crate::scim::ScimClient;
+use crate::secret::{KeyringBackend, Secret, SecretRef, keyring_backend};
+use crate::state::StateStore;
+use crate::sync::{ActionKind, ApplyOptions, Summary, apply};
+
+/// Where new secrets will be kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretStorage {
+    /// The desktop keyring (Secret Service); files if storing there fails.
+    Keyring,
+    /// Owner-only files beside the config.
+    Files,
+}
+
+impl SecretStorage {
+    /// The keyring where a desktop session offers one; files otherwise (a server, the demo).
+    pub fn choose(demo: bool) -> Self {
+        if !demo && keyring_backend() == KeyringBackend::SecretService {
+            Self::Keyring
+        } else {
+            Self::Files
+        }
+    }
+}
+
+/// Running the `adsync` binary's `service install`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceInstall {
+    pub adsync: PathBuf,
+    /// `--system` (root) or `--user`.
+    pub system: bool,
+}
+
+/// Progress of the first sync: (actions done, actions in all).
+#[derive(Clone, Default)]
+pub(crate) struct Progress(Arc<Mutex<(usize, usize)>>);
+
+impl Progress {
+    fn set(&self, done: usize, total: usize) {
+        if let Ok(mut p) = self.0.lock() {
+            *p = (done, total);
+        }
+    }
+
+    pub(crate) fn get(&self) -> (usize, usize) {
+        self.0.lock().map(|p| *p).unwrap_or_default()
+    }
+}
+
+/// How the first sync ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FirstSync {
+    Applied {
+        summary: Summary,
+        failed: usize,
+    },
+    /// Dry run mode: planned and recorded, nothing written.
+    DryRun {
+        summary: Summary,
+    },
+    /// Withheld by the mass-disable guard (R11).
+    Blocked {
+        reason: String,
+    },
+    Failed(String),
+}
+
+/// What Finish did, line by line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FinishReport {
+    pub lines: Vec<CheckLine>,
+    pub first_sync: Option<FirstSync>,
+    pub state_path: PathBuf,
+    pub log_dir: PathBuf,
+    /// The config was written (a failure before that leaves the old file as it was).
+    pub saved: bool,
+}
+
+/// The state of step 6.
+#[derive(Clone, Debug)]
+pub struct FinishStep {
+    pub install_service: bool,
+    pub first_sync: bool,
+    pub report: Task<FinishReport>,
+    pub(crate) progress: Progress,
+}
+
+impl Default for FinishStep {
+    fn default() -> Self {
+        Self {
+            install_service: false,
+            first_sync: true,
+            report: Task::Idle,
+            progress: Progress::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.get())
+    }
+}
+
+/// What step 6 shows before anything is written.
+pub(crate) struct FinishContext<'a> {
+    pub config_path: &'a Path,
+    pub storage: SecretStorage,
+    pub settings: &'a Settings,
+    /// `Err(why)` when the service cannot be offered here.
+    pub service: Result<ServiceInstall, String>,
+    pub editing: bool,
+}
+
+impl FinishStep {
+    /// Draws the step.
+    pub(crate) fn finish_ui(&mut self, ui: &mut Ui, cx: &FinishContext<'_>) {
+        match &self.report {
+            Task::Idle => self.before_ui(ui, cx),
+            Task::Pending => {
+                widgets::busy_ui(ui, "Writing the configuration…");
+                let (done, total) = self.progress.get();
+                if total > 0 {
+                    ui.label("First sync");
+                    ui.add(
+                        egui::ProgressBar::new(done as f32 / total as f32)
+                            .text(format!("{done} of {total} actions"))
+                            .desired_width(widgets::FIELD_WIDTH + 140.0),
+                    );
+                }
+            }
+            Task::Done(report) => report_ui(ui, report, cx),
+            Task::Failed(message) => widgets::failure_ui(ui, message),
+        }
+    }
+
+    fn before_ui(&mut self, ui: &mut Ui, cx: &FinishContext<'_>) {
+        ui.label(format!(
+            "Press Finish to {} the configuration:",
+            if cx.editing { "update" } else { "write" }
+        ));
+        ui.label(RichText::new(cx.config_path.display().to_string()).monospace());
+        ui.weak("Written atomically, readable only by you (mode 0600).");
+        widgets::section_ui(ui, "Secrets");
+        ui.add(egui::Label::new(match cx.storage {
+            SecretStorage::Keyring => format!(
+                "New secrets go into the OS keyring ({}) as keyring:adsync/… references. If the \
+                 keyring refuses them, they are written as files readable only by you in {} \
+                 instead, and the summary says so.",
+                keyring_backend().describe(),
+                parent(cx.config_path).display()
+            ),
+            SecretStorage::Files => format!(
+                "No OS keyring is used here, so new secrets are written as files readable only \
+                 by you (mode 0600) in {}, and the config refers to them with file: references. \
+                 Secrets you did not retype stay where they are.",
+                parent(cx.config_path).display()
+            ),
+        })
+        .wrap());
+        widgets::section_ui(ui, "Background service");
+        match &cx.service {
+            Ok(install) => {
+                ui.checkbox(
+                    &mut self.install_service,
+                    format!(
+                        "Install and start the background service ({})",
+                        if install.system {
+                            "system service, starts at boot"
+                        } else {
+                            "per-user service, runs while you are logged in"
+                        }
+                    ),
+                );
+                ui.weak(format!(
+                    "Runs `{} service install {} --now` with this config.",
+                    install.adsync.display(),
+                    if install.system { "--system" } else { "--user" }
+                ));
+            }
+            Err(why) => {
+                self.install_service = false;
+                ui.add(egui::Label::new(why.as_str()).wrap());
+            }
+        }
+        widgets::section_ui(ui, "First sync");
+        ui.checkbox(&mut self.first_sync, "Run the first sync now");
+        if cx.settings.service.dry_run {
+            ui.weak("Dry run mode is on: the first sync only plans and records it.");
+        }
+        where_ui(ui, cx.config_path, cx.settings);
+    }
+}
+
+fn parent(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn where_ui(ui: &mut Ui, config: &Path, settings: &Settings) {
+    widgets::section_ui(ui, "Where things live");
+    egui::Grid::new("where-grid")
+        .num_columns(2)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            for (what, path) in [
+                ("Config", config),
+                ("State", settings.service.state_path.as_path()),
+                ("Logs", settings.service.log_dir.as_path()),
+            ] {
+                ui.label(what);
+                ui.label(RichText::new(path.display().to_string()).monospace());
+                ui.end_row();
+            }
+        });
+}
+
+fn summary_text(summary: &Summary) -> String {
+    format!(
+        "{} created, {} linked, {} updated, {} moved, {} disabled, {} enabled, {} skipped, {} unchanged",
+        summary.create,
+        summary.link,
+        summary.update,
+        summary.move_,
+        summary.disable,
+        summary.enable,
+        summary.skip,
+        summary.unchanged
+    )
+}
+
+fn report_ui(ui: &mut Ui, report: &FinishReport, cx: &FinishContext<'_>) {
+    if report.saved {
+        ui.label(
+            RichText::new("The configuration is saved.")
+                .strong()
+                .size(16.0),
+        );
+    } else {
+        widgets::failure_ui(ui, "The configuration was not saved.");
+    }
+    widgets::check_lines_ui(ui, &report.lines);
+    if let Some(first) = &report.first_sync {
+        widgets::section_ui(ui, "First sync");
+        match first {
+            FirstSync::Applied { summary, failed } => {
+                ui.add(egui::ProgressBar::new(1.0).desired_width(widgets::FIELD_WIDTH + 140.0));
+                ui.label(format!("First sync: {}", summary_text(summary)));
+                if *failed > 0 {
+                    widgets::failure_ui(
+                        ui,
+                        &format!(
+                            "{failed} action(s) failed; `adsync history` lists each with its error, \
+                             and the next cycle tries them again."
+                        ),
+                    );
+                }
+            }
+            FirstSync::DryRun { summary } => {
+                ui.label(format!(
+                    "Dry run mode: the first sync planned {} and wrote nothing.",
+                    summary_text(summary)
+                ));
+            }
+            FirstSync::Blocked { reason } => widgets::failure_ui(
+                ui,
+                &format!(
+                    "The first sync was withheld by the mass-disable guard: {reason}. Nothing was \
+                     written. Review the preview, then run `adsync sync --allow-mass-disable` if \
+                     it is intended."
+                ),
+            ),
+            FirstSync::Failed(message) => widgets::failure_ui(ui, message),
+        }
+    }
+    where_ui(ui, cx.config_path, cx.settings);
+    ui.add_space(6.0);
+    ui.weak("Press Close to leave the wizard.");
+}
+
+/// Stores each typed secret and returns the references for the config.
+fn store_secrets(
+    draft: &Draft,
+    dir: &Path,
+    storage: SecretStorage,
+    lines: &mut Vec<CheckLine>,
+) -> Result<SecretRefs, String> {
+    let mut use_keyring = storage == SecretStorage::Keyring;
+    let mut store = |input: &SecretInput,
+                     name: &str,
+                     label: &str|
+     -> Result<Option<SecretRef>, String> {
+        if input.typed.is_empty() {
+            return Ok(input.stored.clone());
+        }
+        let secret = Secret::new(input.typed.clone());
+        if use_keyring {
+            let reference = SecretRef::Keyring {
+                service: "adsync".into(),
+                account: name.into(),
+            };
+            match reference.store(&secret).and_then(|()| reference.resolve()) {
+                Ok(back) if back == secret => {
+                    lines.push(CheckLine::new(
+                        label,
+                        true,
+                        format!("stored in the OS keyring as {reference}"),
+                    ));
+                    return Ok(Some(reference));
+                }
+                Ok(_) => {
+                    use_keyring = false;
+                    lines.push(CheckLine::new(
+                        "OS keyring",
+                        false,
+                        "the keyring returned a different value than was stored; using files instead",
+                    ));
+                }
+                Err(e) => {
+                    use_keyring = false;
+                    lines.push(CheckLine::new(
+                        "OS keyring",
+                        false,
+                        format!("not usable ({e}); using owner-only files instead"),
+                    ));
+                }
+            }
+        }
+        let reference = SecretRef::File(dir.join(name));
+        reference
+            .store(&secret)
+            .map_err(|e| format!("{label}: {e}"))?;
+        lines.push(CheckLine::new(
+            label,
+            true,
+            format!("written to {reference} (mode 0600, readable only by you)"),
+        ));
+        Ok(Some(reference))
+    };
+    let c = &draft.credentials;
+    Ok(SecretRefs {
+        target_token: match c.auth {
+            crate::config::TargetAuthKind::Bearer => {
+                store(&c.token, "target-token", "Bearer token")?
+            }
+            crate::config::TargetAuthKind::Basic => None,
+        },
+        target_password: match c.auth {
+            crate::config::TargetAuthKind::Basic => {
+                store(&c.password, "target-password", "Password")?
+            }
+            crate::config::TargetAuthKind::Bearer => None,
+        },
+        entra_secret: match draft.azure.credential {
+            super::azure::CredentialKind::Secret => store(
+                &draft.azure.client_secret,
+                "entra-client-secret",
+                "Client secret",
+            )?,
+            super::azure::CredentialKind::Certificate => None,
+        },
+        default_password: store(
+            &c.default_password,
+            "default-password",
+            "Default password for new users",
+        )?,
+    })
+}
+
+/// Writes the secrets and the config (blocking). `Err` when nothing could be saved.
+pub(crate) fn save(
+    draft: &Draft,
+    config_path: &Path,
+    storage: SecretStorage,
+    lines: &mut Vec<CheckLine>,
+) -> Result<Settings, String> {
+    let dir = parent(config_path);
+    crate::fsutil::create_private_dir(&dir)
+        .map_err(|e| format!("Cannot create the config directory {}: {e}", dir.display()))?;
+    let refs = store_secrets(draft, &dir, storage, lines)?;
+    let file = draft.compose(&refs);
+    // The same validation `adsync` applies when it loads the file.
+    if let Err(problems) = config::parse_str(&file.to_toml()) {
+        let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        return Err(format!(
+            "The configuration would not be valid, so it was not written:\n{}",
+            list.join("\n")
+        ));
+    }
+    config::save(config_path, &file).map_err(|e| e.to_string())?;
+    lines.push(CheckLine::new(
+        "config",
+        true,
+        format!("written to {}", config_path.display()),
+    ));
+    Ok(Settings::from_file(&file))
+}
+
+/// `adsync service install --now` for this config, with its output.
+pub(crate) fn install_service(install: &ServiceInstall, config_path: &Path) -> CheckLine {
+    let config = std::path::absolute(config_path).unwrap_or_else(|_| config_path.to_owned());
+    let output = std::process::Command::new(&install.adsync)
+        .args(["service", "install", "--now"])
+        .arg(if install.system { "--system" } else { "--user" })
+        .arg("--config")
+        .arg(&config)
+        .output();
+    match output {
+        Ok(out) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let err = String::from_utf8_lossy(&out.stderr);
+            if !err.trim().is_empty() {
+                text.push('\n');
+                text.push_str(err.trim());
+            }
+            CheckLine::new("background service", out.status.success(), text)
+        }
+        Err(e) => CheckLine::new(
+            "background service",
+            false,
+            format!(
+                "cannot run {}: {e}. Install the service later with `adsync service install --now`",
+                install.adsync.display()
+            ),
+        ),
+    }
+}
+
+/// The first sync on the saved config: plan, then apply unless blocked or in dry-run mode,
+/// reporting progress as actions finish. Recorded in the history with the trigger `wizard`.
+pub(crate) async fn first_sync(
+    settings: Settings,
+    progress: Progress,
+    repainter: Repainter,
+) -> FirstSync {
+    let opened = tokio::task::spawn_blocking({
+        let settings = settings.clone();
+        move || -> Result<(GraphClient, ScimClient, StateStore), String> {
+            let graph = GraphClient::new(&settings.entra).map_err(|e| e.to_string())?;
+            let scim = ScimClient::from_settings(&settings.target).map_err(|e| e.to_string())?;
+            let store =
+                StateStore::open(&settings.service.state_path).map_err(|e| e.to_string())?;
+            Ok((graph, scim, store))
+        }
+    })
+    .await;
+    let (graph, scim, store) = match opened {
+        Ok(Ok(parts)) => parts,
+        Ok(Err(e)) => return FirstSync::Failed(format!("The first sync could not start: {e}")),
+        Err(e) => return FirstSync::Failed(format!("The first sync could not start: {e}")),
+    };
+    let links = match store.links() {
+        Ok(links) => links,
+        Err(e) => return FirstSync::Failed(e.to_string()),
+    };
+    let (source, target) = tokio::join!(
+        crate::sync::read_source(&graph, &settings, &links),
+        crate::sync::read_target(&scim, &settings)
+    );
+    let planned = match (source, target) {
+        (Ok(source), Ok(target)) => crate::sync::plan(crate::sync::PlanInput {
+            settings: &settings,
+            source: &source,
+            target: &target,
+            links: &links,
+        })
+        .map_err(|e| e.to_string()),
+        (Err(e), _) => Err(format!("reading Entra ID failed: {e}")),
+        (_, Err(e)) => Err(format!("reading the application failed: {e}")),
+    };
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => {
+            let message = format!("{e}; the first sync stopped before its first write");
+            if let Ok(run) = store.begin_run("wizard", settings.service.dry_run) {
+                let _ = store.finish_run(run, "failed", None, Some(&message));
+            }
+            return FirstSync::Failed(message);
+        }
+    };
+    if let Some(blocked) = &plan.blocked {
+        if let Ok(run) = store.begin_run("wizard", true) {
+            let _ = store.finish_run(run, "blocked", Some(&plan.summary), Some(&blocked.reason));
+        }
+        return FirstSync::Blocked {
+            reason: blocked.reason.clone(),
+        };
+    }
+    if settings.service.dry_run {
+        if let Ok(run) = store.begin_run("wizard", true) {
+            let _ = store.finish_run(run, "dry-run", Some(&plan.summary), None);
+        }
+        return FirstSync::DryRun {
+            summary: plan.summary.clone(),
+        };
+    }
+    let default_password = match &settings.policy.default_password {
+        Some(reference) => match tokio::task::spawn_blocking({
+            let reference = reference.clone();
+            move || reference.resolve()
+        })
+        .await
+        {
+            Ok(Ok(secret)) => Some(secret),
+            Ok(Err(e)) => {
+                return FirstSync::Failed(format!(
+                    "Default password for new users: {e}; nothing was written"
+                ));
+            }
+            Err(e) => return FirstSync::Failed(e.to_string()),
+        },
+        None => None,
+    };
+    let total = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Skip)
+        .count();
+    progress.set(0, total);
+    repainter.repaint();
+    let options = ApplyOptions {
+        concurrency: 8,
+        group_mode: settings.policy.group_mode,
+        default_password,
+        trigger: "wizard".to_owned(),
+        cancel: None,
+    };
+    let summary = plan.summary.clone();
+    let report = |done: usize| {
+        progress.set(done, total);
+        repainter.repaint();
+    };
+    match apply(plan, &scim, &store, &options, report).await {
+        Ok(applied) => FirstSync::Applied {
+            summary,
+            failed: applied.failed,
+        },
+        Err(e) => FirstSync::Failed(format!("The first sync failed: {e}")),
+    }
+}

@@ -1,0 +1,149 @@
+//! Background work: a tokio runtime (created by `main`, running on its own threads) runs every
+//! network call, file dialog and key generation; each job ends with a [`Reply`] that the UI thread
+//! applies to the wizard at the start of the next frame, after which the job calls
+//! `ctx.request_repaint()` so that frame comes at once.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, OnceLock};
+
+use super::app::Wizard;
+
+/// What a finished job does to the wizard, on the UI thread.
+pub(crate) type Reply = Box<dyn FnOnce(&mut Wizard) + Send>;
+
+/// A value the wizard asked a job for: not asked yet, being fetched, or the outcome.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Task<T> {
+    #[default]
+    Idle,
+    Pending,
+    Done(T),
+    Failed(String),
+}
+
+impl<T> Task<T> {
+    /// True while the job runs.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Task::Pending)
+    }
+
+    /// The value, once there.
+    pub fn done(&self) -> Option<&T> {
+        match self {
+            Task::Done(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Wakes the UI from another thread.
+#[derive(Clone, Default)]
+pub(crate) struct Repainter(Arc<OnceLock<egui::Context>>);
+
+impl Repainter {
+    pub(crate) fn repaint(&self) {
+        if let Some(ctx) = self.0.get() {
+            ctx.request_repaint();
+        }
+    }
+}
+
+/// The job runner the wizard owns.
+pub(crate) struct Jobs {
+    runtime: tokio::runtime::Handle,
+    tx: Sender<Reply>,
+    rx: Receiver<Reply>,
+    repainter: Repainter,
+    running: Arc<AtomicUsize>,
+}
+
+/// Counts a job as running until it is dropped (also when the job panics).
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Jobs {
+    pub(crate) fn new(runtime: tokio::runtime::Handle) -> Self {
+        let (tx, rx) = channel();
+        Self {
+            runtime,
+            tx,
+            rx,
+            repainter: Repainter::default(),
+            running: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Remembers the egui context so jobs can wake the UI (called every frame; only the first sticks).
+    pub(crate) fn attach(&self, ctx: &egui::Context) {
+        let _ = self.repainter.0.set(ctx.clone());
+    }
+
+    pub(crate) fn repainter(&self) -> Repainter {
+        self.repainter.clone()
+    }
+
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    /// Runs `job` on the runtime; its reply is applied on the UI thread.
+    pub(crate) fn spawn<F>(&self, job: F)
+    where
+        F: Future<Output = Reply> + Send + 'static,
+    {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = Running(self.running.clone());
+        let tx = self.tx.clone();
+        let repainter = self.repainter.clone();
+        self.runtime.spawn(async move {
+            let reply = job.await;
+            let _ = tx.send(reply);
+            drop(running);
+            repainter.repaint();
+        });
+    }
+
+    /// Runs blocking work (file writes, key generation, keyring calls) on the runtime's blocking pool.
+    pub(crate) fn spawn_blocking<F>(&self, job: F)
+    where
+        F: FnOnce() -> Reply + Send + 'static,
+    {
+        let handle = self.runtime.clone();
+        self.spawn(async move {
+            match handle.spawn_blocking(job).await {
+                Ok(reply) => reply,
+                Err(e) => Box::new(move |w: &mut Wizard| {
+                    w.report_job_failure(format!("a background task stopped unexpectedly: {e}"))
+                }),
+            }
+        });
+    }
+
+    /// Runs a future that cannot move between threads (the engine's reads borrow across awaits
+    /// in ways that are not `Send`) to completion on a blocking thread of its own.
+    pub(crate) fn spawn_pinned<F, Fut>(&self, make: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Reply> + 'static,
+    {
+        let handle = self.runtime.clone();
+        self.spawn_blocking(move || handle.block_on(make()));
+    }
+
+    /// The replies that have arrived since the last frame.
+    pub(crate) fn drain(&self) -> Vec<Reply> {
+        self.rx.try_iter().collect()
+    }
+
+    /// How many jobs are running now.
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,460 @@
+//! Step 4, search and confirm: an attribute, an operator and a term narrow which members of the
+//! paired groups are synchronized (they become the config's `[[scope]]` rules); the matching users
+//! are counted and listed live. Next asks "Synchronize N users from M groups?" in a confirmation
+//! dialog; the step returns [`SearchCommand::Confirmed`] when the administrator agrees.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use egui::{ComboBox, Id, Label, Modal, RichText, TextEdit, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use super::pairing::widgets::{row_height, thousands};
+use crate::config::{ScopeAttribute, ScopeOperator, ScopeRule};
+use crate::sync::{SourceSnapshot, SourceUser, matches_scope, scope_value};
+
+/// What the step asks the app to do after the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchCommand {
+    /// The administrator confirmed the dialog: go on to the preview.
+    Confirmed,
+}
+
+/// The state of step 4.
+#[derive(Clone, Debug)]
+pub struct SearchStep {
+    /// Members of the paired groups, read by the app when the step opens (`None` while loading).
+    pub source: Option<SourceSnapshot>,
+    pub attribute: ScopeAttribute,
+    pub operator: ScopeOperator,
+    /// Empty: every member of the paired groups is in scope.
+    pub term: String,
+    /// Set by [`SearchStep::ask_confirmation`] (the app's Next button); the dialog shows while true.
+    pub confirming: bool,
+    /// Why the members could not be read (the app sets it); shown in place of the spinner.
+    /// [`Self::set_source`] clears it.
+    pub error: Option<String>,
+    /// The matching users, kept between frames.
+    pub view: SearchView,
+}
+
+impl Default for SearchStep {
+    fn default() -> Self {
+        Self {
+            source: None,
+            attribute: ScopeAttribute::Department,
+            operator: ScopeOperator::Contains,
+            term: String::new(),
+            confirming: false,
+            error: None,
+            view: SearchView::default(),
+        }
+    }
+}
+
+/// The view state of step 4: the users matching the criterion, recomputed only when the
+/// attribute, the operator, the term or the source changes.
+#[derive(Clone, Debug, Default)]
+pub struct SearchView {
+    /// What the cache holds: see [`Key`].
+    key: Option<Key>,
+    /// User ids ordered by display name (rebuilt when the source changes).
+    order: Vec<String>,
+    /// The source the order was built for.
+    order_source: Option<u64>,
+    /// Ids of the matching users, in `order`.
+    matches: Vec<String>,
+    /// How many of the matches have a disabled account.
+    disabled: usize,
+    /// The dialog was on screen last frame (so focus goes to Confirm only when it opens).
+    dialog_open: bool,
+}
+
+/// The inputs of the match list. The source is identified by a fingerprint (its group ids and
+/// member counts, its user count, and its first and last user id) that is cheap to compute in
+/// every frame; an app that edits a snapshot in place without changing any of those calls
+/// [`SearchStep::set_source`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Key {
+    source: u64,
+    attribute: ScopeAttribute,
+    operator: ScopeOperator,
+    term: String,
+}
+
+fn fingerprint(source: &SourceSnapshot) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    source.users.len().hash(&mut hasher);
+    for (id, group) in &source.groups {
+        id.hash(&mut hasher);
+        group.members.len().hash(&mut hasher);
+    }
+    source.users.keys().next().hash(&mut hasher);
+    source.users.keys().next_back().hash(&mut hasher);
+    hasher.finish()
+}
+
+impl SearchView {
+    /// Brings the matches up to date; returns whether they were recomputed.
+    fn update(&mut self, source: &SourceSnapshot, rules: &[ScopeRule], key: Key) -> bool {
+        if self.key.as_ref() == Some(&key) {
+            return false;
+        }
+        if self.order_source != Some(key.source) {
+            let mut order: Vec<(String, &str)> = source
+                .users
+                .values()
+                .map(|u| (display_name(u).to_lowercase(), u.id.as_str()))
+                .collect();
+            order.sort();
+            self.order = order.into_iter().map(|(_, id)| id.to_owned()).collect();
+            self.order_source = Some(key.source);
+        }
+        self.matches = self
+            .order
+            .iter()
+            .filter(|id| {
+                source
+                    .users
+                    .get(id.as_str())
+                    .is_some_and(|u| matches_scope(u, rules))
+            })
+            .cloned()
+            .collect();
+        self.disabled = self
+            .matches
+            .iter()
+            .filter(|id| {
+                source
+                    .users
+                    .get(id.as_str())
+                    .is_some_and(|u| !u.account_enabled)
+            })
+            .count();
+        self.key = Some(key);
+        true
+    }
+}
+
+fn display_name(user: &SourceUser) -> &str {
+    user.display_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&user.user_principal_name)
+}
+
+/// The operator as a person reads it.
+fn operator_text(operator: ScopeOperator) -> &'static str {
+    match operator {
+        ScopeOperator::Equals => "equals",
+        ScopeOperator::NotEquals => "does not equal",
+        ScopeOperator::Contains => "contains",
+        ScopeOperator::NotContains => "does not contain",
+        ScopeOperator::StartsWith => "starts with",
+        ScopeOperator::EndsWith => "ends with",
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", thousands(n))
+    }
+}
+
+impl SearchStep {
+    /// The `[[scope]]` rules the step stands for (none when the term is empty).
+    pub fn scope_rules(&self) -> Vec<ScopeRule> {
+        if self.term.trim().is_empty() {
+            return Vec::new();
+        }
+        vec![ScopeRule {
+            attribute: self.attribute,
+            operator: self.operator,
+            value: self.term.trim().to_owned(),
+        }]
+    }
+
+    /// Shows a newly read snapshot of the paired groups' members (assigning `source` works too;
+    /// this also clears a previous error and the cached matches).
+    pub fn set_source(&mut self, source: SourceSnapshot) {
+        self.source = Some(source);
+        self.error = None;
+        self.view = SearchView::default();
+    }
+
+    /// `Err` with a sentence for the administrator when Next must stay disabled.
+    pub fn validate(&self) -> Result<(), String> {
+        let Some(source) = &self.source else {
+            return Err("The members of the paired groups are still being read.".into());
+        };
+        if source.users.is_empty() {
+            return Err(
+                "The paired groups have no members: go back and pair groups that have users."
+                    .into(),
+            );
+        }
+        let any = match &self.view.key {
+            Some(key) if *key == self.key(source) => !self.view.matches.is_empty(),
+            _ => {
+                let rules = self.scope_rules();
+                source.users.values().any(|u| matches_scope(u, &rules))
+            }
+        };
+        if !any {
+            return Err(format!(
+                "No member of the paired groups has a {} that {} “{}”: change the term, or \
+                 clear it to synchronize every member.",
+                self.attribute,
+                operator_text(self.operator),
+                self.term.trim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Opens the confirmation dialog (the app calls this when Next is pressed on this step).
+    pub fn ask_confirmation(&mut self) {
+        self.confirming = true;
+    }
+
+    /// How many users match, and how many paired groups they come from (`None` while loading):
+    /// the N and M of "Synchronize N users from M groups?".
+    pub fn counts(&mut self) -> Option<(usize, usize)> {
+        self.refresh();
+        let source = self.source.as_ref()?;
+        Some((self.view.matches.len(), source.groups.len()))
+    }
+
+    /// The ids of the matching users, ordered by display name.
+    pub fn matching_ids(&mut self) -> &[String] {
+        self.refresh();
+        &self.view.matches
+    }
+
+    fn key(&self, source: &SourceSnapshot) -> Key {
+        Key {
+            source: fingerprint(source),
+            attribute: self.attribute,
+            operator: self.operator,
+            // Only what the rule would hold: the trimmed term.
+            term: self.term.trim().to_owned(),
+        }
+    }
+
+    fn refresh(&mut self) {
+        let Some(source) = &self.source else {
+            return;
+        };
+        let key = self.key(source);
+        if self.view.key.as_ref() != Some(&key) {
+            let rules = self.scope_rules();
+            self.view.update(source, &rules, key);
+        }
+    }
+
+    /// Draws the step (and the dialog while `confirming`); returns what the app should do.
+    #[must_use]
+    pub fn ui(&mut self, ui: &mut Ui) -> Vec<SearchCommand> {
+        let mut commands = Vec::new();
+        ui.label(
+            "Only the members of the paired groups that match this criterion are synchronized. \
+             Leave the term empty to synchronize every member.",
+        );
+        ui.add_space(6.0);
+        self.criterion_ui(ui);
+        ui.add_space(6.0);
+
+        if self.source.is_none() {
+            match &self.error {
+                Some(error) => {
+                    ui.colored_label(ui.visuals().error_fg_color, error);
+                }
+                None => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("Reading the members of the paired groups…");
+                    });
+                }
+            }
+            return commands;
+        }
+        self.refresh();
+        let Some(source) = &self.source else {
+            return commands;
+        };
+        let view = &self.view;
+        let n = view.matches.len();
+        let mut count = format!(
+            "{} of {} match",
+            thousands(n),
+            plural(source.users.len(), "member", "members")
+        );
+        if view.disabled > 0 {
+            count.push_str(&format!(
+                " ({} disabled in Entra ID: they will not be created or enabled)",
+                thousands(view.disabled)
+            ));
+        }
+        ui.label(RichText::new(count).strong());
+        ui.add_space(4.0);
+        users_table_ui(ui, source, &view.matches, self.attribute);
+
+        let groups = source.groups.len();
+        if !self.confirming {
+            self.view.dialog_open = false;
+        } else if self.confirm_ui(ui, n, groups) {
+            commands.push(SearchCommand::Confirmed);
+        }
+        commands
+    }
+
+    fn criterion_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            let label = ui.label("Attribute");
+            ComboBox::from_id_salt("scope-attribute")
+                .selected_text(self.attribute.as_str())
+                .width(150.0)
+                .show_ui(ui, |ui| {
+                    for &attribute in ScopeAttribute::ALL {
+                        ui.selectable_value(&mut self.attribute, attribute, attribute.as_str());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.add_space(8.0);
+            let label = ui.label("Operator");
+            ComboBox::from_id_salt("scope-operator")
+                .selected_text(operator_text(self.operator))
+                .width(130.0)
+                .show_ui(ui, |ui| {
+                    for &operator in ScopeOperator::ALL {
+                        ui.selectable_value(&mut self.operator, operator, operator_text(operator));
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.add_space(8.0);
+            let label = ui.label("Term");
+            ui.add(
+                TextEdit::singleline(&mut self.term)
+                    .hint_text("e.g. Support (any case)")
+                    .desired_width(220.0),
+            )
+            .labelled_by(label.id);
+        });
+    }
+
+    /// The modal dialog; returns true when the administrator confirmed.
+    fn confirm_ui(&mut self, ui: &mut Ui, users: usize, groups: usize) -> bool {
+        let question = format!(
+            "Synchronize {} from {}?",
+            plural(users, "user", "users"),
+            plural(groups, "group", "groups")
+        );
+        let scope = match self.scope_rules().first() {
+            Some(rule) => format!(
+                "Members of the paired groups whose {} {} “{}”.",
+                rule.attribute,
+                operator_text(rule.operator),
+                rule.value
+            ),
+            None => "Every member of the paired groups.".to_owned(),
+        };
+        let already_open = self.view.dialog_open;
+        self.view.dialog_open = true;
+        let mut confirmed = false;
+        let mut cancelled = false;
+        let modal = Modal::new(Id::unique("search-confirm")).show(ui.ctx(), |ui| {
+            ui.set_max_width(420.0);
+            ui.label(RichText::new(&question).heading());
+            ui.add_space(4.0);
+            ui.label(scope);
+            ui.label(
+                "The next step previews what the first sync would do; nothing is written yet.",
+            );
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                let confirm = ui.add_enabled(users > 0, egui::Button::new("Confirm"));
+                if !already_open {
+                    // Enter or Space confirms at once; Tab reaches Cancel.
+                    confirm.request_focus();
+                }
+                confirmed = confirm.clicked();
+                cancelled = ui.button("Cancel").clicked();
+            });
+        });
+        // Esc or a click beside the dialog cancels, like the Cancel button.
+        if confirmed || cancelled || modal.should_close() {
+            self.confirming = false;
+            self.view.dialog_open = false;
+        }
+        confirmed
+    }
+}
+
+/// The matching users, virtualized: only the rows on screen are laid out.
+fn users_table_ui(ui: &mut Ui, source: &SourceSnapshot, ids: &[String], attribute: ScopeAttribute) {
+    let height = row_height(ui);
+    TableBuilder::new(ui)
+        .id_salt("scope-matches")
+        .striped(true)
+        .auto_shrink(false)
+        .resizable(true)
+        .column(Column::initial(200.0).at_least(80.0).clip(true))
+        .column(Column::initial(260.0).at_least(80.0).clip(true))
+        .column(Column::initial(160.0).at_least(60.0).clip(true))
+        .column(Column::remainder().at_least(80.0).clip(true))
+        .header(height, |mut header| {
+            for title in [
+                "Display name",
+                "User principal name",
+                attribute.as_str(),
+                "Paired groups",
+            ] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(height, ids.len(), |mut row| {
+                let Some(user) = source.users.get(&ids[row.index()]) else {
+                    return;
+                };
+                row.col(|ui| {
+                    let name = display_name(user);
+                    if user.account_enabled {
+                        ui.add(Label::new(name).truncate());
+                    } else {
+                        ui.add(Label::new(format!("{name} (disabled)")).truncate());
+                    }
+                });
+                row.col(|ui| {
+                    ui.add(Label::new(&user.user_principal_name).truncate());
+                });
+                row.col(|ui| {
+                    let value = scope_value(user, attribute);
+                    if value.is_empty() {
+                        ui.weak("(empty)");
+                    } else {
+                        ui.add(Label::new(value).truncate());
+                    }
+                });
+                row.col(|ui| {
+                    let mut groups: Vec<&str> = source
+                        .groups
+                        .values()
+                        .filter(|g| g.members.contains(&user.id))
+                        .map(|g| g.display_name.as_str())
+                        .collect();
+                    groups.sort_unstable();
+                    ui.add(Label::new(groups.join(", ")).truncate());
+                });
+            });
+        });
+}
+
+#[cfg(test)]
+mod tests;

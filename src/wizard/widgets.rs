@@ -1,0 +1,229 @@
+//! The small pieces every step draws with: a labelled field row with its error under it, a secret
+//! field that can stand for a secret already stored, and the check-result list.
+
+use egui::{Color32, Response, RichText, TextEdit, Ui};
+
+use crate::health::CheckLine;
+use crate::secret::{Secret, SecretRef};
+
+/// Width of the input column.
+pub(crate) const FIELD_WIDTH: f32 = 420.0;
+
+/// A secret being entered: what was typed (masked on screen), or the reference of a secret stored
+/// earlier that stays untouched unless something is typed.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct SecretInput {
+    pub typed: String,
+    pub stored: Option<SecretRef>,
+}
+
+impl std::fmt::Debug for SecretInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretInput")
+            .field(
+                "typed",
+                &if self.typed.is_empty() {
+                    ""
+                } else {
+                    "[redacted]"
+                },
+            )
+            .field("stored", &self.stored)
+            .finish()
+    }
+}
+
+impl SecretInput {
+    /// A field standing for a stored secret.
+    pub fn stored(reference: Option<SecretRef>) -> Self {
+        Self {
+            typed: String::new(),
+            stored: reference,
+        }
+    }
+
+    /// Something typed, or a stored secret to keep.
+    pub fn is_set(&self) -> bool {
+        !self.typed.is_empty() || self.stored.is_some()
+    }
+
+    /// The secret: what was typed, else the stored one (read from where it is kept; may block on
+    /// a file or the keyring, so only jobs call this).
+    pub fn value(&self, field: &str) -> Result<Secret, String> {
+        if !self.typed.is_empty() {
+            return Ok(Secret::new(self.typed.clone()));
+        }
+        match &self.stored {
+            Some(reference) => reference.resolve().map_err(|e| {
+                format!("{field}: the stored secret cannot be read: {e}. Type it again")
+            }),
+            None => Err(format!("{field}: nothing entered")),
+        }
+    }
+}
+
+/// Shows errors only for fields the administrator has typed in or left, so an empty form does not
+/// start out red.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Touched(std::collections::HashSet<&'static str>);
+
+impl Touched {
+    pub(crate) fn mark(&mut self, field: &'static str) {
+        self.0.insert(field);
+    }
+
+    pub(crate) fn has(&self, field: &'static str) -> bool {
+        self.0.contains(field)
+    }
+}
+
+/// The error colour of the current theme.
+pub(crate) fn error_color(ui: &Ui) -> Color32 {
+    ui.visuals().error_fg_color
+}
+
+/// The colour for a passed check.
+pub(crate) fn ok_color(ui: &Ui) -> Color32 {
+    if ui.visuals().dark_mode {
+        Color32::from_rgb(120, 200, 120)
+    } else {
+        Color32::from_rgb(20, 120, 40)
+    }
+}
+
+/// One grid row: the label, then the input with its error (if any) under it. The input is tied
+/// to the label for screen readers and tests.
+pub(crate) fn field_row(
+    ui: &mut Ui,
+    label: &str,
+    error: Option<&str>,
+    add_input: impl FnOnce(&mut Ui) -> Response,
+    labelled: impl FnOnce(Response, egui::Id) -> Response,
+) -> Response {
+    let label_response = ui.label(label);
+    let response = ui
+        .vertical(|ui| {
+            let response = labelled(add_input(ui), label_response.id);
+            if let Some(error) = error {
+                ui.add(
+                    egui::Label::new(RichText::new(error).color(error_color(ui)).small()).wrap(),
+                );
+            }
+            response
+        })
+        .inner;
+    ui.end_row();
+    response
+}
+
+/// A single-line text row.
+pub(crate) fn text_row(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut String,
+    hint: &str,
+    error: Option<&str>,
+) -> Response {
+    field_row(
+        ui,
+        label,
+        error,
+        |ui| {
+            ui.add(
+                TextEdit::singleline(value)
+                    .hint_text(hint)
+                    .desired_width(FIELD_WIDTH),
+            )
+        },
+        |r, id| r.labelled_by(id),
+    )
+}
+
+/// A masked row for a secret; says when a stored secret stands behind an empty field.
+pub(crate) fn secret_row(
+    ui: &mut Ui,
+    label: &str,
+    input: &mut SecretInput,
+    error: Option<&str>,
+) -> Response {
+    let stored = input.stored.is_some() && input.typed.is_empty();
+    field_row(
+        ui,
+        label,
+        error,
+        |ui| {
+            ui.horizontal(|ui| {
+                let response = ui.add(
+                    TextEdit::singleline(&mut input.typed)
+                        .password(true)
+                        .hint_text(if stored { "stored (unchanged)" } else { "" })
+                        .desired_width(FIELD_WIDTH),
+                );
+                if stored {
+                    ui.weak("stored (unchanged); type to replace it");
+                }
+                response
+            })
+            .inner
+        },
+        |r, id| r.labelled_by(id),
+    )
+}
+
+/// A masked row for a plain string (the second copy of a password).
+pub(crate) fn password_row(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut String,
+    error: Option<&str>,
+) -> Response {
+    field_row(
+        ui,
+        label,
+        error,
+        |ui| {
+            ui.add(
+                TextEdit::singleline(value)
+                    .password(true)
+                    .desired_width(FIELD_WIDTH),
+            )
+        },
+        |r, id| r.labelled_by(id),
+    )
+}
+
+/// The outcome lines of a *Test connection*.
+pub(crate) fn check_lines_ui(ui: &mut Ui, lines: &[CheckLine]) {
+    for line in lines {
+        ui.horizontal_wrapped(|ui| {
+            let (mark, color) = if line.ok {
+                ("ok", ok_color(ui))
+            } else {
+                ("FAILED", error_color(ui))
+            };
+            ui.label(RichText::new(mark).strong().color(color));
+            ui.label(RichText::new(&line.name).strong());
+            ui.label(&line.detail);
+        });
+    }
+}
+
+/// A spinner with what is happening.
+pub(crate) fn busy_ui(ui: &mut Ui, what: &str) {
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(what);
+    });
+}
+
+/// A failure in words, in the error colour.
+pub(crate) fn failure_ui(ui: &mut Ui, message: &str) {
+    ui.add(egui::Label::new(RichText::new(message).color(error_color(ui))).wrap());
+}
+
+/// A section heading inside a step.
+pub(crate) fn section_ui(ui: &mut Ui, title: &str) {
+    ui.add_space(8.0);
+    ui.label(RichText::new(title).strong().size(15.0));
+    ui.add_space(2.0);
+}
