@@ -149,6 +149,11 @@ impl TargetWriter for Counting<'_> {
         TargetWriter::add_member(self.scim, group, user).await
     }
 
+    async fn add_members(&self, group: &str, users: &[String]) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::add_members(self.scim, group, users).await
+    }
+
     async fn remove_member(&self, group: &str, user: &str) -> Result<(), WriteError> {
         self.count();
         TargetWriter::remove_member(self.scim, group, user).await

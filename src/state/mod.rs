@@ -290,6 +290,18 @@ impl StateStore {
         Ok(())
     }
 
+    /// Runs `f` in one transaction: everything it writes is committed together (one sync to disk
+    /// instead of one per statement), or, when it fails, nothing is.
+    pub fn transaction<R>(
+        &self,
+        f: impl FnOnce() -> Result<R, StateError>,
+    ) -> Result<R, StateError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let out = f()?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Forgets a link.
     pub fn remove_link(&self, entra_id: &str) -> Result<(), StateError> {
         self.conn

@@ -270,6 +270,12 @@ impl TargetWriter for ScimClient {
             .map_err(write_error)
     }
 
+    async fn add_members(&self, group: &str, users: &[String]) -> Result<(), WriteError> {
+        ScimClient::add_members(self, group, users)
+            .await
+            .map_err(write_error)
+    }
+
     async fn remove_member(&self, group: &str, user: &str) -> Result<(), WriteError> {
         ScimClient::remove_member(self, group, user)
             .await
