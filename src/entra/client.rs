@@ -136,22 +136,23 @@ impl GraphClient {
             encode(id)
         ));
         let what = format!("the {relation} of group {id}");
-        let items = self
-            .collect_values(&url, &what, true)
-            .await
-            .map_err(|e| not_found_as_group(e, id))?;
+        // Each page is parsed into users as it arrives: holding the pages as JSON until the last
+        // one came was 2.5 KB per user, most of the peak memory of a 100,000-user sync.
         let mut seen = std::collections::HashSet::new();
         let mut users = Vec::new();
-        for item in items {
+        self.for_each_item(&url, &what, true, |item| {
             let odata_type = item["@odata.type"].as_str();
             if odata_type.is_some() && ObjectKind::from_odata_type(odata_type) != ObjectKind::User {
-                continue;
+                return Ok(());
             }
             let user: EntraUser = parse_item(item, &what)?;
             if seen.insert(user.id.clone()) {
                 users.push(user);
             }
-        }
+            Ok(())
+        })
+        .await
+        .map_err(|e| not_found_as_group(e, id))?;
         Ok(users)
     }
 
@@ -387,6 +388,23 @@ impl GraphClient {
         advanced: bool,
     ) -> Result<Vec<Value>, EntraError> {
         let mut items = Vec::new();
+        self.for_each_item(url, what, advanced, |item| {
+            items.push(item);
+            Ok(())
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// [`Self::collect_values`], handing each item to `f` page by page instead of keeping them.
+    async fn for_each_item(
+        &self,
+        url: &str,
+        what: &str,
+        advanced: bool,
+        mut f: impl FnMut(Value) -> Result<(), EntraError>,
+    ) -> Result<(), EntraError> {
+        let mut seen: u64 = 0;
         let mut next = Some(url.to_owned());
         let mut expected = None;
         let mut last_ids = GraphIds::default();
@@ -404,23 +422,23 @@ impl GraphClient {
                     ids: page.ids,
                 });
             };
-            items.append(values);
+            for item in std::mem::take(values) {
+                seen += 1;
+                f(item)?;
+            }
             next = page.body["@odata.nextLink"].as_str().map(str::to_owned);
             last_ids = page.ids;
         }
         if let Some(expected) = expected
-            && expected != items.len() as u64
+            && expected != seen
         {
             return Err(EntraError::Incomplete {
                 what: what.to_owned(),
-                detail: format!(
-                    "Graph counted {expected} item(s) but the pages held {}",
-                    items.len()
-                ),
+                detail: format!("Graph counted {expected} item(s) but the pages held {seen}"),
                 ids: last_ids,
             });
         }
-        Ok(items)
+        Ok(())
     }
 
     /// Reads a delta round's pages up to its deltaLink.
