@@ -33,38 +33,93 @@ pub struct DesiredUser {
 }
 
 fn clean(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
+    trimmed(value).map(str::to_owned)
+}
+
+fn trimmed(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// [`DesiredUser`] borrowed from the Entra user: what the planner hashes for every user, so that
+/// only users with an action pay for the owned copy (most users, most cycles, have none). Same
+/// fields in the same order, so it serializes, and hashes, exactly like [`DesiredUser`].
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct DesiredView<'a> {
+    #[serde(rename = "userName")]
+    user_name: &'a str,
+    #[serde(rename = "externalId")]
+    external_id: &'a str,
+    active: bool,
+    #[serde(rename = "name.givenName")]
+    given_name: Option<&'a str>,
+    #[serde(rename = "name.familyName")]
+    family_name: Option<&'a str>,
+    #[serde(rename = "displayName")]
+    display_name: Option<&'a str>,
+    emails: &'a str,
+    #[serde(rename = "phoneNumbers")]
+    phone: Option<&'a str>,
+    title: Option<&'a str>,
+    department: Option<&'a str>,
+    #[serde(rename = "employeeNumber")]
+    employee_number: Option<&'a str>,
+}
+
+impl DesiredView<'_> {
+    /// The owned [`DesiredUser`].
+    pub fn to_desired(self) -> DesiredUser {
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        DesiredUser {
+            user_name: self.user_name.to_owned(),
+            external_id: self.external_id.to_owned(),
+            active: self.active,
+            given_name: owned(self.given_name),
+            family_name: owned(self.family_name),
+            display_name: owned(self.display_name),
+            emails: self.emails.to_owned(),
+            phone: owned(self.phone),
+            title: owned(self.title),
+            department: owned(self.department),
+            employee_number: owned(self.employee_number),
+        }
+    }
+
+    /// [`values_hash`] of [`Self::to_desired`], without making it.
+    pub fn values_hash(self) -> String {
+        hash_json(&self)
+    }
+}
+
+/// [`desired_user`], borrowed.
+pub fn desired_view(user: &SourceUser, policy: UsernamePolicy) -> DesiredView<'_> {
+    let upn = user.user_principal_name.as_str();
+    let user_name = match policy {
+        UsernamePolicy::Upn => upn,
+        UsernamePolicy::UpnLocalPart => upn.split('@').next().unwrap_or(upn),
+        UsernamePolicy::Mail => trimmed(&user.mail).unwrap_or(upn),
+    };
+    DesiredView {
+        user_name,
+        external_id: &user.id,
+        active: true,
+        given_name: trimmed(&user.given_name),
+        family_name: trimmed(&user.surname),
+        display_name: trimmed(&user.display_name),
+        emails: user.email(),
+        phone: user
+            .business_phones
+            .first()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty()),
+        title: trimmed(&user.job_title),
+        department: trimmed(&user.department),
+        employee_number: trimmed(&user.employee_id),
+    }
 }
 
 /// Maps an Entra user to its target attributes under the `username` policy.
 pub fn desired_user(user: &SourceUser, policy: UsernamePolicy) -> DesiredUser {
-    let upn = user.user_principal_name.clone();
-    let user_name = match policy {
-        UsernamePolicy::Upn => upn,
-        UsernamePolicy::UpnLocalPart => upn.split('@').next().unwrap_or(&upn).to_owned(),
-        UsernamePolicy::Mail => clean(&user.mail).unwrap_or(upn),
-    };
-    DesiredUser {
-        user_name,
-        external_id: user.id.clone(),
-        active: true,
-        given_name: clean(&user.given_name),
-        family_name: clean(&user.surname),
-        display_name: clean(&user.display_name),
-        emails: user.email().to_owned(),
-        phone: user
-            .business_phones
-            .first()
-            .map(|p| p.trim().to_owned())
-            .filter(|p| !p.is_empty()),
-        title: clean(&user.job_title),
-        department: clean(&user.department),
-        employee_number: clean(&user.employee_id),
-    }
+    desired_view(user, policy).to_desired()
 }
 
 /// A stable hash of the mapped values (R4: write only when the Entra values changed).
@@ -73,6 +128,10 @@ pub fn desired_user(user: &SourceUser, policy: UsernamePolicy) -> DesiredUser {
 /// lower-case hex by table: the same bytes as serializing to a buffer and `format!`ting each
 /// byte, which was a quarter of `plan()`'s time at 100,000 users (docs/PERFORMANCE.md).
 pub fn values_hash(desired: &DesiredUser) -> String {
+    hash_json(desired)
+}
+
+fn hash_json(value: &impl Serialize) -> String {
     struct Hashing(Sha256);
     impl std::io::Write for Hashing {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -84,7 +143,7 @@ pub fn values_hash(desired: &DesiredUser) -> String {
         }
     }
     let mut hashing = Hashing(Sha256::new());
-    serde_json::to_writer(&mut hashing, desired).expect("plain data serializes");
+    serde_json::to_writer(&mut hashing, value).expect("plain data serializes");
     lower_hex(&hashing.0.finalize())
 }
 
@@ -189,6 +248,10 @@ mod tests {
                 .map(|b| format!("{b:02x}"))
                 .collect();
             assert_eq!(values_hash(&desired), expected);
+            // The borrowed view the planner hashes is the same record, hashing the same.
+            let view = desired_view(&user, policy);
+            assert_eq!(view.to_desired(), desired);
+            assert_eq!(view.values_hash(), expected);
             assert_eq!(expected.len(), 64);
         }
         let mut other = user.clone();

@@ -1,9 +1,13 @@
 //! `plan()`: the rules R1–R11 of SPEC §2 as one pure function. No I/O, no clock, no randomness:
 //! the same snapshots, links and settings always give the same plan.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
-use super::mapping::{DesiredUser, desired_user, differences, values_hash};
+// Hash maps keyed by ids and emails, with foldhash: SipHash was a tenth of plan() at 100,000 users.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+use super::mapping::{DesiredUser, DesiredView, desired_view, differences};
 use super::model::*;
 use super::plan::*;
 use crate::config::{GroupMode, Pair, ScopeAttribute, ScopeRule, Settings};
@@ -225,15 +229,16 @@ impl<'a> Planner<'a> {
         user: &SourceUser,
         link: &Link,
         current: &TargetUser,
-        desired: DesiredUser,
+        view: DesiredView<'_>,
         hash: String,
         wanted: Vec<String>,
     ) {
         let entra_changed = link.values_hash != hash;
-        let mut changes = if entra_changed {
-            to_changes(differences(&desired, current))
-        } else {
-            Vec::new()
+        // The owned record only for a user whose values changed or who gets an action.
+        let mut desired = entra_changed.then(|| view.to_desired());
+        let mut changes = match &desired {
+            Some(desired) => to_changes(differences(desired, current)),
+            None => Vec::new(),
         };
         let enable = !current.active && link.disabled_by_adsync;
         if enable && !changes.iter().any(|c| c.field == "active") {
@@ -245,7 +250,6 @@ impl<'a> Planner<'a> {
         }
 
         let mut execution = Execution {
-            desired: Some(desired),
             values_hash: hash.clone(),
             ..Execution::default()
         };
@@ -328,6 +332,7 @@ impl<'a> Planner<'a> {
             self.unchanged += 1;
             return;
         };
+        execution.desired = Some(desired.take().unwrap_or_else(|| view.to_desired()));
         let action = self.action(
             kind,
             user,
@@ -452,15 +457,24 @@ struct TargetIndex<'a> {
 
 impl<'a> TargetIndex<'a> {
     fn new(target: &'a TargetSnapshot, links: &'a Links) -> Self {
-        let mut by_external_id: HashMap<&str, Vec<&str>> = HashMap::new();
-        let mut by_name_or_email: HashMap<String, Vec<&str>> = HashMap::new();
+        let mut by_external_id: HashMap<&str, Vec<&str>> =
+            HashMap::with_capacity_and_hasher(target.users.len(), Default::default());
+        let mut by_name_or_email: HashMap<String, Vec<&str>> =
+            HashMap::with_capacity_and_hasher(target.users.len() * 2, Default::default());
+        let mut keys: Vec<String> = Vec::new();
         for user in target.users.values() {
             if let Some(ext) = user.external_id.as_deref() {
                 by_external_id.entry(ext).or_default().push(&user.id);
             }
-            let mut keys: BTreeSet<String> = user.emails.iter().map(|e| e.to_lowercase()).collect();
-            keys.insert(user.user_name.to_lowercase());
-            for key in keys {
+            keys.clear();
+            keys.push(user.user_name.to_lowercase());
+            for email in &user.emails {
+                let email = email.to_lowercase();
+                if !keys.contains(&email) {
+                    keys.push(email);
+                }
+            }
+            for key in keys.drain(..) {
                 by_name_or_email.entry(key).or_default().push(&user.id);
             }
         }
@@ -537,28 +551,24 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
             .then_with(|| a.entra_group_id.cmp(&b.entra_group_id))
     });
 
-    // Which pairs each member qualifies for, in precedence order. The planner's own maps are hash
-    // maps and sorted vectors: B-tree lookups by 36-character ids were a fifth of plan()'s time
-    // at 100,000 users (docs/PERFORMANCE.md). Iteration stays in id order, so plans stay
-    // deterministic.
-    let mut member_of: HashMap<&str, (&SourceUser, Vec<&Pair>)> = HashMap::new();
+    // Which pairs each member qualifies for, in precedence order. Lookups by id go through hash
+    // maps built once here: B-tree lookups by 36-character ids, each comparison a pointer chase,
+    // were a third of plan()'s time at 100,000 users (docs/PERFORMANCE.md). Users are visited in
+    // id order, so plans stay deterministic.
+    let mut member_of: HashMap<&str, Vec<&Pair>> =
+        HashMap::with_capacity_and_hasher(source.users.len(), Default::default());
     for pair in &pairs {
         for id in &source.groups[&pair.entra_group_id].members {
-            if let Some(user) = source.users.get(id) {
-                member_of
-                    .entry(id.as_str())
-                    .or_insert_with(|| (user, Vec::new()))
-                    .1
-                    .push(pair);
-            }
+            member_of.entry(id.as_str()).or_default().push(pair);
         }
     }
-    let mut member_of: Vec<(&str, (&SourceUser, Vec<&Pair>))> = member_of.into_iter().collect();
-    member_of.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let policy = &settings.policy;
     let mut in_scope: Vec<(&str, &SourceUser, Vec<&Pair>)> = Vec::with_capacity(member_of.len());
-    let mut out_of_scope: HashSet<&str> = HashSet::new();
-    for (id, (user, qualifying)) in member_of {
+    let mut out_of_scope: HashSet<&str> = HashSet::default();
+    for (id, user) in &source.users {
+        let Some(qualifying) = member_of.remove(id.as_str()) else {
+            continue;
+        };
         if !user.account_enabled {
             continue;
         }
@@ -568,6 +578,10 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
         }
         in_scope.push((id, user, qualifying));
     }
+    drop(member_of);
+    let links_by_id: HashMap<&str, &Link> = links.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let target_by_id: HashMap<&str, &TargetUser> =
+        target.users.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let in_scope_ids: HashSet<&str> = in_scope.iter().map(|(id, _, _)| *id).collect();
 
     let mut planner = Planner {
@@ -580,12 +594,12 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
     let index = TargetIndex::new(target, links);
 
     // R9: unlinked in-scope users sharing an email.
-    let mut by_email: HashMap<String, Vec<&str>> = HashMap::new();
+    let mut by_email: HashMap<String, Vec<&str>> = HashMap::default();
     for (id, user, _) in &in_scope {
         // Outside a partial scope the target user was not read; its link is taken as good.
-        let linked = links
+        let linked = links_by_id
             .get(*id)
-            .is_some_and(|l| target.users.contains_key(&l.target_id) || !in_part(id));
+            .is_some_and(|l| target_by_id.contains_key(l.target_id.as_str()) || !in_part(id));
         if !linked {
             by_email
                 .entry(user.email().to_lowercase())
@@ -599,7 +613,7 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
         .filter(|(_, ids)| ids.len() > 1)
         .collect();
     shared.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut duplicates: HashSet<&str> = HashSet::new();
+    let mut duplicates: HashSet<&str> = HashSet::default();
     for (email, ids) in &shared {
         duplicates.extend(ids.iter().copied());
         if !ids.iter().any(|id| in_part(id)) {
@@ -626,13 +640,13 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
             continue;
         }
         let wanted = planner.wanted_groups(qualifying);
-        let desired = desired_user(user, policy.username);
-        let hash = values_hash(&desired);
-        let link = links.get(*id);
-        let current = link.and_then(|l| target.users.get(&l.target_id));
+        let view = desired_view(user, policy.username);
+        let hash = view.values_hash();
+        let link = links_by_id.get(*id).copied();
+        let current = link.and_then(|l| target_by_id.get(l.target_id.as_str()).copied());
         match (link, current) {
             (Some(link), Some(current)) => {
-                planner.managed(user, link, current, desired, hash, wanted);
+                planner.managed(user, link, current, view, hash, wanted);
             }
             (maybe_link, _) => {
                 if maybe_link.is_some() {
@@ -643,7 +657,7 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
                 if duplicates.contains(id) {
                     planner.skip(user, &wanted, "duplicate-email");
                 } else {
-                    planner.unlinked(user, desired, hash, wanted, &index, qualifying[0]);
+                    planner.unlinked(user, view.to_desired(), hash, wanted, &index, qualifying[0]);
                 }
             }
         }
@@ -655,7 +669,7 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
         if !in_part(&link.entra_id) {
             continue;
         }
-        let Some(current) = target.users.get(&link.target_id) else {
+        let Some(current) = target_by_id.get(link.target_id.as_str()) else {
             if !in_scope_ids.contains(link.entra_id.as_str()) {
                 planner.fixes.push(StateFix::Unlink {
                     entra_id: link.entra_id.clone(),
