@@ -158,7 +158,10 @@ pub fn sync_cmd(
         }
     };
     match format {
-        ReportFormat::Json => emit(&(plan.to_json() + "\n")),
+        // Broken pipes are ignored, as `emit` does.
+        ReportFormat::Json => {
+            let _ = plan.write_json(std::io::stdout().lock());
+        }
         ReportFormat::Text => emit(&plan.to_text()),
     }
     Ok(exit)

@@ -227,6 +227,16 @@ impl Plan {
         serde_json::to_string_pretty(self).expect("a plan always serializes")
     }
 
+    /// [`Self::to_json`] and a newline, written as it is produced: a 100,000-user report is
+    /// about 60 MiB as one string.
+    pub fn write_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+
     /// CSV: one row per action, changes joined as `field: from -> to`.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(

@@ -798,7 +798,12 @@ fn username_policies() {
 fn plan_json_has_the_contract_shape() {
     let mut w = world();
     w.add(user("u-va", "va"), &[SUPPORT]);
-    let json: serde_json::Value = serde_json::from_str(&w.plan().to_json()).unwrap();
+    let plan = w.plan();
+    // The streamed report `sync --format json` prints is the same text, newline-terminated.
+    let mut streamed = Vec::new();
+    plan.write_json(&mut streamed).unwrap();
+    assert_eq!(String::from_utf8(streamed).unwrap(), plan.to_json() + "\n");
+    let json: serde_json::Value = serde_json::from_str(&plan.to_json()).unwrap();
     assert_eq!(json["version"], 1);
     assert_eq!(json["dry_run"], true);
     assert_eq!(json["blocked"], serde_json::Value::Null);
