@@ -50,17 +50,15 @@ pub async fn read_source(
             Err(EntraError::GroupNotFound { .. }) => continue,
             Err(e) => return Err(e),
         };
-        let members = client
-            .group_members(&pair.entra_group_id, pair.nested)
-            .await?;
         let mut ids = std::collections::BTreeSet::new();
-        for user in members {
-            ids.insert(user.id.clone());
-            snapshot
-                .users
-                .entry(user.id.clone())
-                .or_insert_with(|| user.into());
-        }
+        let users = &mut snapshot.users;
+        client
+            .for_each_member(&pair.entra_group_id, pair.nested, |user| {
+                if ids.insert(user.id.clone()) {
+                    users.entry(user.id.clone()).or_insert_with(|| user.into());
+                }
+            })
+            .await?;
         snapshot.groups.insert(
             group.id.clone(),
             SourceGroup {
