@@ -350,7 +350,20 @@ pub async fn apply<T: TargetWriter>(
 ) -> Result<Applied, StateError> {
     plan.dry_run = false;
     let run_id = store.begin_run(&options.trigger, false)?;
-    let mut links = store.links()?;
+    // A small plan (an incremental cycle) reads only its users' links, not all of them.
+    let mut links = if plan.actions.len() + plan.state_fixes.len() <= 1000 {
+        let fixes = plan.state_fixes.iter().map(|f| match f {
+            StateFix::Rehash { entra_id, .. } | StateFix::Unlink { entra_id } => entra_id.as_str(),
+        });
+        store.links_of(
+            plan.actions
+                .iter()
+                .map(|a| a.entra_id.as_str())
+                .chain(fixes),
+        )?
+    } else {
+        store.links()?
+    };
     let concurrency = options.concurrency.max(1);
     let mut failed = 0;
     let mut finished = 0;
