@@ -376,6 +376,25 @@ fn change_ten(source: &SourceSnapshot, links: &Links) -> SourceSnapshot {
 // ---------------------------------------------------------------------------------------------
 // 1. plan()
 
+/// Plans `runs` times: the last plan, and each run's wall time (ms), thread CPU time (ms) and
+/// peak bytes allocated (MiB).
+fn plan_runs(
+    input: PlanInput<'_>,
+    runs: usize,
+) -> (adsync::sync::Plan, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut times, mut cpus, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last = None;
+    for _ in 0..runs {
+        let cpu0 = thread_cpu();
+        let (p, t, peak) = measured(|| plan(input).unwrap());
+        cpus.push((thread_cpu() - cpu0).as_secs_f64() * 1000.0);
+        times.push(t.as_secs_f64() * 1000.0);
+        peaks.push(mib(peak));
+        drop(last.replace(p));
+    }
+    (last.expect("at least one run"), times, cpus, peaks)
+}
+
 fn bench_plan(args: &Args) {
     println!();
     println!("== plan(): pure, in-process ({} runs each) ==", args.runs);
@@ -390,25 +409,13 @@ fn bench_plan(args: &Args) {
         let source = source_snapshot(&synth);
         let target = target_snapshot(&synth);
         let none = Links::new();
-        let mut times = Vec::new();
-        let mut peaks = Vec::new();
-        let mut first = None;
-        let mut cpus = Vec::new();
-        for _ in 0..args.runs {
-            let input = PlanInput {
-                settings: &settings,
-                source: &source,
-                target: &target,
-                links: &none,
-            };
-            let cpu0 = thread_cpu();
-            let (p, t, peak) = measured(|| plan(input).unwrap());
-            cpus.push((thread_cpu() - cpu0).as_secs_f64() * 1000.0);
-            times.push(t.as_secs_f64() * 1000.0);
-            peaks.push(mib(peak));
-            drop(first.replace(p));
-        }
-        let first = first.unwrap();
+        let input = PlanInput {
+            settings: &settings,
+            source: &source,
+            target: &target,
+            links: &none,
+        };
+        let (first, times, cpus, peaks) = plan_runs(input, args.runs);
         let s = &first.summary;
         println!(
             "{users:>7} users / {groups:>6} groups (generated in {:.2} s; {} in scope):",
@@ -475,25 +482,14 @@ fn bench_plan(args: &Args) {
         drop(desired);
         let (target2, links) = after_first_sync(&first, &target);
         let changed = change_ten(&source, &links);
-        let mut times = Vec::new();
-        let mut peaks = Vec::new();
-        let mut summary = None;
-        let mut cpus = Vec::new();
-        for _ in 0..args.runs {
-            let input = PlanInput {
-                settings: &settings,
-                source: &changed,
-                target: &target2,
-                links: &links,
-            };
-            let cpu0 = thread_cpu();
-            let (p, t, peak) = measured(|| plan(input).unwrap());
-            cpus.push((thread_cpu() - cpu0).as_secs_f64() * 1000.0);
-            times.push(t.as_secs_f64() * 1000.0);
-            peaks.push(mib(peak));
-            summary = Some(p.summary);
-        }
-        let s = summary.unwrap();
+        let input = PlanInput {
+            settings: &settings,
+            source: &changed,
+            target: &target2,
+            links: &links,
+        };
+        let (last, times, cpus, peaks) = plan_runs(input, args.runs);
+        let s = last.summary;
         println!(
             "  steady state : wall {}; CPU {}; peak alloc {}  [{} update, {} unchanged]",
             fmt_stat(&times, "ms", 1),
