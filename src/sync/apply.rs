@@ -275,13 +275,16 @@ async fn write_groups<T: TargetWriter>(
     }
 }
 
-/// Records in the state what the target confirmed for one action.
+/// Records in the state what the target confirmed for one action: the user write, and with
+/// `groups` its group changes too (without, the link's group fields stay as they were, so that
+/// a run cut off before the group writes plans them again).
 fn record(
     store: &StateStore,
     links: &mut Links,
     action: &Action,
     done: &Done,
     group_mode: GroupMode,
+    groups: bool,
 ) -> Result<(), StateError> {
     let Some(target_id) = &done.target_id else {
         return Ok(()); // nothing was created: nothing to remember
@@ -307,6 +310,7 @@ fn record(
         // leaves the old hash, so the next plan writes them again.
         link.values_hash = ex.values_hash.clone();
         match group_mode {
+            _ if !groups => {}
             GroupMode::Single => {
                 if let Some(group) = &ex.record_group {
                     let all_added = done.added.len() == ex.add_to.len();
@@ -364,18 +368,59 @@ pub async fn apply<T: TargetWriter>(
     } else {
         store.links()?
     };
+    // State fixes first: an Unlink (the linked target user is gone) must not remove the link
+    // that this run's own action for the same user is about to record.
+    store.transaction(|| {
+        for fix in &plan.state_fixes {
+            match fix {
+                StateFix::Rehash {
+                    entra_id,
+                    values_hash,
+                } => {
+                    if let Some(link) = links.get_mut(entra_id) {
+                        link.values_hash = values_hash.clone();
+                        store.put_link(link)?;
+                    }
+                }
+                StateFix::Unlink { entra_id } => {
+                    if links.remove(entra_id).is_some() {
+                        store.remove_link(entra_id)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
     let concurrency = options.concurrency.max(1);
     let mut failed = 0;
     let mut finished = 0;
+    let mut reported = 0;
     let mut start = 0;
     while start < plan.actions.len() {
         let end = (start + BATCH).min(plan.actions.len());
         let batch: Vec<(usize, &Action)> = (start..end).zip(&plan.actions[start..end]).collect();
-        let mut dones: Vec<Done> = futures::stream::iter(batch.iter())
+        let mut writes = futures::stream::iter(batch.iter())
             .map(|(_, action)| write_user(target, action, options))
-            .buffered(concurrency)
-            .collect()
-            .await;
+            .buffered(concurrency);
+        let mut dones: Vec<Done> = Vec::with_capacity(batch.len());
+        while let Some(done) = writes.next().await {
+            // A disable is recorded the moment the target confirms it: lost, the user would
+            // stay disabled when back in scope (R7 enables only what adsync disabled).
+            let action = batch[dones.len()].1;
+            if action.kind == ActionKind::Disable && done.user_written {
+                record(store, &mut links, action, &done, options.group_mode, false)?;
+            }
+            dones.push(done);
+        }
+        drop(writes);
+        // The user writes are recorded before the group writes begin, so a run cut off during
+        // the group writes loses no user's state (they converge next run; see the module doc).
+        store.transaction(|| {
+            for ((_, action), done) in batch.iter().zip(&dones) {
+                record(store, &mut links, action, done, options.group_mode, false)?;
+            }
+            Ok(())
+        })?;
         write_groups(target, &batch, &mut dones, concurrency).await;
         drop(batch);
         store.transaction(|| {
@@ -384,7 +429,7 @@ pub async fn apply<T: TargetWriter>(
                 if let Some(id) = &done.target_id {
                     action.target_user_id = Some(id.clone());
                 }
-                record(store, &mut links, action, done, options.group_mode)?;
+                record(store, &mut links, action, done, options.group_mode, true)?;
                 action.result = Some(match (&done.error, action.kind) {
                     _ if done.not_started => ActionResult {
                         status: ResultStatus::NotRun,
@@ -413,30 +458,12 @@ pub async fn apply<T: TargetWriter>(
             }
             Ok(())
         })?;
-        progress(finished);
+        if finished > reported {
+            reported = finished;
+            progress(finished);
+        }
         start = end;
     }
-    store.transaction(|| {
-        for fix in &plan.state_fixes {
-            match fix {
-                StateFix::Rehash {
-                    entra_id,
-                    values_hash,
-                } => {
-                    if let Some(link) = links.get_mut(entra_id) {
-                        link.values_hash = values_hash.clone();
-                        store.put_link(link)?;
-                    }
-                }
-                StateFix::Unlink { entra_id } => {
-                    if links.remove(entra_id).is_some() {
-                        store.remove_link(entra_id)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    })?;
     let not_run = plan
         .actions
         .iter()
@@ -471,15 +498,19 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::config::Settings;
     use crate::sync::tests::{SALES, SUPPORT, settings, user};
     use crate::sync::{
-        PlanInput, SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot, plan as make_plan,
+        Link, PlanInput, SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot, TargetUser,
+        Whereabouts, plan as make_plan,
     };
 
-    /// A target in memory that logs each request and refuses to put `refused` in any group.
+    /// A target in memory that logs each request and refuses to put `refused` in any group; with
+    /// `hang_groups`, group writes never answer (a run cut off during them).
     #[derive(Default)]
     struct Target {
         refused: Option<String>,
+        hang_groups: bool,
         members: Mutex<BTreeMap<String, BTreeSet<String>>>,
         requests: Mutex<Vec<String>>,
     }
@@ -526,6 +557,9 @@ mod tests {
 
         async fn add_members(&self, group: &str, users: &[String]) -> Result<(), WriteError> {
             self.log(format!("add {group} {}", users.len()));
+            if self.hang_groups {
+                std::future::pending::<()>().await;
+            }
             if let Some(refused) = &self.refused
                 && users.contains(refused)
             {
@@ -547,6 +581,17 @@ mod tests {
 
     /// `support` members of Support (→ tier-1) and `sales` of Sales (→ tier-2), none in the target.
     fn first_plan(support: usize, sales: usize) -> Plan {
+        let (settings, source, target) = snapshots(support, sales);
+        make_plan(PlanInput {
+            settings: &settings,
+            source: &source,
+            target: &target,
+            links: &Links::new(),
+        })
+        .unwrap()
+    }
+
+    fn snapshots(support: usize, sales: usize) -> (Settings, SourceSnapshot, TargetSnapshot) {
         let settings = settings("");
         let mut source = SourceSnapshot::default();
         for (group, count, prefix) in [(SUPPORT, support, "s"), (SALES, sales, "x")] {
@@ -577,13 +622,7 @@ mod tests {
                 },
             );
         }
-        make_plan(PlanInput {
-            settings: &settings,
-            source: &source,
-            target: &target,
-            links: &Links::new(),
-        })
-        .unwrap()
+        (settings, source, target)
     }
 
     fn options() -> ApplyOptions {
@@ -662,6 +701,86 @@ mod tests {
         let links = store.links().unwrap();
         assert_eq!(links["s00002"].target_id, "t-s00002");
         assert_eq!(links["s00002"].group, None);
+        assert_eq!(links["s00001"].group.as_deref(), Some("tier-1"));
+    }
+
+    #[tokio::test]
+    async fn a_run_cut_off_during_group_writes_keeps_the_user_writes_and_disables() {
+        let (settings, mut source, mut target) = snapshots(5, 0);
+        // A managed user deleted in Entra: disabled by this run.
+        target.users.insert(
+            "t-gone".into(),
+            TargetUser {
+                id: "t-gone".into(),
+                user_name: "gone@contoso.example".into(),
+                active: true,
+                ..TargetUser::default()
+            },
+        );
+        source.outside.insert("gone".into(), Whereabouts::Deleted);
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&dir.path().join("state.db")).unwrap();
+        let gone = Link {
+            entra_id: "gone".into(),
+            target_id: "t-gone".into(),
+            values_hash: "old".into(),
+            ..Link::default()
+        };
+        store.put_link(&gone).unwrap();
+        let plan = make_plan(PlanInput {
+            settings: &settings,
+            source: &source,
+            target: &target,
+            links: &store.links().unwrap(),
+        })
+        .unwrap();
+        assert_eq!((plan.summary.create, plan.summary.disable), (5, 1));
+        let writer = Target {
+            hang_groups: true,
+            ..Target::default()
+        };
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            apply(plan, &writer, &store, &options(), |_| {}),
+        )
+        .await;
+        assert!(cut.is_err(), "the group writes never answer");
+        assert_eq!(writer.requests("create "), 5);
+        let links = store.links().unwrap();
+        assert!(links["gone"].disabled_by_adsync);
+        // Created and linked, but not yet in the group: the next plan adds them.
+        assert_eq!(links.len(), 6);
+        assert_eq!(links["s00003"].target_id, "t-s00003");
+        assert_eq!(links["s00003"].group, None);
+    }
+
+    #[tokio::test]
+    async fn a_user_whose_target_user_vanished_is_linked_to_the_new_one() {
+        let (settings, source, target) = snapshots(2, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&dir.path().join("state.db")).unwrap();
+        store
+            .put_link(&Link {
+                entra_id: "s00001".into(),
+                target_id: "t-vanished".into(),
+                ..Link::default()
+            })
+            .unwrap();
+        let plan = make_plan(PlanInput {
+            settings: &settings,
+            source: &source,
+            target: &target,
+            links: &store.links().unwrap(),
+        })
+        .unwrap();
+        // The old link is dropped (a state fix) and the user created again.
+        assert_eq!(plan.state_fixes.len(), 1);
+        assert_eq!(plan.summary.create, 2);
+        apply(plan, &Target::default(), &store, &options(), |_| {})
+            .await
+            .unwrap();
+        let links = store.links().unwrap();
+        assert_eq!(links["s00001"].target_id, "t-s00001");
         assert_eq!(links["s00001"].group.as_deref(), Some("tier-1"));
     }
 }
