@@ -366,7 +366,8 @@ impl Walker<'_> {
         }
     }
 
-    /// `[[pairs]]`: each entry's keys, then unique orders and unique Entra groups.
+    /// `[[pairs]]`: each entry's keys, then unique Entra groups. Orders may repeat: R1 gives a
+    /// tie to the older Entra group (seed 004), so two pairs at one `order` are a valid config.
     fn pairs(&mut self, root: &DeTable<'_>) {
         let entries = self.array_of_tables(
             root,
@@ -374,24 +375,9 @@ impl Walker<'_> {
             PAIR,
             &["entra_group_id", "target_group_id", "order"],
         );
-        let mut orders: HashMap<String, usize> = HashMap::new();
         let mut groups: HashMap<String, usize> = HashMap::new();
         for (index, tbl) in entries.iter().enumerate() {
             let n = index + 1;
-            if let Some((span, DeValue::Integer(i))) = get(tbl, "order") {
-                let line = self.line(span.clone());
-                let order = i.as_str().to_owned();
-                if let Some(first) = orders.insert(order.clone(), line) {
-                    self.problem(
-                        &format!("pairs[{n}].order"),
-                        span,
-                        format!(
-                            "order {order} is already used by the pair on line {first}; each pair \
-                             needs its own order (lower = higher precedence)"
-                        ),
-                    );
-                }
-            }
             if let Some((span, DeValue::String(id))) = get(tbl, "entra_group_id") {
                 let line = self.line(span.clone());
                 if let Some(first) = groups.insert(id.to_lowercase(), line) {

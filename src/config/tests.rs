@@ -249,15 +249,15 @@ fn literal_secrets_are_rejected_without_echoing_them() {
 }
 
 #[test]
-fn duplicate_pair_order_and_group_name_the_first_line() {
-    let p = one_problem("order = 2", "order = 1");
-    assert_eq!((p.key.as_str(), p.line), ("pairs[2].order", 24));
-    assert!(
-        p.message.contains("already used by the pair on line 17"),
-        "{}",
-        p.message
-    );
+fn equal_pair_orders_are_accepted() {
+    // R1: pairs may share an order; the older Entra group wins the tie at plan time.
+    let text = GOOD.replacen("order = 2", "order = 1", 1);
+    let file = parse_str(&text).expect("two pairs at order 1 must validate");
+    assert_eq!(file.pairs[0].order, file.pairs[1].order);
+}
 
+#[test]
+fn duplicate_entra_group_names_the_first_line() {
     let p = one_problem(
         "6f1d0000-0000-0000-0000-000000000002",
         "6F1D0000-0000-0000-0000-000000000001",
@@ -308,7 +308,10 @@ fn every_problem_is_reported_at_once() {
     let text = GOOD
         .replace("contoso.onmicrosoft.com", "contoso")
         .replace("interval_secs = 30", "interval_secs = 1")
-        .replace("order = 2", "order = 1")
+        .replace(
+            "6f1d0000-0000-0000-0000-000000000002",
+            "6f1d0000-0000-0000-0000-000000000001",
+        )
         .replace("dry_run = true", "dry_run = true\nextra = 1");
     let problems = parse_str(&text).unwrap_err();
     let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
@@ -316,7 +319,7 @@ fn every_problem_is_reported_at_once() {
         keys,
         [
             "entra.tenant",
-            "pairs[2].order",
+            "pairs[2].entra_group_id",
             "service.interval_secs",
             "service.extra"
         ]

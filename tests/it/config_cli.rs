@@ -44,13 +44,13 @@ fn validate_names_key_line_and_fix_for_each_broken_file() {
             "adsync secret set",
         ),
         (
-            "duplicate pair order",
+            "an Entra group paired twice",
             format!(
-                "{good}[[pairs]]\nentra_group_id = \"6f1d0000-0000-0000-0000-000000000002\"\n\
-                 target_group_id = \"tier-2\"\norder = 1\n"
+                "{good}[[pairs]]\nentra_group_id = \"6f1d0000-0000-0000-0000-000000000001\"\n\
+                 target_group_id = \"tier-2\"\norder = 2\n"
             ),
-            ":16: pairs[2].order",
-            "already used by the pair on line 12",
+            ":14: pairs[2].entra_group_id",
+            "already paired on line",
         ),
     ];
     let env = Env::new();

@@ -1045,3 +1045,82 @@ fn a_service_killed_mid_incremental_apply_converges_when_started_again() {
         .collect();
     assert!(duplicates.is_empty(), "duplicate users: {duplicates:?}");
 }
+
+/// R1's tie: two pairs at one `order` validate, and a user in both groups goes to the pair of the
+/// older Entra group, wherever that pair stands in the file.
+#[test]
+fn pairs_at_the_same_order_validate_and_the_older_group_wins() {
+    let w = World::new("");
+    let group = |name: &str| -> String {
+        w.tenant["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["displayName"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Two overlapping groups; Engineering Platform is the older one.
+    let (older, newer) = (group("Engineering Platform"), group("Engineering Team"));
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    let pairs = format!(
+        "[[pairs]]\nentra_group_id = \"{newer}\"\ntarget_group_id = \"hd-g-tier2\"\norder = 1\n\
+         [[pairs]]\nentra_group_id = \"{older}\"\ntarget_group_id = \"hd-g-tier1\"\norder = 1\n",
+    );
+    let start = text.find("[[pairs]]").unwrap();
+    let end = text.find("[service]").unwrap();
+    std::fs::write(
+        &w.config,
+        format!("{}{pairs}{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+
+    let created = |id: &str| -> String {
+        w.tenant["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == id)
+            .unwrap()["createdDateTime"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        created(&older) < created(&newer),
+        "the fixture's Engineering Platform group must be the older one for this test"
+    );
+
+    let run = w.run(&["config", "validate"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+
+    let (code, plan) = w.plan_json();
+    assert_eq!(code, 0, "{plan:#}");
+    let tier2 = w.members(&newer);
+    let in_both: Vec<_> = w
+        .members(&older)
+        .into_iter()
+        .filter(|id| tier2.contains(id))
+        .collect();
+    assert!(
+        !in_both.is_empty(),
+        "the fixture needs users in both groups"
+    );
+    for id in &in_both {
+        let a = action(&plan, id);
+        assert_eq!(a["target_group"]["id"], "hd-g-tier1", "{a:#}");
+    }
+    // Users only in the newer group still go to its pair.
+    let only_tier2 = tier2.iter().find(|id| !in_both.contains(id)).unwrap();
+    assert_eq!(
+        action(&plan, only_tier2)["target_group"]["id"],
+        "hd-g-tier2"
+    );
+
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (_, again) = w.plan_json();
+    assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+}
