@@ -125,6 +125,7 @@ mod tests {
             target_group_name: None,
             order: 1,
             nested,
+            roles: Vec::new(),
         }];
         let entra = sim.settings(EntraCredential::Secret(SecretRef::Env("UNUSED".into())));
         let tokens = TokenSource::with_secret(
