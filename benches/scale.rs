@@ -334,6 +334,8 @@ fn after_first_sync(
                 title: desired.title.clone(),
                 department: desired.department.clone(),
                 employee_number: desired.employee_number.clone(),
+                extra: desired.extra.clone(),
+                roles: desired.roles.clone(),
             },
         );
         for g in &ex.add_to {
@@ -348,6 +350,7 @@ fn after_first_sync(
                 groups_added: BTreeSet::new(),
                 values_hash: ex.values_hash.clone(),
                 disabled_by_adsync: false,
+                roles_given: desired.roles.iter().cloned().collect(),
             },
         );
     }

@@ -50,7 +50,9 @@ impl Engine {
             eprintln!("error: {e}");
             Exit::Failure
         };
-        let graph = GraphClient::new(&settings.entra).map_err(|e| failure(&e))?;
+        let graph = GraphClient::new(&settings.entra)
+            .map_err(|e| failure(&e))?
+            .with_mappings(&settings.mappings);
         let scim = ScimClient::from_settings(&settings.target).map_err(|e| failure(&e))?;
         let store = StateStore::open(&settings.service.state_path).map_err(|e| failure(&e))?;
         Ok(Self {

@@ -18,6 +18,7 @@ fn ann(suffix: &str) -> UserAttributes {
         title: Some("Support Agent".into()),
         department: Some("Customer Support".into()),
         employee_number: Some("4711".into()),
+        ..UserAttributes::default()
     }
 }
 
