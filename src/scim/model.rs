@@ -75,8 +75,18 @@ fn multi_values(obj: &Map<String, Value>, name: &str) -> Vec<MultiValue> {
         .collect()
 }
 
-/// The preferred value: the primary one, else the first of type `work`, else the first.
+/// The preferred value: the primary one, else the first of type `work`, else the first. Values
+/// typed as another slot adsync maps on its own (a home email, a mobile or fax number, SPEC
+/// §3.1) are never taken for the work one.
 fn preferred<'a>(values: &'a [MultiValue], kind: &str) -> Option<&'a str> {
+    let own_slot = |v: &&MultiValue| {
+        !v.kind.as_deref().is_some_and(|k| {
+            ["home", "mobile", "fax"]
+                .iter()
+                .any(|other| k.eq_ignore_ascii_case(other))
+        })
+    };
+    let values: Vec<&MultiValue> = values.iter().filter(own_slot).collect();
     values
         .iter()
         .find(|v| v.primary)
