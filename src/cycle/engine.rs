@@ -42,6 +42,7 @@ impl Engine {
     /// Makes both clients and opens the state store for settings already resolved (the wizard's
     /// saved config). Blocking: it may read certificate files and opens SQLite.
     pub fn from_settings(settings: Settings) -> Result<Self, CycleError> {
+        // Graph is asked for the attributes the mappings read (SPEC §3.1).
         let graph = GraphClient::new(&settings.entra)?.with_mappings(&settings.mappings);
         let scim = ScimClient::from_settings(&settings.target)?;
         let store = StateStore::open(&settings.service.state_path)?;
