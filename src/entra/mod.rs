@@ -14,6 +14,7 @@
 
 mod assertion;
 mod auth;
+pub mod certificate;
 mod client;
 mod error;
 mod model;
