@@ -19,6 +19,7 @@ mod client;
 mod error;
 mod model;
 mod permissions;
+pub mod register;
 #[cfg(test)]
 mod tests;
 
