@@ -140,7 +140,12 @@ SCIMMY.Resources.declare(SCIMMY.Resources.Group)
             if (!user) {
                 throw new SCIMMY.Types.Error(400, "invalidValue", `member ${member.value} is not a known user`);
             }
-            members.set(member.value, {value: member.value, display: user.displayName ?? user.userName, type: "User"});
+            // A display the client wrote is kept (RFC 7643 §8.7.1 makes it writable).
+            members.set(member.value, {
+                ...member,
+                display: member.display ?? user.displayName ?? user.userName,
+                type: member.type ?? "User",
+            });
         }
         const id = resource.id ?? crypto.randomUUID();
         const stamp = now();
