@@ -978,3 +978,55 @@ fn clients_futures_and_errors_can_cross_threads() {
         is_send(&check(settings));
     }
 }
+
+/// R10 with SPEC §3.1: Graph is asked for the properties the mappings read (`$select`, and the
+/// manager through `$expand`), and a full read's user record that lacks a selected property is
+/// an incomplete read, not a user without that value.
+#[tokio::test]
+async fn mapped_properties_are_selected_and_a_record_lacking_one_is_incomplete() {
+    let sim = EntraSim::start(fixture(true)).await.unwrap();
+    let mappings: Vec<crate::config::Mapping> = toml::from_str::<toml::Table>(
+        "[[m]]\ntarget = \"costCenter\"\nsource = \"employeeOrgData.costCenter\"\n\
+         [[m]]\ntarget = \"manager\"\nsource = \"manager\"\n\
+         [[m]]\ntarget = \"nickName\"\ntemplate = \"{mobilePhone}\"\n",
+    )
+    .unwrap()["m"]
+        .clone()
+        .try_into()
+        .unwrap();
+    let graph = graph(&sim).with_mappings(&mappings);
+    let users = graph.list_users().await.unwrap();
+    assert_eq!(users.len(), 1512);
+    let query = sim
+        .log()
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.ends_with("/users"))
+        .and_then(|r| r.query)
+        .unwrap();
+    let query = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let select = &query["$select"];
+    assert!(
+        select.contains("employeeOrgData") && select.contains("mobilePhone"),
+        "{select}"
+    );
+    assert!(!select.contains("manager"), "{select}");
+    assert_eq!(query["$expand"], "manager($select=id)");
+
+    sim.faults().add(FaultRule::new(
+        "GET",
+        "/v1.0/users",
+        1,
+        Fault::DropProperty("employeeOrgData".into()),
+    ));
+    let e = graph.list_users().await.unwrap_err();
+    assert!(
+        matches!(e, EntraError::Incomplete { .. })
+            && e.to_string()
+                .contains("no `employeeOrgData` although it was selected"),
+        "{e}"
+    );
+}

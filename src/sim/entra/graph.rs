@@ -813,6 +813,15 @@ fn list<T: ListItem>(
         page.truncate(page.len() / 2);
         next = None;
     }
+    for fault in &ctx.pending.0 {
+        if let Fault::DropProperty(name) = fault {
+            for item in &mut page {
+                if let Some(obj) = item.as_object_mut() {
+                    obj.remove(name);
+                }
+            }
+        }
+    }
     let mut body = Map::new();
     let selected = select
         .map(|s| format!("({})", s.join(",")))
