@@ -8,7 +8,7 @@ use super::Exit;
 use super::common::{emit, fail, load_settings, runtime};
 use crate::cycle::{Engine, Outcome, Planned, Policy, Trigger, run_cycle};
 use crate::state::StateStore;
-use crate::sync::Plan;
+use crate::sync::{Plan, ScopeVerdict, scope_verdict};
 
 /// The output formats of `plan` and `sync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -233,23 +233,19 @@ pub fn explain_cmd(config_path: &Path, who: &str) -> anyhow::Result<Exit> {
                 p.target_group_name.as_deref().unwrap_or(&p.target_group_id)
             ));
         }
-        if !user.account_enabled {
-            out.push_str("  not in scope: the account is disabled in Entra ID\n");
-        } else if user.is_guest() && !engine.settings.policy.include_guests {
-            out.push_str("  not in scope: a guest, and policy.include_guests = false\n");
-        } else if let Some(rule) = engine
-            .settings
-            .scope
-            .iter()
-            .find(|r| !crate::sync::matches_scope(&user, std::slice::from_ref(*r)))
-        {
-            out.push_str(&format!(
+        out.push_str(&match scope_verdict(&user, &engine.settings) {
+            ScopeVerdict::InScope => "  in scope\n".to_owned(),
+            ScopeVerdict::Disabled => {
+                "  not in scope: the account is disabled in Entra ID\n".into()
+            }
+            ScopeVerdict::Guest => {
+                "  not in scope: a guest, and policy.include_guests = false\n".into()
+            }
+            ScopeVerdict::FailsRule(rule) => format!(
                 "  not in scope: fails the scope rule {} {} \"{}\"\n",
                 rule.attribute, rule.operator, rule.value
-            ));
-        } else {
-            out.push_str("  in scope\n");
-        }
+            ),
+        });
     }
     // SPEC §3.1: each mapped value and where it came from.
     let mappings = crate::sync::MappingSet::new(&engine.settings.mappings);
