@@ -436,7 +436,7 @@ fn r11_mass_disable_guard() {
     let blocked = plan.blocked.clone().expect("blocked");
     assert_eq!((blocked.disables, blocked.limit), (5, 4));
     assert!(blocked.reason.contains("max_disable_percent"));
-    assert!(plan.to_text().contains("BLOCKED"));
+    assert!(crate::render::plan_text(&plan, None).contains("BLOCKED"));
     assert_eq!(mass_guard(5, 1000, 4, 20).map(|b| b.limit), Some(4));
     assert_eq!(mass_guard(5, 1000, 100, 20), None);
 }
@@ -568,7 +568,7 @@ fn csv_quotes_and_defuses_formulas() {
     w.add(u, &[SUPPORT]);
     w.sync();
     w.source.users.get_mut("u-wa").unwrap().job_title = Some("+Lead, \"Ops\"".into());
-    let csv = w.plan().to_csv();
+    let csv = crate::render::plan_csv(&w.plan());
     let line = csv.lines().nth(1).unwrap();
     assert!(line.starts_with("update,u-wa,wa@contoso.example"), "{line}");
     assert!(
