@@ -213,7 +213,8 @@ impl Connections {
         let settings = draft.settings();
         let tokens = token_source(draft, &settings).await?;
         let graph =
-            GraphClient::with_tokens(&settings.entra, Arc::new(tokens), RetryPolicy::default());
+            GraphClient::with_tokens(&settings.entra, Arc::new(tokens), RetryPolicy::default())
+                .with_mappings(&settings.mappings);
         let scim = scim_client(&draft.credentials).await?;
         Ok(Self {
             settings,
