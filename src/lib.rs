@@ -11,6 +11,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod paths;
+pub mod render;
 pub mod scim;
 pub mod secret;
 pub mod service;

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use super::Exit;
 use super::common::{emit, fail, runtime};
+use super::sync_cmd::BLOCKED_ADVICE;
 use crate::cycle::{Engine, Planned, Policy, Trigger, run_cycle};
+use crate::render;
 use crate::sim::demo::Demo;
 
 pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
@@ -35,7 +37,7 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
             crate::scim::check(&settings.target)
         );
         for line in entra.iter().chain(&target) {
-            emit(&format!("{} {}: {}\n", if line.ok { "ok  " } else { "FAIL" }, line.name, line.detail));
+            emit(&render::check_line(line));
         }
         let engine = match Engine::open(&demo.config_path) {
             Ok(engine) => engine,
@@ -45,7 +47,7 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
             Ok(Planned { plan, .. }) => plan,
             Err(error) => return Ok(fail(&error)),
         };
-        emit(&format!("\n--- adsync plan ---\n{}", plan.to_text()));
+        emit(&format!("\n--- adsync plan ---\n{}", render::plan_text(&plan, Some(BLOCKED_ADVICE))));
         let exit = match run_cycle(&engine, &Policy::new(Trigger::Sync), |_, _| {}).await {
             Ok(outcome) => {
                 let exit = outcome.exit();
@@ -64,7 +66,7 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
             Err(error) => fail(&error),
         };
         match engine.read_and_plan().await {
-            Ok(Planned { plan: again, .. }) => emit(&format!("\n--- adsync plan (again) ---\n{}", again.to_text())),
+            Ok(Planned { plan: again, .. }) => emit(&format!("\n--- adsync plan (again) ---\n{}", render::plan_text(&again, Some(BLOCKED_ADVICE)))),
             Err(e) => eprintln!("error: {e}"),
         }
         if wait {

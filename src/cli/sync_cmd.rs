@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 use super::Exit;
 use super::common::{emit, fail, load_settings, runtime};
 use crate::cycle::{Engine, Outcome, Planned, Policy, Trigger, run_cycle};
+use crate::render;
 use crate::state::StateStore;
-use crate::sync::Plan;
+use crate::sync::{Plan, ScopeVerdict, scope_verdict};
+
+/// What a user can do about a plan the mass-disable guard withholds (R11).
+pub(super) const BLOCKED_ADVICE: &str = "Check the Entra groups and scope rules; if the disables \
+     are intended, run `adsync sync --allow-mass-disable`.";
 
 /// The output formats of `plan` and `sync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -27,9 +32,9 @@ pub enum ReportFormat {
 
 fn render(plan: &Plan, format: PlanFormat) -> String {
     match format {
-        PlanFormat::Text => plan.to_text(),
+        PlanFormat::Text => render::plan_text(plan, Some(BLOCKED_ADVICE)),
         PlanFormat::Json => plan.to_json() + "\n",
-        PlanFormat::Csv => plan.to_csv(),
+        PlanFormat::Csv => render::plan_csv(plan),
     }
 }
 
@@ -92,7 +97,7 @@ pub fn sync_cmd(
         ReportFormat::Json => {
             let _ = plan.write_json(std::io::stdout().lock());
         }
-        ReportFormat::Text => emit(&plan.to_text()),
+        ReportFormat::Text => emit(&render::plan_text(&plan, Some(BLOCKED_ADVICE))),
     }
     Ok(exit)
 }
@@ -137,38 +142,7 @@ pub fn history_cmd(config_path: &Path, limit: usize, format: ReportFormat) -> an
     let runs = store.history(limit)?;
     match format {
         ReportFormat::Json => emit(&(serde_json::to_string_pretty(&runs)? + "\n")),
-        ReportFormat::Text => {
-            let mut out = String::new();
-            for run in &runs {
-                out.push_str(&format!(
-                    "#{} {} {} {}{}\n",
-                    run.id,
-                    run.started_at,
-                    run.trigger,
-                    run.outcome,
-                    run.error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                ));
-                for a in &run.actions {
-                    out.push_str(&format!(
-                        "    {:<8} {:<40} {}{}\n",
-                        a.kind,
-                        a.user_principal_name,
-                        a.status,
-                        a.error
-                            .as_deref()
-                            .map(|e| format!(" ({e})"))
-                            .unwrap_or_default()
-                    ));
-                }
-            }
-            if runs.is_empty() {
-                out.push_str("no runs yet\n");
-            }
-            emit(&out);
-        }
+        ReportFormat::Text => emit(&render::history_table(&runs)),
     }
     Ok(Exit::Ok)
 }
@@ -233,23 +207,19 @@ pub fn explain_cmd(config_path: &Path, who: &str) -> anyhow::Result<Exit> {
                 p.target_group_name.as_deref().unwrap_or(&p.target_group_id)
             ));
         }
-        if !user.account_enabled {
-            out.push_str("  not in scope: the account is disabled in Entra ID\n");
-        } else if user.is_guest() && !engine.settings.policy.include_guests {
-            out.push_str("  not in scope: a guest, and policy.include_guests = false\n");
-        } else if let Some(rule) = engine
-            .settings
-            .scope
-            .iter()
-            .find(|r| !crate::sync::matches_scope(&user, std::slice::from_ref(*r)))
-        {
-            out.push_str(&format!(
+        out.push_str(&match scope_verdict(&user, &engine.settings) {
+            ScopeVerdict::InScope => "  in scope\n".to_owned(),
+            ScopeVerdict::Disabled => {
+                "  not in scope: the account is disabled in Entra ID\n".into()
+            }
+            ScopeVerdict::Guest => {
+                "  not in scope: a guest, and policy.include_guests = false\n".into()
+            }
+            ScopeVerdict::FailsRule(rule) => format!(
                 "  not in scope: fails the scope rule {} {} \"{}\"\n",
                 rule.attribute, rule.operator, rule.value
-            ));
-        } else {
-            out.push_str("  in scope\n");
-        }
+            ),
+        });
     }
     // SPEC §3.1: each mapped value and where it came from.
     let mappings = crate::sync::MappingSet::new(&engine.settings.mappings);

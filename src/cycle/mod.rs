@@ -14,13 +14,17 @@
 //!   `DryRun` or `Blocked`.
 //! - [`run_cycle`] is read + plan + [`execute`]; a read or plan that fails is recorded as a
 //!   `failed` run.
+//! - [`service_loop`] is the background service: full and incremental cycles (Graph delta links,
+//!   the cached source snapshot), backoff after failures, stopping between actions.
 //! - Errors are one type, [`CycleError`]. [`CycleError::exit`] and [`Outcome::exit`] are the only
 //!   places an exit code ([`Exit`], SPEC §4) is chosen.
 
 mod engine;
 mod error;
 mod execute;
+mod service;
 
 pub use engine::{Engine, Planned, read_and_plan};
 pub use error::{CycleError, Exit};
 pub use execute::{Outcome, Policy, Trigger, execute, run_cycle};
+pub use service::service_loop;

@@ -39,7 +39,7 @@ impl ExportFormat {
 /// The plan in an export format (the same renderings as `adsync plan --format csv|json`).
 pub fn export(plan: &Plan, format: ExportFormat) -> String {
     match format {
-        ExportFormat::Csv => plan.to_csv(),
+        ExportFormat::Csv => crate::render::plan_csv(plan),
         ExportFormat::Json => plan.to_json(),
     }
 }
