@@ -22,24 +22,7 @@ use clap::{Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
-/// The process exit codes of SPEC §4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// 0: success.
-    Ok = 0,
-    /// 1: a run-time failure (network, auth, a failed or incomplete read, failed actions).
-    Failure = 1,
-    /// 2: bad usage or invalid config.
-    Usage = 2,
-    /// 3: the plan is blocked by the mass-disable guard.
-    Blocked = 3,
-}
-
-impl From<Exit> for std::process::ExitCode {
-    fn from(exit: Exit) -> Self {
-        std::process::ExitCode::from(exit as u8)
-    }
-}
+pub use crate::cycle::Exit;
 
 /// Keeps an application's users in step with Microsoft Entra ID over SCIM 2.0.
 #[derive(Debug, Parser)]
