@@ -11,13 +11,13 @@ use crate::cycle::{Engine, Planned, Policy, Trigger, run_cycle};
 use crate::render;
 use crate::sim::demo::Demo;
 
-pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
+pub fn demo(dir: Option<PathBuf>, wait: bool, register: bool) -> anyhow::Result<Exit> {
     let dir = dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("adsync-demo-{}", std::process::id()))
     });
     let runtime = runtime()?;
     runtime.block_on(async move {
-        let demo = match Demo::start(&dir).await {
+        let mut demo = match Demo::start(&dir).await {
             Ok(demo) => demo,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -31,6 +31,15 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
             demo.entra.url(),
             demo.scim.url()
         ));
+        if register {
+            match register_app(&demo).await {
+                Ok(config) => demo.config = config,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::Failure);
+                }
+            }
+        }
         let settings = crate::config::Settings::from_file(&demo.config);
         let (entra, target) = tokio::join!(
             crate::entra::check(&settings.entra),
@@ -81,4 +90,35 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
         }
         Ok(exit)
     })
+}
+
+/// `adsync demo --register`: makes the app registration on the simulated tenant the way
+/// `adsync entra register --device-code` does, and points the demo config at it.
+async fn register_app(demo: &Demo) -> anyhow::Result<crate::config::ConfigFile> {
+    use crate::entra::register::{self, RegisterOptions, SignInFlow};
+    let url: url::Url = demo.entra.url().parse()?;
+    let mut options = RegisterOptions::new(
+        &demo.config.entra.tenant,
+        demo.config.entra.cloud,
+        demo.dir.join("entra-adsync.pem"),
+    );
+    options.authority_url = url.clone();
+    options.graph_url = url;
+    options.flow = SignInFlow::DeviceCode;
+    emit("--- adsync entra register ---\n");
+    let progress = |line: &str| emit(&format!("{line}\n"));
+    let done = register::register(&options, &progress).await?;
+    register::write_entra(
+        &demo.config_path,
+        &options.tenant,
+        &done.app.client_id,
+        &done.certificate,
+        options.cloud,
+    )?;
+    emit(&format!(
+        "The demo config now signs in as {} with the certificate {}.\n\n",
+        done.app,
+        done.certificate.display()
+    ));
+    Ok(crate::config::load(&demo.config_path)?)
 }

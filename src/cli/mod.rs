@@ -63,6 +63,10 @@ pub enum Command {
         /// Exit after the first sync instead of keeping the simulators running
         #[arg(long)]
         no_wait: bool,
+        /// First create the app registration on the simulated tenant, as `adsync entra register`
+        /// does (the simulator plays the administrator who signs in with a device code)
+        #[arg(long)]
+        register: bool,
     },
     /// Check the config, the secrets, Entra ID and the target; one line per check
     Check,
@@ -282,7 +286,11 @@ pub fn run(cli: Cli) -> Exit {
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
         Command::Secret(SecretCommand::Check { reference }) => secret_cmd::check(reference),
-        Command::Demo { dir, no_wait } => demo_cmd::demo(dir.clone(), !*no_wait),
+        Command::Demo {
+            dir,
+            no_wait,
+            register,
+        } => demo_cmd::demo(dir.clone(), !*no_wait, *register),
         Command::Check => check_cmd::check(&cli.config_path()),
         Command::Plan { format, output } => {
             sync_cmd::plan_cmd(&cli.config_path(), *format, output.as_ref())

@@ -338,3 +338,43 @@ fn register_again_with_the_same_name_adopts_the_app() {
     assert_eq!(apps[0].assignments, 2, "no duplicate grants");
     w.assert_key_private();
 }
+
+#[test]
+fn register_in_the_demo_then_check_and_sync_with_the_new_app() {
+    let env = Env::new();
+    let dir = env.path("demo");
+    let run = env.run(&[
+        "demo",
+        "--register",
+        "--no-wait",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let out = &run.stdout;
+    assert!(out.contains("--- adsync entra register ---"), "{out}");
+    assert!(
+        out.contains("Created the app registration \"adsync\""),
+        "{out}"
+    );
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    let client_id = config
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    assert!(
+        out.contains(&format!("ok   Entra sign-in: token for app {client_id}")),
+        "{out}"
+    );
+    assert!(out.contains("ok   permission User.Read.All"), "{out}");
+    assert!(
+        out.contains("ok   permission GroupMember.Read.All"),
+        "{out}"
+    );
+    assert!(out.contains("--- adsync sync ---\napplied "), "{out}");
+    assert!(out.contains(", 0 failed"), "{out}");
+    assert!(!config.contains("client_secret"), "{config}");
+    assert!(config.contains("certificate = "), "{config}");
+}

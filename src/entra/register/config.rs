@@ -42,36 +42,36 @@ fn line_of(text: &str, item: &Item) -> usize {
         .unwrap_or(0)
 }
 
-fn load(path: &Path) -> Result<Option<(String, DocumentMut)>, ConfigEditError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(ConfigEditError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    let doc = text
-        .parse::<DocumentMut>()
-        .map_err(|e| ConfigEditError::Invalid {
+fn load_text(path: &Path) -> Result<Option<String>, ConfigEditError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigEditError::Read {
             path: path.to_owned(),
-            detail: format!("not valid TOML: {e}Fix the file, or move it away to start a new one"),
-        })?;
-    Ok(Some((text, doc)))
+            source,
+        }),
+    }
+}
+
+fn not_toml(path: &Path, e: toml_edit::TomlError) -> ConfigEditError {
+    ConfigEditError::Invalid {
+        path: path.to_owned(),
+        detail: format!("not valid TOML: {e}Fix the file, or move it away to start a new one"),
+    }
 }
 
 /// Reads `[entra]`'s tenant, cloud, authority_url and graph_url, whatever else the file lacks.
 pub fn read_target(path: &Path) -> Result<ConfigTarget, ConfigEditError> {
-    let Some((text, doc)) = load(path)? else {
+    let Some(text) = load_text(path)? else {
         return Ok(ConfigTarget::default());
     };
+    // The read-only document keeps each value's position, for the line in messages.
+    let doc = toml_edit::Document::parse(text.clone()).map_err(|e| not_toml(path, e))?;
     let mut target = ConfigTarget {
         exists: true,
         ..Default::default()
     };
-    let Some(entra) = doc.get("entra").and_then(Item::as_table_like) else {
+    let Some(entra) = doc.as_table().get("entra").and_then(Item::as_table_like) else {
         return Ok(target);
     };
     let text_key = |key: &str| -> Result<Option<String>, ConfigEditError> {
@@ -118,8 +118,8 @@ pub fn write_entra(
     certificate: &Path,
     cloud: Cloud,
 ) -> Result<(), ConfigEditError> {
-    let mut doc = match load(path)? {
-        Some((_, doc)) => doc,
+    let mut doc = match load_text(path)? {
+        Some(text) => text.parse::<DocumentMut>().map_err(|e| not_toml(path, e))?,
         None => "# adsync configuration: `adsync config init` writes a template with every key \
                  explained.\nversion = 1\n"
             .parse::<DocumentMut>()
@@ -158,4 +158,75 @@ pub fn write_entra(
             source,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_writes_entra_keeping_other_keys_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "# top comment\nversion = 1\n[entra]\ncloud = \"global\"  # which cloud\ntenant = \"contoso.onmicrosoft.com\"\nclient_secret = \"keyring:adsync/x\"\n[target]\nurl = \"https://app.example.com/scim/v2\"  # the app\n[[pairs]]\nentra_group_id = \"g\"\ntarget_group_id = \"t\"\norder = 1\n",
+        )
+        .unwrap();
+        let read = read_target(&path).unwrap();
+        assert_eq!(read.tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+        assert_eq!(read.cloud, Some(Cloud::Global));
+        write_entra(
+            &path,
+            "contoso.onmicrosoft.com",
+            "11111111-2222-3333-4444-555555555555",
+            Path::new("/etc/adsync/entra-adsync.pem"),
+            Cloud::UsGovL4,
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# top comment\nversion = 1\n"), "{text}");
+        assert!(
+            text.contains("cloud = \"usgov-l4\"  # which cloud"),
+            "{text}"
+        );
+        assert!(text.contains("client_id = \"11111111-2222-3333-4444-555555555555\""));
+        assert!(text.contains("certificate = \"/etc/adsync/entra-adsync.pem\""));
+        assert!(
+            !text.contains("client_secret"),
+            "the certificate replaces it: {text}"
+        );
+        assert!(text.contains("url = \"https://app.example.com/scim/v2\"  # the app"));
+        assert!(text.contains("[[pairs]]\nentra_group_id = \"g\""), "{text}");
+    }
+
+    #[test]
+    fn register_creates_a_private_config_when_there_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new").join("config.toml");
+        assert_eq!(read_target(&path).unwrap(), ConfigTarget::default());
+        write_entra(&path, "t.example", "c", Path::new("/x.pem"), Cloud::Global).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("version = 1"), "{text}");
+        assert!(
+            text.contains("[entra]") && text.contains("tenant = \"t.example\""),
+            "{text}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[test]
+    fn register_names_the_key_and_line_of_a_bad_cloud() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "version = 1\n[entra]\n\ncloud = \"mars\"\n").unwrap();
+        let err = read_target(&path).unwrap_err().to_string();
+        assert!(err.contains("entra.cloud (line 4)"), "{err}");
+        assert!(err.contains("global, usgov-l4, usgov-l5, china"), "{err}");
+    }
 }
