@@ -179,7 +179,7 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
         h.state()
             .search
             .source
-            .as_ref()
+            .done()
             .is_some_and(|s| !s.users.is_empty())
     );
     click(&mut h, "Next");
@@ -206,7 +206,7 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     // Step 5: the engine's real plan.
     assert_eq!(h.state().step, Step::Preview);
     settle(&mut h);
-    let plan = h.state().preview.plan.clone().expect("a plan");
+    let plan = h.state().preview.plan.done().cloned().expect("a plan");
     assert!(
         plan.summary.create + plan.summary.link > 0,
         "{:?}",
@@ -222,7 +222,8 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     settle(&mut h);
     let report = h.state().finish.report.done().cloned().expect("finished");
     assert!(report.saved, "{:?}", report.lines);
-    let Some(super::finish::FirstSync::Applied { summary, failed }) = report.first_sync.clone()
+    let Some(super::steps::finish::FirstSync::Applied { summary, failed }) =
+        report.first_sync.clone()
     else {
         panic!("first sync did not apply: {:?}", report.first_sync)
     };
@@ -387,7 +388,7 @@ fn wizard_azure_validation_messages() {
 fn wizard_generated_certificate_is_private_and_signs_in_format() {
     let tmp = tempfile::tempdir().unwrap();
     let pem = tmp.path().join("entra-certificate.pem");
-    let generated = super::azure::generate_certificate(&pem, "adsync test").unwrap();
+    let generated = super::steps::azure::generate_certificate(&pem, "adsync test").unwrap();
     let credential = crate::entra::CertificateCredential::from_file(&pem).unwrap();
     assert_eq!(credential.thumbprint(), generated.thumbprint);
     let cer = std::fs::read(&generated.cer).unwrap();

@@ -3,6 +3,8 @@
 //! are counted and listed live. Next asks "Synchronize N users from M groups?" in a confirmation
 //! dialog; the step returns [`SearchCommand::Confirmed`] when the administrator agrees.
 
+mod effects;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
@@ -12,10 +14,13 @@ use egui_extras::{Column, TableBuilder};
 use super::pairing::widgets::{row_height, thousands};
 use crate::config::{ScopeAttribute, ScopeOperator, ScopeRule};
 use crate::sync::{SourceSnapshot, SourceUser, matches_scope, scope_value};
+use crate::wizard::jobs::Load;
 
 /// What the step asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SearchCommand {
+    /// Read the members of the paired groups again (after a failure).
+    Reload,
     /// The administrator confirmed the dialog: go on to the preview.
     Confirmed,
 }
@@ -23,17 +28,14 @@ pub enum SearchCommand {
 /// The state of step 4.
 #[derive(Clone, Debug)]
 pub struct SearchStep {
-    /// Members of the paired groups, read by the app when the step opens (`None` while loading).
-    pub source: Option<SourceSnapshot>,
+    /// Members of the paired groups, read when the step opens: the load's status and its data.
+    pub source: Load<SourceSnapshot>,
     pub attribute: ScopeAttribute,
     pub operator: ScopeOperator,
     /// Empty: every member of the paired groups is in scope.
     pub term: String,
     /// Set by [`SearchStep::ask_confirmation`] (the app's Next button); the dialog shows while true.
     pub confirming: bool,
-    /// Why the members could not be read (the app sets it); shown in place of the spinner.
-    /// [`Self::set_source`] clears it.
-    pub error: Option<String>,
     /// The matching users, kept between frames.
     pub view: SearchView,
 }
@@ -41,12 +43,11 @@ pub struct SearchStep {
 impl Default for SearchStep {
     fn default() -> Self {
         Self {
-            source: None,
+            source: Load::default(),
             attribute: ScopeAttribute::Department,
             operator: ScopeOperator::Contains,
             term: String::new(),
             confirming: false,
-            error: None,
             view: SearchView::default(),
         }
     }
@@ -176,17 +177,16 @@ impl SearchStep {
         }]
     }
 
-    /// Shows a newly read snapshot of the paired groups' members (assigning `source` works too;
-    /// this also clears a previous error and the cached matches).
+    /// Shows a newly read snapshot of the paired groups' members (this also clears the cached
+    /// matches).
     pub fn set_source(&mut self, source: SourceSnapshot) {
-        self.source = Some(source);
-        self.error = None;
+        self.source.set(source);
         self.view = SearchView::default();
     }
 
     /// `Err` with a sentence for the administrator when Next must stay disabled.
     pub fn validate(&self) -> Result<(), String> {
-        let Some(source) = &self.source else {
+        let Some(source) = self.source.done() else {
             return Err("The members of the paired groups are still being read.".into());
         };
         if source.users.is_empty() {
@@ -223,7 +223,7 @@ impl SearchStep {
     /// the N and M of "Synchronize N users from M groups?".
     pub fn counts(&mut self) -> Option<(usize, usize)> {
         self.refresh();
-        let source = self.source.as_ref()?;
+        let source = self.source.done()?;
         Some((self.view.matches.len(), source.groups.len()))
     }
 
@@ -244,7 +244,7 @@ impl SearchStep {
     }
 
     fn refresh(&mut self) {
-        let Some(source) = &self.source else {
+        let Some(source) = self.source.done() else {
             return;
         };
         let key = self.key(source);
@@ -266,10 +266,13 @@ impl SearchStep {
         self.criterion_ui(ui);
         ui.add_space(6.0);
 
-        if self.source.is_none() {
-            match &self.error {
+        if self.source.done().is_none() {
+            match self.source.failure() {
                 Some(error) => {
                     ui.colored_label(ui.visuals().error_fg_color, error);
+                    if ui.button("Try again").clicked() {
+                        commands.push(SearchCommand::Reload);
+                    }
                 }
                 None => {
                     ui.horizontal(|ui| {
@@ -281,7 +284,7 @@ impl SearchStep {
             return commands;
         }
         self.refresh();
-        let Some(source) = &self.source else {
+        let Some(source) = self.source.done() else {
             return commands;
         };
         let view = &self.view;
