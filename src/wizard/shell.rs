@@ -1,6 +1,6 @@
 //! The wizard's shell: the step indicator, Back / Next / Cancel, the cancel confirmation, the
-//! keyboard (Enter = Next, Esc = Cancel), and the code that runs each step's commands after the
-//! frame, handing network work to the background runtime.
+//! keyboard (Enter = Next, but never Finish; Esc = Cancel), and running the commands each step
+//! returns after the frame.
 
 use std::path::PathBuf;
 
@@ -16,6 +16,7 @@ use super::steps::finish::{FinishContext, FinishStep};
 use super::steps::pairing::{GroupItem, PairRow, PairingStep};
 use super::steps::preview::PreviewStep;
 use super::steps::search::SearchStep;
+use super::steps::summary::summary_ui;
 use super::widgets::{self, SecretInput};
 use crate::config::{ConfigFile, EntraCredential, ScopeRule, Settings};
 use crate::sim::demo::Demo;
@@ -429,6 +430,11 @@ impl Wizard {
             }
             Step::Finish => {
                 let settings = self.draft().settings();
+                if matches!(self.finish.report, Task::Idle)
+                    && let Some(step) = summary_ui(ui, &settings)
+                {
+                    commands.push(Command::GoTo(step));
+                }
                 let service = self.service_install();
                 let cx = FinishContext {
                     config_path: &self.config_path,
@@ -450,7 +456,8 @@ impl Wizard {
             ctx.input(|i| (i.key_pressed(Key::Enter), i.key_pressed(Key::Escape)));
         if escape {
             self.cancel();
-        } else if enter && self.validate_current().is_ok() {
+        } else if enter && self.step != Step::Finish && self.validate_current().is_ok() {
+            // Enter never finishes: Finish writes the config and syncs, so it takes a click.
             self.next();
         }
     }

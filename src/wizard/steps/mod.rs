@@ -7,6 +7,7 @@ pub(crate) mod finish;
 pub mod pairing;
 pub mod preview;
 pub mod search;
+pub(crate) mod summary;
 
 use azure::AzureCommand;
 use credentials::CredentialsCommand;
@@ -15,6 +16,7 @@ use preview::PreviewCommand;
 use search::SearchCommand;
 
 use super::shell::Wizard;
+use super::step::Step;
 
 /// Something a frame asked for, run after the frame by [`Wizard::run`] (drawing code never
 /// starts work itself, so a step's drawing stays a pure function of its fields).
@@ -26,6 +28,8 @@ pub enum Command {
     Pairing(PairingCommand),
     Search(SearchCommand),
     Preview(PreviewCommand),
+    /// Open this step (a link back from the summary, or the step indicator when editing).
+    GoTo(Step),
 }
 
 impl Wizard {
@@ -37,6 +41,7 @@ impl Wizard {
             Command::Pairing(c) => self.run_pairing(c),
             Command::Search(c) => self.run_search(c),
             Command::Preview(c) => self.run_preview(c),
+            Command::GoTo(step) => self.go_to(step),
         }
     }
 }
