@@ -10,7 +10,8 @@
 //! - `plan`: the pure `plan()` on in-memory snapshots built from a synthetic tenant (see
 //!   `src/sim/synth.rs`), for the first sync (everything to create or link) and for a steady
 //!   state with 10 changed users; wall time and the peak of bytes allocated during the call
-//!   (a counting allocator).
+//!   (a counting allocator). Then the same two plans again with 15 `[[mappings]]` of every kind
+//!   (SPEC §3.1), beside the default mapping's numbers.
 //! - `sync`: the real `adsync sync` binary (release) against both simulators running in this
 //!   process over loopback: wall time, Graph and SCIM requests (the simulators' request logs),
 //!   the least number of Graph pages the read could take, peak RSS of the adsync process
@@ -334,6 +335,8 @@ fn after_first_sync(
                 title: desired.title.clone(),
                 department: desired.department.clone(),
                 employee_number: desired.employee_number.clone(),
+                extra: desired.extra.clone(),
+                roles: desired.roles.clone(),
             },
         );
         for g in &ex.add_to {
@@ -348,6 +351,7 @@ fn after_first_sync(
                 groups_added: BTreeSet::new(),
                 values_hash: ex.values_hash.clone(),
                 disabled_by_adsync: false,
+                roles_given: desired.roles.iter().cloned().collect(),
             },
         );
     }
@@ -498,8 +502,117 @@ fn bench_plan(args: &Args) {
             s.update,
             s.unchanged
         );
+        drop((first, target2, links, changed));
+
+        // The same with 15 mappings: the users carry the extra sources they read.
+        let settings = settings_for(&synth, FIFTEEN_MAPPINGS);
+        assert_eq!(settings.mappings.len(), 15);
+        let mut source = source;
+        for (n, u) in source.users.values_mut().enumerate() {
+            if n % 3 != 0 {
+                u.extra.insert(
+                    "mobilePhone".into(),
+                    format!("+1 206 555 {:04}", n % 10_000),
+                );
+            }
+            u.extra.insert(
+                "employeeOrgData.costCenter".into(),
+                format!("CC-{}", 1000 + n % 40),
+            );
+            u.extra.insert(
+                "onPremisesExtensionAttributes.extensionAttribute1".into(),
+                format!("B-{n}"),
+            );
+        }
+        let input = PlanInput {
+            settings: &settings,
+            source: &source,
+            target: &target,
+            links: &none,
+        };
+        let (first, times, cpus, peaks) = plan_runs(input, args.runs);
+        println!(
+            "  15 mappings, first sync   : wall {}; CPU {}; peak alloc {}  [{} create]",
+            fmt_stat(&times, "ms", 1),
+            fmt_stat(&cpus, "ms", 1),
+            fmt_stat(&peaks, "MiB", 1),
+            first.summary.create,
+        );
+        let (target2, links) = after_first_sync(&first, &target);
+        drop(first);
+        let changed = change_ten(&source, &links);
+        let input = PlanInput {
+            settings: &settings,
+            source: &changed,
+            target: &target2,
+            links: &links,
+        };
+        let (last, times, cpus, peaks) = plan_runs(input, args.runs);
+        println!(
+            "  15 mappings, steady state : wall {}; CPU {}; peak alloc {}  [{} update, {} unchanged]",
+            fmt_stat(&times, "ms", 1),
+            fmt_stat(&cpus, "ms", 1),
+            fmt_stat(&peaks, "MiB", 1),
+            last.summary.update,
+            last.summary.unchanged
+        );
     }
 }
+
+/// 15 `[[mappings]]` of every kind (source, constant, template, transform, default, typed
+/// multi-valued paths, the enterprise and a custom extension) for the `plan` case.
+const FIFTEEN_MAPPINGS: &str = r#"
+[[mappings]]
+target = "phoneNumbers[type eq \"mobile\"].value"
+source = "mobilePhone"
+[[mappings]]
+target = "costCenter"
+source = "employeeOrgData.costCenter"
+default = "CC-0"
+[[mappings]]
+target = "division"
+value = "Operations"
+[[mappings]]
+target = "organization"
+source = "companyName"
+[[mappings]]
+target = "userType"
+value = "Employee"
+[[mappings]]
+target = "nickName"
+template = "{givenName}.{surname}"
+transform = "lower"
+[[mappings]]
+target = "addresses[type eq \"work\"].locality"
+source = "city"
+[[mappings]]
+target = "addresses[type eq \"work\"].country"
+source = "country"
+[[mappings]]
+target = "urn:example:params:scim:schemas:extension:acme:2.0:User:badge"
+source = "onPremisesExtensionAttributes.extensionAttribute1"
+[[mappings]]
+target = "preferredLanguage"
+value = "en-US"
+[[mappings]]
+target = "locale"
+source = "usageLocation"
+default = "US"
+[[mappings]]
+target = "title"
+source = "jobTitle"
+transform = "upper"
+[[mappings]]
+target = "displayName"
+template = "{surname}, {givenName}"
+[[mappings]]
+target = "name.formatted"
+template = "{givenName} {surname}"
+when = "create"
+[[mappings]]
+target = "timezone"
+value = "Europe/Berlin"
+"#;
 
 // ---------------------------------------------------------------------------------------------
 // The simulators in this process and the real binary as a child.

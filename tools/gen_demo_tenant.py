@@ -219,6 +219,18 @@ fixture = {
     "contacts": contacts,
 }
 
+# The sources the demo's attribute mappings read (SPEC §3.1): a mobile number for most members,
+# and the cost centre and division of each department. A generator of its own, so that the
+# fixture above stays what it was.
+extra_rng = random.Random(31)
+COST_CENTRES = {dept: f"CC-{1000 + 10 * i}" for i, dept in enumerate(DEPTS)}
+for user in users:
+    if user["userType"] != "Member":
+        continue
+    if extra_rng.random() < 0.7:
+        user["mobilePhone"] = f"+1 206 555 {extra_rng.randint(100, 9999):04d}"
+    user["employeeOrgData"] = {"costCenter": COST_CENTRES[user["department"]], "division": "Operations"}
+
 out = Path(__file__).resolve().parent.parent / "assets" / "demo-tenant.json"
 out.write_text(json.dumps(fixture, indent=1, ensure_ascii=False) + "\n")
 print(f"{out}: {len(users)} users ({len(guests)} guests), {len(groups)} groups")

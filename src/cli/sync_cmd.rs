@@ -50,7 +50,9 @@ impl Engine {
             eprintln!("error: {e}");
             Exit::Failure
         };
-        let graph = GraphClient::new(&settings.entra).map_err(|e| failure(&e))?;
+        let graph = GraphClient::new(&settings.entra)
+            .map_err(|e| failure(&e))?
+            .with_mappings(&settings.mappings);
         let scim = ScimClient::from_settings(&settings.target).map_err(|e| failure(&e))?;
         let store = StateStore::open(&settings.service.state_path).map_err(|e| failure(&e))?;
         Ok(Self {
@@ -419,6 +421,32 @@ pub fn explain_cmd(config_path: &Path, who: &str) -> anyhow::Result<Exit> {
         } else {
             out.push_str("  in scope\n");
         }
+    }
+    // SPEC §3.1: each mapped value and where it came from.
+    let mappings = crate::sync::MappingSet::new(&engine.settings.mappings);
+    let manager = |id: &str| links.get(id).map(|l| l.target_id.clone());
+    out.push_str("  mapped values:\n");
+    for (field, value, origin, create_only) in
+        mappings.explain(&user, engine.settings.policy.username, &manager)
+    {
+        out.push_str(&format!(
+            "    {field} = {} ({origin}{})\n",
+            value.as_deref().unwrap_or("(none)"),
+            if create_only { ", on create only" } else { "" }
+        ));
+    }
+    let mut roles: Vec<&str> = pairs
+        .iter()
+        .take(match engine.settings.policy.group_mode {
+            crate::config::GroupMode::Single => 1,
+            crate::config::GroupMode::All => pairs.len(),
+        })
+        .flat_map(|p| p.roles.iter().map(String::as_str))
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    if !roles.is_empty() {
+        out.push_str(&format!("    roles = {} (its pair)\n", roles.join(", ")));
     }
     match links.get(&user.id) {
         Some(link) => out.push_str(&format!(

@@ -24,6 +24,9 @@ pub struct ConfigFile {
     pub policy: PolicySection,
     #[serde(default)]
     pub service: ServiceSection,
+    /// `[[mappings]]` (SPEC §3.1); none = the default mapping of §2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<super::Mapping>,
 }
 
 impl ConfigFile {
@@ -84,6 +87,9 @@ pub struct Pair {
     pub order: u32,
     #[serde(default = "yes")]
     pub nested: bool,
+    /// SCIM `roles` values this pair gives its users (SPEC §3.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// One `[[scope]]` rule; a user must match every rule.

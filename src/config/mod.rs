@@ -3,6 +3,7 @@
 //! the rest of adsync works from.
 
 mod file;
+mod mappings;
 mod parse;
 mod settings;
 mod template;
@@ -10,6 +11,7 @@ mod template;
 use std::path::{Path, PathBuf};
 
 pub use file::*;
+pub use mappings::*;
 pub use parse::{ConfigProblem, parse_str};
 // The wizard checks its fields with the same rules (and words) as the config file.
 pub(crate) use parse::{check_email, check_guid, check_tenant, check_url};

@@ -10,6 +10,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
 use super::file::*;
+use super::mappings::{Transform, When, canonical_target, check_source, template_sources};
 use crate::secret::SecretRef;
 
 /// One thing wrong with a config file: which key, on which line, and what to do about it.
@@ -77,6 +78,8 @@ enum Kind {
     Int(i64, i64),
     /// A secret field: a `keyring:`, `env:` or `file:` reference.
     Secret,
+    /// An array of non-empty strings (a pair's `roles`).
+    StrList,
 }
 
 type Spec = &'static [(&'static str, Kind)];
@@ -105,6 +108,17 @@ const PAIR: Spec = &[
     ("target_group_name", Kind::Str(any)),
     ("order", Kind::Int(0, u32::MAX as i64)),
     ("nested", Kind::Bool),
+    ("roles", Kind::StrList),
+];
+const MAPPING: Spec = &[
+    ("target", Kind::Str(check_target)),
+    ("source", Kind::Str(check_source)),
+    ("value", Kind::Str(any)),
+    ("template", Kind::Str(check_template)),
+    ("omit", Kind::Bool),
+    ("default", Kind::Str(any)),
+    ("transform", Kind::Choice(Transform::NAMES)),
+    ("when", Kind::Choice(When::NAMES)),
 ];
 const SCOPE: Spec = &[
     ("attribute", Kind::Choice(ScopeAttribute::NAMES)),
@@ -149,7 +163,7 @@ impl Walker<'_> {
 
     fn root(&mut self, root: &DeTable<'_>, span: Range<usize>) {
         const TOP: &[&str] = &[
-            "version", "entra", "target", "pairs", "scope", "policy", "service",
+            "version", "entra", "target", "pairs", "scope", "policy", "service", "mappings",
         ];
         for (key, _) in root.iter() {
             if !TOP.contains(&key.get_ref().as_ref()) {
@@ -206,6 +220,98 @@ impl Walker<'_> {
         self.section(root, "service", SERVICE, span, false);
         self.pairs(root);
         self.array_of_tables(root, "scope", SCOPE, &["attribute", "operator", "value"]);
+        self.mappings(root);
+    }
+
+    /// `[[mappings]]` (SPEC §3.1): each entry's keys, exactly one kind per entry, one entry per
+    /// target attribute, and no dropping of the one attribute every user needs.
+    fn mappings(&mut self, root: &DeTable<'_>) {
+        let entries = self.array_of_tables(root, "mappings", MAPPING, &["target"]);
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (index, tbl) in entries.iter().enumerate() {
+            let path = format!("mappings[{}]", index + 1);
+            let entry_span = root
+                .get("mappings")
+                .and_then(|v| match v.get_ref() {
+                    DeValue::Array(items) => items.get(index).map(|i| i.span()),
+                    _ => None,
+                })
+                .unwrap_or(0..0);
+            let kinds: Vec<&str> = ["source", "value", "template", "omit"]
+                .into_iter()
+                .filter(|k| tbl.get(*k).is_some())
+                .collect();
+            match kinds.as_slice() {
+                [] => self.problem(
+                    &format!("{path}.source"),
+                    entry_span.clone(),
+                    "missing; every [[mappings]] entry needs exactly one of `source` (a Graph user \
+                     property), `value` (a constant), `template` (text with {property} \
+                     placeholders) or `omit = true`",
+                ),
+                [_] => {}
+                [_, second, ..] => self.problem(
+                    &format!("{path}.{second}"),
+                    key_span(tbl, second),
+                    format!(
+                        "an entry takes exactly one of `source`, `value`, `template` or `omit`, \
+                         and this one sets {}; keep one and remove the others",
+                        kinds
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                ),
+            }
+            if let Some((span, DeValue::Boolean(false))) = get(tbl, "omit") {
+                self.problem(
+                    &format!("{path}.omit"),
+                    span,
+                    "`omit = false` means nothing; write `omit = true` to drop the default \
+                     mapping, or remove the key",
+                );
+            }
+            if kinds.first() == Some(&"omit") && kinds.len() == 1 {
+                for key in ["default", "transform", "when"] {
+                    if tbl.get(key).is_some() {
+                        self.problem(
+                            &format!("{path}.{key}"),
+                            key_span(tbl, key),
+                            format!(
+                                "has no effect with `omit = true` (nothing is written); remove \
+                                 `{key}` or give the entry a source"
+                            ),
+                        );
+                    }
+                }
+            }
+            let Some((tspan, DeValue::String(target))) = get(tbl, "target") else {
+                continue;
+            };
+            let Ok(key) = canonical_target(target) else {
+                continue; // reported by the value check
+            };
+            if key == "userName" && kinds.as_slice() == ["omit"] {
+                self.problem(
+                    &format!("{path}.omit"),
+                    key_span(tbl, "omit"),
+                    "userName cannot be omitted: every SCIM user needs one; map it from another \
+                     source instead",
+                );
+            }
+            let line = self.line(tspan.clone());
+            if let Some(first) = seen.insert(key.clone(), line) {
+                self.problem(
+                    &format!("{path}.target"),
+                    tspan,
+                    format!(
+                        "`{key}` is already mapped on line {first}; give each target attribute \
+                         one entry"
+                    ),
+                );
+            }
+        }
     }
 
     fn target_credentials(&mut self, tbl: &DeTable<'_>, tspan: Range<usize>) {
@@ -333,6 +439,26 @@ impl Walker<'_> {
                 }
             }
             (Kind::Bool, DeValue::Boolean(_)) => {}
+            (Kind::StrList, DeValue::Array(items)) => {
+                for item in items.iter() {
+                    match item.get_ref() {
+                        DeValue::String(s) if !s.trim().is_empty() => {}
+                        DeValue::String(_) => self.problem(
+                            key,
+                            item.span(),
+                            "an empty role; write each role's value, e.g. roles = [\"technician\"]",
+                        ),
+                        other => self.problem(
+                            key,
+                            item.span(),
+                            format!(
+                                "expected strings, e.g. roles = [\"technician\"], found {}",
+                                type_name(other)
+                            ),
+                        ),
+                    }
+                }
+            }
             (Kind::Int(min, max), DeValue::Integer(i)) => {
                 match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
                     Ok(n) if (min..=max).contains(&n) => {}
@@ -355,6 +481,7 @@ impl Walker<'_> {
                     Kind::Choice(names) => format!("a string, one of: {}", names.join(", ")),
                     Kind::Bool => "true or false".to_owned(),
                     Kind::Int(min, max) => format!("an integer from {min} to {max}"),
+                    Kind::StrList => "an array of strings, e.g. [\"technician\"]".to_owned(),
                     Kind::Secret => unreachable!(),
                 };
                 self.problem(
@@ -468,6 +595,21 @@ fn range_message(n: i64, min: i64, max: i64) -> String {
         format!("too large; expected an integer from {min} to {max}")
     } else {
         format!("{n} is out of range; expected an integer from {min} to {max}")
+    }
+}
+
+fn check_target(s: &str) -> Result<(), String> {
+    canonical_target(s).map(drop)
+}
+
+fn check_template(s: &str) -> Result<(), String> {
+    match template_sources(s)? {
+        names if names.is_empty() => Err(
+            "has no {property} placeholder; use `value` for a constant, or name a Graph user \
+             property in braces, e.g. \"{givenName}.{surname}@example.com\""
+                .into(),
+        ),
+        _ => Ok(()),
     }
 }
 

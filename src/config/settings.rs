@@ -8,6 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::file::*;
+use super::mappings::Mapping;
 use crate::secret::SecretRef;
 
 /// Everything a sync needs to know, resolved from a valid [`ConfigFile`].
@@ -20,6 +21,8 @@ pub struct Settings {
     pub scope: Vec<ScopeRule>,
     pub policy: PolicySection,
     pub service: ServiceSettings,
+    /// `[[mappings]]` as written (SPEC §3.1); empty = the default mapping.
+    pub mappings: Vec<Mapping>,
 }
 
 /// How to sign in to Entra ID and where Graph is.
@@ -138,6 +141,7 @@ impl Settings {
                 admin_email: file.target.admin_email.clone(),
             },
             pairs,
+            mappings: file.mappings.clone(),
             scope: file.scope.clone(),
             policy: file.policy.clone(),
             service: ServiceSettings {

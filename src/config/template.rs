@@ -33,6 +33,7 @@ token = "keyring:adsync/target-token"
 # target_group_name = "Tier 1"
 # order = 1
 # nested = true                     # include members of nested groups
+# roles = ["technician"]            # optional: SCIM roles this pair gives its users
 
 # Optional: only users matching every rule are synchronized.
 # [[scope]]
@@ -40,6 +41,14 @@ token = "keyring:adsync/target-token"
 #                            # department officeLocation companyName employeeId city country userType
 # operator = "contains"      # equals notEquals contains notContains startsWith endsWith
 # value = "support"
+
+# Optional: attribute mappings beyond the default (see the README's "Attribute mappings").
+# [[mappings]]
+# target = "phoneNumbers[type eq \"mobile\"].value"   # a SCIM target path
+# source = "mobilePhone"     # or: value = "constant", template = "{givenName}.{surname}", omit = true
+# default = "n/a"            # when the source comes out empty
+# transform = "lower"        # lower | upper | trim | local-part
+# when = "always"            # always | create
 
 [policy]
 group_mode = "single"        # single: one target group per user (lowest order wins) | all

@@ -28,6 +28,12 @@ pub struct GraphClient {
     policy: RetryPolicy,
     /// Graph requests sent (throttled retries not counted), for the service's cycle log.
     requests: std::sync::atomic::AtomicU64,
+    /// The user `$select` (and `$expand` for `manager`): the default properties plus those the
+    /// `[[mappings]]` read (SPEC §3.1), in full reads and delta rounds alike.
+    user_query: String,
+    /// The top-level properties of `user_query`'s `$select`: a full read's user record lacking
+    /// one is incomplete (R10).
+    user_props: Vec<String>,
 }
 
 /// One page as Graph sent it.
@@ -60,6 +66,56 @@ impl GraphClient {
             http: crate::http::client(),
             policy,
             requests: std::sync::atomic::AtomicU64::new(0),
+            user_query: format!("$select={USER_SELECT}"),
+            user_props: USER_SELECT.split(',').map(str::to_owned).collect(),
+        }
+    }
+
+    /// Asks Graph also for the properties `mappings` read (`$select`, and `$expand` of the
+    /// manager's id), and nothing more.
+    pub fn with_mappings(mut self, mappings: &[crate::config::Mapping]) -> Self {
+        let sources = crate::sync::MappingSet::new(mappings).sources();
+        let mut props = USER_SELECT
+            .split(',')
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        let mut manager = false;
+        for source in sources {
+            let top = source.split('.').next().unwrap_or(&source).to_owned();
+            if top == "manager" {
+                manager = true;
+            } else if !props.contains(&top) {
+                props.push(top);
+            }
+        }
+        self.user_query = format!("$select={}", props.join(","));
+        if manager {
+            self.user_query.push_str("&$expand=manager($select=id)");
+        }
+        self.user_props = props;
+        self
+    }
+
+    /// R10: a full read's user record names every selected property (Graph sends `null` for an
+    /// unset one, never nothing).
+    fn check_selected(&self, item: &Value, what: &str) -> Result<(), EntraError> {
+        let Some(obj) = item.as_object() else {
+            return Ok(()); // parse_item reports it
+        };
+        match self
+            .user_props
+            .iter()
+            .find(|p| !obj.contains_key(p.as_str()))
+        {
+            None => Ok(()),
+            Some(missing) => Err(EntraError::Incomplete {
+                what: what.to_owned(),
+                detail: format!(
+                    "user {} has no `{missing}` although it was selected",
+                    obj.get("id").and_then(Value::as_str).unwrap_or("?")
+                ),
+                ids: GraphIds::default(),
+            }),
         }
     }
 
@@ -153,8 +209,9 @@ impl GraphClient {
             "members"
         };
         let url = self.url(&format!(
-            "/groups/{}/{relation}/microsoft.graph.user?$select={USER_SELECT}&$top={TOP}&$count=true",
-            encode(id)
+            "/groups/{}/{relation}/microsoft.graph.user?{}&$top={TOP}&$count=true",
+            encode(id),
+            self.user_query
         ));
         let what = format!("the {relation} of group {id}");
         self.for_each_item(&url, &what, true, |item| {
@@ -162,6 +219,7 @@ impl GraphClient {
             if odata_type.is_some() && ObjectKind::from_odata_type(odata_type) != ObjectKind::User {
                 return Ok(());
             }
+            self.check_selected(&item, &what)?;
             f(parse_item(item, &what)?);
             Ok(())
         })
@@ -197,16 +255,28 @@ impl GraphClient {
     /// Every user in the tenant (members and guests, enabled or not).
     pub async fn list_users(&self) -> Result<Vec<EntraUser>, EntraError> {
         let url = self.url(&format!(
-            "/users?$select={USER_SELECT}&$top={TOP}&$count=true"
+            "/users?{}&$top={TOP}&$count=true",
+            self.user_query
         ));
-        self.collect(&url, "the list of users").await
+        let what = "the list of users";
+        let items = self.collect_values(&url, what, true).await?;
+        items
+            .into_iter()
+            .map(|item| {
+                self.check_selected(&item, what)?;
+                parse_item(item, what)
+            })
+            .collect()
     }
 
     /// One user by object id or UPN; `None` when there is no such user (deleted, or never was).
     pub async fn get_user(&self, id: &str) -> Result<Option<EntraUser>, EntraError> {
-        let url = self.url(&format!("/users/{}?$select={USER_SELECT}", encode(id)));
+        let url = self.url(&format!("/users/{}?{}", encode(id), self.user_query));
         match self.get(&url, &format!("user {id}"), false).await {
-            Ok(page) => parse_item(page.body, &format!("user {id}")).map(Some),
+            Ok(page) => {
+                self.check_selected(&page.body, &format!("user {id}"))?;
+                parse_item(page.body, &format!("user {id}")).map(Some)
+            }
             Err(EntraError::Graph { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -233,7 +303,7 @@ impl GraphClient {
     pub async fn users_delta(&self, delta_link: Option<&str>) -> Result<UsersDelta, EntraError> {
         let first = match delta_link {
             Some(link) => link.to_owned(),
-            None => self.url(&format!("/users/delta?$select={USER_SELECT}")),
+            None => self.url(&format!("/users/delta?{}", self.user_query)),
         };
         let (items, delta_link) = self.delta_pages(&first, "users").await?;
         let mut round = UsersDelta {
@@ -282,7 +352,8 @@ impl GraphClient {
     /// the tenant, one request per stream. The next round returns only what changes after this.
     pub async fn delta_from_now(&self) -> Result<DeltaLinks, EntraError> {
         let users = self.url(&format!(
-            "/users/delta?$select={USER_SELECT}&$deltatoken=latest"
+            "/users/delta?{}&$deltatoken=latest",
+            self.user_query
         ));
         let groups = self.url(&format!(
             "/groups/delta?$select={GROUP_SELECT},members&$deltatoken=latest"

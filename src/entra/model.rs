@@ -1,7 +1,10 @@
 //! What adsync reads from Entra ID: users, groups, group members and delta rounds, shaped as Graph
 //! sends them (camelCase, with `Option` wherever Graph may omit a property or send `null`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The user properties adsync asks Graph for (`$select`); every field of [`EntraUser`].
 pub const USER_SELECT: &str = "id,userPrincipalName,mail,givenName,surname,displayName,\
@@ -37,6 +40,9 @@ pub struct EntraUser {
     pub user_type: Option<String>,
     /// `None` only when Graph left it out; treat as enabled only when `Some(true)`.
     pub account_enabled: Option<bool>,
+    /// Every other property Graph sent (those `[[mappings]]` selected, SPEC §3.1).
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
 }
 
 impl EntraUser {
@@ -45,6 +51,45 @@ impl EntraUser {
         self.user_type
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+    }
+
+    /// The mapping sources among [`Self::other`], by their SPEC §3.1 names, non-empty values
+    /// only: plain strings, `employeeOrgData.*` and `onPremisesExtensionAttributes.*` flattened,
+    /// and `manager` as the manager's object id.
+    pub fn extra_sources(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut put = |key: String, value: &Value| {
+            let text = match value {
+                Value::String(s) => s.trim().to_owned(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return,
+            };
+            if !text.is_empty() {
+                out.insert(key, text);
+            }
+        };
+        for (name, value) in &self.other {
+            if name.starts_with('@') {
+                continue;
+            }
+            match value {
+                Value::Object(inner) if name == "manager" => {
+                    if let Some(id) = inner.get("id") {
+                        put(name.clone(), id);
+                    }
+                }
+                Value::Object(inner) => {
+                    for (sub, v) in inner {
+                        if !sub.starts_with('@') {
+                            put(format!("{name}.{sub}"), v);
+                        }
+                    }
+                }
+                other => put(name.clone(), other),
+            }
+        }
+        out
     }
 
     /// Is the account enabled (explicitly)?

@@ -3,6 +3,8 @@
 //! from "set these fields". Parsing is lenient the way real servers need: attribute names in any
 //! case, `active` as a boolean or as the string `"true"`/`"false"`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -73,8 +75,18 @@ fn multi_values(obj: &Map<String, Value>, name: &str) -> Vec<MultiValue> {
         .collect()
 }
 
-/// The preferred value: the primary one, else the first of type `work`, else the first.
+/// The preferred value: the primary one, else the first of type `work`, else the first. Values
+/// typed as another slot adsync maps on its own (a home email, a mobile or fax number, SPEC
+/// §3.1) are never taken for the work one.
 fn preferred<'a>(values: &'a [MultiValue], kind: &str) -> Option<&'a str> {
+    let own_slot = |v: &&MultiValue| {
+        !v.kind.as_deref().is_some_and(|k| {
+            ["home", "mobile", "fax"]
+                .iter()
+                .any(|other| k.eq_ignore_ascii_case(other))
+        })
+    };
+    let values: Vec<&MultiValue> = values.iter().filter(own_slot).collect();
     values
         .iter()
         .find(|v| v.primary)
@@ -140,6 +152,12 @@ pub struct ScimUser {
     pub groups: Vec<ResourceRef>,
     /// `meta.version` (the ETag), weak or strong, as sent.
     pub version: Option<String>,
+    /// The other mappable attributes the user has (SPEC §3.1), by their mapping keys.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+    /// `roles` values.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 impl ScimUser {
@@ -167,6 +185,11 @@ impl ScimUser {
             version: get_ci(obj, "meta")
                 .and_then(Value::as_object)
                 .and_then(|m| text(m, "version")),
+            extra: extras(obj),
+            roles: multi_values(obj, "roles")
+                .into_iter()
+                .map(|v| v.value)
+                .collect(),
         })
     }
 
@@ -211,8 +234,118 @@ impl ScimUser {
             title: self.title.clone(),
             department: self.department.clone(),
             employee_number: self.employee_number.clone(),
+            extra: self.extra.clone(),
+            roles: Some(self.roles.clone()),
         }
     }
+}
+
+/// Core attributes beyond the default mapping that take a plain value.
+const CORE_EXTRA: &[&str] = &[
+    "nickName",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+];
+/// Typed values of multi-valued attributes beyond the work email and phone: (key, list, type).
+const TYPED_EXTRA: &[(&str, &str, &str)] = &[
+    (r#"emails[type eq "home"].value"#, "emails", "home"),
+    (
+        r#"phoneNumbers[type eq "mobile"].value"#,
+        "phoneNumbers",
+        "mobile",
+    ),
+    (
+        r#"phoneNumbers[type eq "fax"].value"#,
+        "phoneNumbers",
+        "fax",
+    ),
+];
+const ADDRESS_KEY: &str = r#"addresses[type eq "work"]."#;
+const ADDRESS_PARTS: &[&str] = &[
+    "streetAddress",
+    "locality",
+    "region",
+    "postalCode",
+    "country",
+];
+const ENTERPRISE_EXTRA: &[&str] = &["costCenter", "organization", "division", "manager"];
+
+fn typed<'a>(
+    obj: &'a Map<String, Value>,
+    list: &str,
+    kind: &str,
+) -> Option<&'a Map<String, Value>> {
+    match get_ci(obj, list)? {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_object)
+            .find(|o| text(o, "type").is_some_and(|t| t.eq_ignore_ascii_case(kind))),
+        _ => None,
+    }
+}
+
+/// The mappable attributes beyond the default ones that a User resource holds, by mapping key:
+/// core ones, typed emails and phones, the work address, the enterprise extension's others, and
+/// every attribute of any other schema extension (`URN:attribute`).
+fn extras(obj: &Map<String, Value>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for name in CORE_EXTRA {
+        if let Some(v) = text(obj, name) {
+            out.insert((*name).to_owned(), v);
+        }
+    }
+    if let Some(name) = get_ci(obj, "name").and_then(Value::as_object) {
+        for part in ["middleName", "formatted"] {
+            if let Some(v) = text(name, part) {
+                out.insert(format!("name.{part}"), v);
+            }
+        }
+    }
+    for (key, list, kind) in TYPED_EXTRA {
+        if let Some(v) = typed(obj, list, kind).and_then(|o| text(o, "value")) {
+            out.insert((*key).to_owned(), v);
+        }
+    }
+    if let Some(address) = typed(obj, "addresses", "work") {
+        for part in ADDRESS_PARTS {
+            if let Some(v) = text(address, part) {
+                out.insert(format!("{ADDRESS_KEY}{part}"), v);
+            }
+        }
+    }
+    for (urn, value) in obj {
+        let Some(ext) = value.as_object() else {
+            continue;
+        };
+        if urn.eq_ignore_ascii_case(ENTERPRISE_SCHEMA) {
+            for name in ENTERPRISE_EXTRA {
+                let v = match get_ci(ext, name) {
+                    Some(Value::Object(m)) => text(m, "value"),
+                    Some(_) => text(ext, name),
+                    None => None,
+                };
+                if let Some(v) = v {
+                    out.insert((*name).to_owned(), v);
+                }
+            }
+        } else if urn.len() > 4 && urn[..4].eq_ignore_ascii_case("urn:") {
+            for (attr, _) in ext {
+                if let Some(v) = text(ext, attr) {
+                    out.insert(format!("{urn}:{attr}"), v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The schema extension URN of an `URN:attribute` key (`None` for the core and enterprise keys).
+fn extension_of(key: &str) -> Option<(&str, &str)> {
+    key.starts_with("urn:")
+        .then(|| key.rsplit_once(':'))
+        .flatten()
 }
 
 /// A SCIM group.
@@ -339,9 +472,68 @@ pub struct UserAttributes {
     pub title: Option<String>,
     pub department: Option<String>,
     pub employee_number: Option<String>,
+    /// The other mapped attributes (SPEC §3.1), by mapping key.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+    /// The whole `roles` list to write; `None` leaves the server's roles alone.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 impl UserAttributes {
+    /// The `emails` list: the work address (primary) and the home one when mapped.
+    fn emails_json(&self) -> Option<Value> {
+        let home = self.extra.get(TYPED_EXTRA[0].0);
+        match (&self.email, home) {
+            (Some(work), None) => Some(email_list(work)),
+            (work, home) => {
+                let mut list = Vec::new();
+                if let Some(w) = work {
+                    list.push(json!({"value": w, "type": "work", "primary": true}));
+                }
+                if let Some(h) = home {
+                    list.push(json!({"value": h, "type": "home"}));
+                }
+                (!list.is_empty()).then_some(Value::Array(list))
+            }
+        }
+    }
+
+    /// The `phoneNumbers` list: work, mobile and fax, as mapped.
+    fn phones_json(&self) -> Option<Value> {
+        let mut list = Vec::new();
+        if let Some(w) = &self.phone {
+            list.push(json!({"value": w, "type": "work"}));
+        }
+        for (key, _, kind) in &TYPED_EXTRA[1..] {
+            if let Some(v) = self.extra.get(*key) {
+                list.push(json!({"value": v, "type": kind}));
+            }
+        }
+        (!list.is_empty()).then_some(Value::Array(list))
+    }
+
+    /// The `addresses` list: the work address's mapped parts.
+    fn addresses_json(&self) -> Option<Value> {
+        let mut address = Map::new();
+        for part in ADDRESS_PARTS {
+            if let Some(v) = self.extra.get(&format!("{ADDRESS_KEY}{part}")) {
+                address.insert((*part).to_owned(), json!(v));
+            }
+        }
+        if address.is_empty() {
+            return None;
+        }
+        address.insert("type".into(), json!("work"));
+        Some(json!([address]))
+    }
+
+    fn roles_json(&self) -> Option<Value> {
+        self.roles
+            .as_ref()
+            .map(|roles| Value::Array(roles.iter().map(|r| json!({"value": r})).collect()))
+    }
+
     /// A field's value as plan JSON shows it (`active` as `"true"`/`"false"`; `None` = unset).
     pub fn get(&self, field: UserField) -> Option<String> {
         match field {
@@ -391,17 +583,35 @@ impl UserAttributes {
         if let Some(v) = &self.family_name {
             name.insert("familyName".into(), json!(v));
         }
+        for part in ["middleName", "formatted"] {
+            if let Some(v) = self.extra.get(&format!("name.{part}")) {
+                name.insert(part.into(), json!(v));
+            }
+        }
         if !name.is_empty() {
             doc.insert("name".into(), Value::Object(name));
         }
         if let Some(v) = &self.display_name {
             doc.insert("displayName".into(), json!(v));
         }
-        if let Some(v) = &self.email {
-            doc.insert("emails".into(), email_list(v));
+        if let Some(list) = self.emails_json() {
+            doc.insert("emails".into(), list);
         }
-        if let Some(v) = &self.phone {
-            doc.insert("phoneNumbers".into(), phone_list(v));
+        if let Some(list) = self.phones_json() {
+            doc.insert("phoneNumbers".into(), list);
+        }
+        if let Some(list) = self.addresses_json() {
+            doc.insert("addresses".into(), list);
+        }
+        if let Some(list) = self.roles_json()
+            && !self.roles.as_ref().is_some_and(Vec::is_empty)
+        {
+            doc.insert("roles".into(), list);
+        }
+        for name in CORE_EXTRA {
+            if let Some(v) = self.extra.get(*name) {
+                doc.insert((*name).to_owned(), json!(v));
+            }
         }
         if let Some(v) = &self.title {
             doc.insert("title".into(), json!(v));
@@ -417,9 +627,31 @@ impl UserAttributes {
         if let Some(v) = &self.employee_number {
             enterprise.insert("employeeNumber".into(), json!(v));
         }
+        for attr in ENTERPRISE_EXTRA {
+            if let Some(v) = self.extra.get(*attr) {
+                let value = if *attr == "manager" {
+                    json!({"value": v})
+                } else {
+                    json!(v)
+                };
+                enterprise.insert((*attr).to_owned(), value);
+            }
+        }
         if !enterprise.is_empty() {
             schemas.push(json!(ENTERPRISE_SCHEMA));
             doc.insert(ENTERPRISE_SCHEMA.into(), Value::Object(enterprise));
+        }
+        for (key, v) in &self.extra {
+            if let Some((urn, attr)) = extension_of(key) {
+                if !schemas.iter().any(|s| s == urn) {
+                    schemas.push(json!(urn));
+                }
+                doc.entry(urn.to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()))
+                    .as_object_mut()
+                    .expect("an extension object")
+                    .insert(attr.to_owned(), json!(v));
+            }
         }
         doc.insert("schemas".into(), Value::Array(schemas));
         Value::Object(doc)
@@ -449,6 +681,8 @@ pub struct NewUser {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserPatch {
     changes: Vec<(UserField, Option<String>)>,
+    /// Other operations, built whole (SPEC §3.1 paths, typed lists, `roles`).
+    other: Vec<Value>,
 }
 
 impl UserPatch {
@@ -471,6 +705,65 @@ impl UserPatch {
         })
     }
 
+    /// A patch writing the plan's `fields` (SPEC §4/§3.1 names, `roles` included) with their
+    /// values from `desired`. A typed email, phone or address writes its whole list (the
+    /// desired values of every type), as `emails` and `phoneNumbers` always did.
+    pub fn from_fields(desired: &UserAttributes, fields: &[&str]) -> Self {
+        let mut patch = Self::new();
+        let mut lists: Vec<&str> = Vec::new();
+        let list = |name: &'static str, lists: &mut Vec<&str>| {
+            if !lists.contains(&name) {
+                lists.push(name);
+            }
+        };
+        for field in fields {
+            match UserField::from_path(field) {
+                Some(UserField::Emails) => list("emails", &mut lists),
+                Some(UserField::PhoneNumbers) => list("phoneNumbers", &mut lists),
+                Some(f) => patch = patch.set(f, desired.get(f).as_deref()),
+                None if *field == "roles" => {
+                    let value = desired.roles_json().unwrap_or_else(|| json!([]));
+                    patch
+                        .other
+                        .push(json!({"op": "replace", "path": "roles", "value": value}));
+                }
+                None => {
+                    if let Some((_, name, _)) = TYPED_EXTRA.iter().find(|(k, ..)| k == field) {
+                        list(name, &mut lists);
+                    } else if field.starts_with(ADDRESS_KEY) {
+                        list("addresses", &mut lists);
+                    } else {
+                        let value = desired.extra.get(*field);
+                        let path = if ENTERPRISE_EXTRA.contains(field) {
+                            format!("{ENTERPRISE_SCHEMA}:{field}")
+                        } else {
+                            (*field).to_owned()
+                        };
+                        patch.other.push(match value {
+                            Some(v) if *field == "manager" => {
+                                json!({"op": "replace", "path": path, "value": {"value": v}})
+                            }
+                            Some(v) => json!({"op": "replace", "path": path, "value": v}),
+                            None => json!({"op": "remove", "path": path}),
+                        });
+                    }
+                }
+            }
+        }
+        for name in lists {
+            let value = match name {
+                "emails" => desired.emails_json(),
+                "phoneNumbers" => desired.phones_json(),
+                _ => desired.addresses_json(),
+            };
+            patch.other.push(match value {
+                Some(v) => json!({"op": "replace", "path": name, "value": v}),
+                None => json!({"op": "remove", "path": name}),
+            });
+        }
+        patch
+    }
+
     /// Only `active`.
     pub fn active(active: bool) -> Self {
         Self::new().set(
@@ -481,7 +774,7 @@ impl UserPatch {
 
     /// Does it change nothing?
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.other.is_empty()
     }
 
     /// The fields it writes.
@@ -491,7 +784,7 @@ impl UserPatch {
 
     /// The PatchOp request body.
     pub fn to_json(&self) -> Value {
-        let operations: Vec<Value> = self
+        let mut operations: Vec<Value> = self
             .changes
             .iter()
             .filter_map(|(field, value)| {
@@ -516,6 +809,7 @@ impl UserPatch {
                 }
             })
             .collect();
+        operations.extend(self.other.iter().cloned());
         json!({"schemas": [PATCH_SCHEMA], "Operations": operations})
     }
 }

@@ -282,6 +282,8 @@ fn created_user(id: String, user: &NewUser, result: &Value) -> ScimUser {
         department: a.department.clone(),
         employee_number: a.employee_number.clone(),
         groups: Vec::new(),
+        extra: a.extra.clone(),
+        roles: a.roles.clone().unwrap_or_default(),
         version: result
             .get("version")
             .and_then(Value::as_str)

@@ -17,6 +17,25 @@ pub const DEMO_PAIRS: [(&str, &str, &str); 2] = [
     ("Support Tier 2", "hd-g-tier2", "Tier 2"),
 ];
 
+/// The roles each demo pair gives its users (SPEC §3.1), in `DEMO_PAIRS` order.
+const DEMO_ROLES: [&str; 2] = [r#"["agent"]"#, r#"["agent", "escalations"]"#];
+
+/// The demo's attribute mappings (SPEC §3.1): the mobile number, the cost centre (with a
+/// default for people without one) and the division, beside the default mapping.
+const DEMO_MAPPINGS: &str = r#"[[mappings]]
+target = "phoneNumbers[type eq \"mobile\"].value"
+source = "mobilePhone"
+
+[[mappings]]
+target = "costCenter"
+source = "employeeOrgData.costCenter"
+default = "CC-0000"
+
+[[mappings]]
+target = "division"
+source = "employeeOrgData.division"
+"#;
+
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -95,9 +114,10 @@ impl Demo {
             pairs.push_str(&format!(
                 "[[pairs]]\nentra_group_id = \"{}\"\nentra_group_name = \"{entra_name}\"\n\
                  target_group_id = \"{target_id}\"\ntarget_group_name = \"{target_name}\"\n\
-                 order = {}\nnested = true\n\n",
+                 order = {}\nnested = true\nroles = {}\n\n",
                 group_id(entra_name)?,
-                order + 1
+                order + 1,
+                DEMO_ROLES[order]
             ));
         }
         let text = format!(
@@ -116,7 +136,8 @@ url = "{scim_url}"
 token = "{target_token}"
 admin_email = "admin@tailspintoys.com"
 
-{pairs}[service]
+{pairs}{DEMO_MAPPINGS}
+[service]
 interval_secs = 10
 state_path = "{state}"
 log_dir = "{logs}"

@@ -110,6 +110,10 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX cache_members_by_user ON cache_members (user_id);
     "#,
+    // 3: the SCIM roles adsync gave each user (SPEC §3.1), so it removes only those.
+    r#"
+    ALTER TABLE links ADD COLUMN roles_given TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),
@@ -273,17 +277,18 @@ impl StateStore {
     /// older link is dropped) so a target user is never linked twice.
     pub fn put_link(&self, link: &Link) -> Result<(), StateError> {
         let groups = serde_json::to_string(&link.groups_added).expect("strings serialize");
+        let roles = serde_json::to_string(&link.roles_given).expect("strings serialize");
         self.conn.execute(
             "DELETE FROM links WHERE target_id = ?1 AND entra_id <> ?2",
             params![link.target_id, link.entra_id],
         )?;
         self.conn.execute(
-            "INSERT INTO links (entra_id, target_id, target_group, groups_added, values_hash, disabled_by_adsync, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO links (entra_id, target_id, target_group, groups_added, values_hash, disabled_by_adsync, updated_at, roles_given)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(entra_id) DO UPDATE SET target_id = excluded.target_id,
                 target_group = excluded.target_group, groups_added = excluded.groups_added,
                 values_hash = excluded.values_hash, disabled_by_adsync = excluded.disabled_by_adsync,
-                updated_at = excluded.updated_at",
+                updated_at = excluded.updated_at, roles_given = excluded.roles_given",
             params![
                 link.entra_id,
                 link.target_id,
@@ -291,7 +296,8 @@ impl StateStore {
                 groups,
                 link.values_hash,
                 link.disabled_by_adsync,
-                now_ms()
+                now_ms(),
+                roles
             ],
         )?;
         Ok(())
@@ -630,7 +636,7 @@ impl StateStore {
 }
 
 const LINK_COLUMNS: &str = "SELECT entra_id, target_id, target_group, groups_added, values_hash, \
-                            disabled_by_adsync FROM links";
+                            disabled_by_adsync, roles_given FROM links";
 
 fn link_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
     let groups: String = r.get(3)?;
@@ -645,6 +651,14 @@ fn link_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
         },
         values_hash: r.get(4)?,
         disabled_by_adsync: r.get(5)?,
+        roles_given: {
+            let roles: String = r.get(6)?;
+            if roles == "[]" {
+                BTreeSet::new()
+            } else {
+                serde_json::from_str::<BTreeSet<String>>(&roles).unwrap_or_default()
+            }
+        },
     })
 }
 
@@ -722,6 +736,7 @@ mod tests {
             groups_added: BTreeSet::from(["tier-1".to_owned(), "tier-2".to_owned()]),
             values_hash: "abc".into(),
             disabled_by_adsync: false,
+            roles_given: BTreeSet::from(["technician".to_owned()]),
         }
     }
 

@@ -309,6 +309,9 @@ fn record(
         // The values are only "synced" once the record was written; a failed attribute write
         // leaves the old hash, so the next plan writes them again.
         link.values_hash = ex.values_hash.clone();
+        if let Some(desired) = &ex.desired {
+            link.roles_given = desired.roles.iter().cloned().collect();
+        }
         match group_mode {
             _ if !groups => {}
             GroupMode::Single => {

@@ -16,7 +16,7 @@ mod target;
 
 pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
-pub use mapping::{DesiredUser, desired_user, values_hash};
+pub use mapping::{DesiredUser, MappingSet, Origin, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;
 pub use planner::{

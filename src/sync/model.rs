@@ -27,6 +27,11 @@ pub struct SourceUser {
     /// `Member` or `Guest`.
     pub user_type: Option<String>,
     pub account_enabled: bool,
+    /// The other Graph properties `[[mappings]]` read (SPEC §3.1), by their source names
+    /// (`mobilePhone`, `employeeOrgData.costCenter`, `manager` = the manager's object id, …);
+    /// only non-empty values. Empty for the default mapping, so it costs nothing then.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
 }
 
 impl SourceUser {
@@ -43,6 +48,30 @@ impl SourceUser {
         self.user_type
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+    }
+
+    /// A mapping source's value (SPEC §3.1 names), trimmed; `None` when unset or blank.
+    /// `manager` is the manager's Entra object id here.
+    pub fn source(&self, name: &str) -> Option<&str> {
+        let value = match name {
+            "id" => Some(self.id.as_str()),
+            "userPrincipalName" => Some(self.user_principal_name.as_str()),
+            "mail" => self.mail.as_deref(),
+            "givenName" => self.given_name.as_deref(),
+            "surname" => self.surname.as_deref(),
+            "displayName" => self.display_name.as_deref(),
+            "businessPhones" => self.business_phones.first().map(String::as_str),
+            "jobTitle" => self.job_title.as_deref(),
+            "department" => self.department.as_deref(),
+            "employeeId" => self.employee_id.as_deref(),
+            "officeLocation" => self.office_location.as_deref(),
+            "companyName" => self.company_name.as_deref(),
+            "city" => self.city.as_deref(),
+            "country" => self.country.as_deref(),
+            "userType" => self.user_type.as_deref(),
+            other => self.extra.get(other).map(String::as_str),
+        };
+        value.map(str::trim).filter(|v| !v.is_empty())
     }
 }
 
@@ -92,6 +121,11 @@ pub struct TargetUser {
     pub title: Option<String>,
     pub department: Option<String>,
     pub employee_number: Option<String>,
+    /// The values of the other mappable target paths the user has (SPEC §3.1), by the keys
+    /// [`crate::config::canonical_target`] gives.
+    pub extra: BTreeMap<String, String>,
+    /// The user's SCIM `roles` values.
+    pub roles: Vec<String>,
 }
 
 /// A target group with its member ids.
@@ -123,6 +157,8 @@ pub struct Link {
     pub values_hash: String,
     /// adsync disabled this user (R6), so it may enable it again (R7).
     pub disabled_by_adsync: bool,
+    /// The SCIM roles adsync gave the user (SPEC §3.1): the only ones it ever removes.
+    pub roles_given: BTreeSet<String>,
 }
 
 /// The links, by Entra id.

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
-use super::mapping::{DesiredUser, DesiredView, desired_view, differences};
+use super::mapping::{
+    DesiredUser, DesiredView, MappingSet, desired_view, differences, hash_fingerprint, tagged_hash,
+};
 use super::model::*;
 use super::plan::*;
 use crate::config::{GroupMode, Pair, ScopeAttribute, ScopeRule, Settings};
@@ -119,8 +121,91 @@ fn to_changes(diffs: Vec<super::mapping::Difference>) -> Vec<Change> {
         .collect()
 }
 
+/// A user's desired record: borrowed for the default mapping with no roles (most users, most
+/// cycles, no allocation), owned when `[[mappings]]` or roles apply.
+enum Desired<'a> {
+    View(DesiredView<'a>),
+    Owned(DesiredUser),
+}
+
+impl Desired<'_> {
+    fn to_desired(&self) -> DesiredUser {
+        match self {
+            Desired::View(view) => view.to_desired(),
+            Desired::Owned(desired) => desired.clone(),
+        }
+    }
+
+    fn into_desired(self) -> DesiredUser {
+        match self {
+            Desired::View(view) => view.to_desired(),
+            Desired::Owned(desired) => desired,
+        }
+    }
+
+    fn values_hash(&self) -> String {
+        match self {
+            Desired::View(view) => view.values_hash(),
+            Desired::Owned(desired) => super::mapping::values_hash(desired),
+        }
+    }
+}
+
+/// The roles a user's pairs give it (SPEC §3.1): its pair's in `single`, the union in `all`.
+fn roles_for(qualifying: &[&Pair], mode: GroupMode) -> Vec<String> {
+    let pairs = match mode {
+        GroupMode::Single => &qualifying[..qualifying.len().min(1)],
+        GroupMode::All => qualifying,
+    };
+    let mut roles: Vec<String> = pairs.iter().flat_map(|p| p.roles.iter().cloned()).collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// The `roles` change for a user, when there is one: the roles it should get are added, the
+/// ones adsync gave and no longer gives are removed, and roles an administrator added stay.
+/// Records the whole list to write in `desired`.
+fn roles_change(
+    desired: &mut DesiredUser,
+    current: &TargetUser,
+    given: &BTreeSet<String>,
+) -> Option<Change> {
+    let want: BTreeSet<&String> = desired.roles.iter().collect();
+    let mut write: Vec<String> = current
+        .roles
+        .iter()
+        .filter(|r| want.contains(r) || !given.contains(*r))
+        .cloned()
+        .collect();
+    for role in &desired.roles {
+        if !write.contains(role) {
+            write.push(role.clone());
+        }
+    }
+    let sorted = |roles: &[String]| {
+        let mut v = roles.to_vec();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let (from, to) = (sorted(&current.roles), sorted(&write));
+    if from == to {
+        return None;
+    }
+    desired.roles_write = Some(write);
+    let text = |v: Vec<String>| (!v.is_empty()).then(|| v.join(", "));
+    Some(Change {
+        field: "roles".into(),
+        from: text(from),
+        to: text(to),
+    })
+}
+
 struct Planner<'a> {
     input: PlanInput<'a>,
+    /// The mapping set's fingerprint (empty for the default mapping).
+    fingerprint: String,
     actions: Vec<Action>,
     warnings: Vec<Warning>,
     fixes: Vec<StateFix>,
@@ -229,15 +314,19 @@ impl<'a> Planner<'a> {
         user: &SourceUser,
         link: &Link,
         current: &TargetUser,
-        view: DesiredView<'_>,
+        view: Desired<'_>,
         hash: String,
         wanted: Vec<String>,
     ) {
         let entra_changed = link.values_hash != hash;
         // The owned record only for a user whose values changed or who gets an action.
         let mut desired = entra_changed.then(|| view.to_desired());
-        let mut changes = match &desired {
-            Some(desired) => to_changes(differences(desired, current)),
+        let mut changes = match &mut desired {
+            Some(desired) => {
+                let mut changes = to_changes(differences(desired, current));
+                changes.extend(roles_change(desired, current, &link.roles_given));
+                changes
+            }
             None => Vec::new(),
         };
         let enable = !current.active && link.disabled_by_adsync;
@@ -319,9 +408,13 @@ impl<'a> Planner<'a> {
         } else if let Some(reason) = move_reason {
             (ActionKind::Move, reason)
         } else if !changes.is_empty() {
-            let fields: BTreeSet<&str> = changes.iter().map(|c| entra_name(&c.field)).collect();
-            let fields: Vec<&str> = fields.into_iter().collect();
-            (ActionKind::Update, format!("{} changed", fields.join(", ")))
+            if hash_fingerprint(&link.values_hash) != self.fingerprint {
+                (ActionKind::Update, "mapping changed".to_owned())
+            } else {
+                let fields: BTreeSet<&str> = changes.iter().map(|c| entra_name(&c.field)).collect();
+                let fields: Vec<&str> = fields.into_iter().collect();
+                (ActionKind::Update, format!("{} changed", fields.join(", ")))
+            }
         } else {
             if entra_changed {
                 self.fixes.push(StateFix::Rehash {
@@ -355,12 +448,18 @@ impl<'a> Planner<'a> {
         index: &TargetIndex<'_>,
         first_pair: &Pair,
     ) {
+        let mut desired = desired;
         let by_external = index.by_external_id.get(user.id.as_str());
         let (hits, how): (Vec<&str>, &str) = match by_external {
             Some(ids) => (ids.clone(), "externalId"),
             None => {
                 let mut hits = BTreeSet::new();
-                for key in [user.email(), desired.user_name.as_str()] {
+                // R2 with SPEC §3.1: the mapped work email and the mapped userName.
+                let email = match desired.emails.as_str() {
+                    "" => user.email(),
+                    mapped => mapped,
+                };
+                for key in [email, desired.user_name.as_str()] {
                     if let Some(ids) = index.by_name_or_email.get(&key.to_lowercase()) {
                         hits.extend(ids.iter().copied());
                     }
@@ -404,7 +503,8 @@ impl<'a> Planner<'a> {
                     return;
                 }
                 let current = &self.input.target.users[*one];
-                let changes = to_changes(differences(&desired, current));
+                let mut changes = to_changes(differences(&desired, current));
+                changes.extend(roles_change(&mut desired, current, &BTreeSet::new()));
                 let add_to = wanted
                     .iter()
                     .filter(|g| !self.is_member(g, one))
@@ -584,8 +684,11 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
         target.users.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let in_scope_ids: HashSet<&str> = in_scope.iter().map(|(id, _, _)| *id).collect();
 
+    let mappings = MappingSet::new(&settings.mappings);
+    let manager = |entra_id: &str| links_by_id.get(entra_id).map(|l| l.target_id.clone());
     let mut planner = Planner {
         input,
+        fingerprint: mappings.fingerprint().to_owned(),
         actions: Vec::new(),
         warnings: Vec::new(),
         fixes: Vec::new(),
@@ -640,8 +743,13 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
             continue;
         }
         let wanted = planner.wanted_groups(qualifying);
-        let view = desired_view(user, policy.username);
-        let hash = view.values_hash();
+        let roles = roles_for(qualifying, policy.group_mode);
+        let view = if mappings.is_empty() && roles.is_empty() {
+            Desired::View(desired_view(user, policy.username))
+        } else {
+            Desired::Owned(mappings.desired(user, policy.username, &roles, &manager))
+        };
+        let hash = tagged_hash(mappings.fingerprint(), view.values_hash());
         let link = links_by_id.get(*id).copied();
         let current = link.and_then(|l| target_by_id.get(l.target_id.as_str()).copied());
         match (link, current) {
@@ -657,7 +765,14 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
                 if duplicates.contains(id) {
                     planner.skip(user, &wanted, "duplicate-email");
                 } else {
-                    planner.unlinked(user, view.to_desired(), hash, wanted, &index, qualifying[0]);
+                    planner.unlinked(
+                        user,
+                        view.into_desired(),
+                        hash,
+                        wanted,
+                        &index,
+                        qualifying[0],
+                    );
                 }
             }
         }

@@ -13,6 +13,11 @@ const LOOKUP_CONCURRENCY: usize = 8;
 impl From<EntraUser> for SourceUser {
     fn from(u: EntraUser) -> Self {
         let account_enabled = u.is_enabled();
+        let extra = if u.other.is_empty() {
+            Default::default()
+        } else {
+            u.extra_sources()
+        };
         Self {
             id: u.id,
             user_principal_name: u.user_principal_name.unwrap_or_default(),
@@ -30,6 +35,7 @@ impl From<EntraUser> for SourceUser {
             country: u.country,
             user_type: u.user_type,
             account_enabled,
+            extra,
         }
     }
 }
@@ -125,6 +131,7 @@ mod tests {
             target_group_name: None,
             order: 1,
             nested,
+            roles: Vec::new(),
         }];
         let entra = sim.settings(EntraCredential::Secret(SecretRef::Env("UNUSED".into())));
         let tokens = TokenSource::with_secret(

@@ -8,9 +8,7 @@ use super::delta::TargetInfo;
 use super::mapping::DesiredUser;
 use super::model::*;
 use crate::config::Settings;
-use crate::scim::{
-    NewUser, ScimClient, ScimError, ScimUser, UserAttributes, UserField, UserPatch, quote,
-};
+use crate::scim::{NewUser, ScimClient, ScimError, ScimUser, UserAttributes, UserPatch, quote};
 use crate::secret::Secret;
 
 impl From<ScimUser> for TargetUser {
@@ -38,6 +36,8 @@ impl From<ScimUser> for TargetUser {
             title: u.title,
             department: u.department,
             employee_number: u.employee_number,
+            extra: u.extra,
+            roles: u.roles,
         }
     }
 }
@@ -250,11 +250,7 @@ impl TargetWriter for ScimClient {
         fields: &[&str],
     ) -> Result<(), WriteError> {
         let attributes: UserAttributes = desired.into();
-        let fields: Vec<UserField> = fields
-            .iter()
-            .filter_map(|f| UserField::from_path(f))
-            .collect();
-        let patch = UserPatch::from_attributes(&attributes, &fields);
+        let patch = UserPatch::from_fields(&attributes, fields);
         self.patch_user(id, &patch).await.map_err(write_error)
     }
 

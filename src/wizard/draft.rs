@@ -119,11 +119,26 @@ impl Draft {
                     target_group_name: Some(p.target.name.clone()),
                     order: i as u32 + 1,
                     nested: p.nested,
+                    // Roles are not edited in the wizard yet; keep those the config had.
+                    roles: base
+                        .as_ref()
+                        .and_then(|b| {
+                            b.pairs
+                                .iter()
+                                .find(|q| q.entra_group_id == p.entra.id)
+                                .map(|q| q.roles.clone())
+                        })
+                        .unwrap_or_default(),
                 })
                 .collect(),
             scope: self.scope.clone(),
             policy,
             service,
+            // The Attributes panel comes later; keep the mappings the config had.
+            mappings: base
+                .as_ref()
+                .map(|b| b.mappings.clone())
+                .unwrap_or_default(),
         }
     }
 

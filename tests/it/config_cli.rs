@@ -139,3 +139,135 @@ fn version_and_usage_errors() {
     assert!(run.stdout.starts_with("adsync "), "{}", run.stdout);
     assert_eq!(env.run(&["no-such-command"]).code, 2);
 }
+
+/// SPEC §3.1: every kind of broken `[[mappings]]` entry (and a pair's `roles`) is a config error
+/// naming `mappings[N].key`, its line and what is allowed; a file using every mapping kind is valid.
+#[test]
+fn validate_reports_each_broken_mapping_by_key_and_line() {
+    let good = config_text("keyring:adsync/target-token");
+    // `good` has 12 lines: an appended entry's `[[mappings]]` is line 13, its first key line 14.
+    let entry = |body: &str| format!("{good}[[mappings]]\n{body}\n");
+    let cases: &[(&str, String, &str, &str)] = &[
+        (
+            "externalId as a target",
+            entry("target = \"externalId\"\nsource = \"mail\""),
+            ":14: mappings[1].target",
+            "always the Entra object id",
+        ),
+        (
+            "active as a target",
+            entry("target = \"active\"\nvalue = \"true\""),
+            ":14: mappings[1].target",
+            "rules' verdict",
+        ),
+        (
+            "an unknown target path",
+            entry(
+                "target = \"phoneNumbers[type eq \\\"pager\\\"].value\"\nsource = \"mobilePhone\"",
+            ),
+            ":14: mappings[1].target",
+            "not a target path adsync can write",
+        ),
+        (
+            "an unknown source",
+            entry("target = \"nickName\"\nsource = \"nickname\""),
+            ":15: mappings[1].source",
+            "not a Graph user property",
+        ),
+        (
+            "two kinds in one entry",
+            entry("target = \"title\"\nsource = \"jobTitle\"\nvalue = \"Technician\""),
+            ":16: mappings[1].value",
+            "exactly one of",
+        ),
+        (
+            "no kind at all",
+            entry("target = \"title\"\ndefault = \"x\""),
+            ":13: mappings[1].source",
+            "needs exactly one of",
+        ),
+        (
+            "a template naming an unknown property",
+            entry("target = \"userName\"\ntemplate = \"{givenName}.{lastName}@example.com\""),
+            ":15: mappings[1].template",
+            "{lastName}",
+        ),
+        (
+            "a bad transform",
+            entry("target = \"userName\"\nsource = \"mail\"\ntransform = \"camel\""),
+            ":16: mappings[1].transform",
+            "lower, upper, trim, local-part",
+        ),
+        (
+            "a bad when",
+            entry("target = \"userName\"\nsource = \"mail\"\nwhen = \"never\""),
+            ":16: mappings[1].when",
+            "always, create",
+        ),
+        (
+            "an unknown key",
+            entry("target = \"title\"\nsource = \"jobTitle\"\nfallback = \"x\""),
+            ":16: mappings[1].fallback",
+            "unknown key",
+        ),
+        (
+            "one target mapped twice",
+            format!(
+                "{}[[mappings]]\ntarget = \"emails[type eq \\\"work\\\"].value\"\nsource = \"mail\"\n",
+                entry("target = \"emails\"\nsource = \"userPrincipalName\"")
+            ),
+            ":17: mappings[2].target",
+            "already mapped on line 14",
+        ),
+        (
+            "userName omitted",
+            entry("target = \"userName\"\nomit = true"),
+            ":15: mappings[1].omit",
+            "cannot be omitted",
+        ),
+        (
+            "roles that are not strings",
+            good.replace("order = 1", "order = 1\nroles = [\"technician\", 3]"),
+            ":13: pairs[1].roles",
+            "expected strings",
+        ),
+    ];
+    let env = Env::new();
+    for (name, text, where_, fix) in cases {
+        let path = env.write("broken.toml", text);
+        let run = env.run(&["config", "validate", "--config", path.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{name}: exit code\n{}", run.all());
+        let (line, key) = where_[1..].split_once(": ").unwrap();
+        let wanted = format!("line {line}: {key}:");
+        assert!(
+            run.stdout.contains(&wanted),
+            "{name}: wanted {wanted:?} in\n{}",
+            run.all()
+        );
+        assert!(
+            run.stdout.contains(fix),
+            "{name}: wanted {fix:?} in\n{}",
+            run.all()
+        );
+    }
+
+    let every_kind = format!(
+        "{}[[mappings]]\ntarget = \"phoneNumbers[type eq \\\"mobile\\\"].value\"\n\
+         source = \"mobilePhone\"\ndefault = \"n/a\"\n\
+         [[mappings]]\ntarget = \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter\"\n\
+         source = \"employeeOrgData.costCenter\"\n\
+         [[mappings]]\ntarget = \"userType\"\nvalue = \"Technician\"\n\
+         [[mappings]]\ntarget = \"userName\"\ntemplate = \"{{givenName}}.{{surname}}@example.com\"\n\
+         transform = \"lower\"\nwhen = \"create\"\n\
+         [[mappings]]\ntarget = \"title\"\nomit = true\n\
+         [[mappings]]\ntarget = \"urn:example:scim:schemas:extension:acme:2.0:User:badge\"\n\
+         source = \"onPremisesExtensionAttributes.extensionAttribute3\"\n",
+        good.replace(
+            "order = 1",
+            "order = 1\nroles = [\"technician\", \"reports\"]"
+        )
+    );
+    let path = env.write("mapped.toml", &every_kind);
+    let run = env.run(&["config", "validate", "--config", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "every mapping kind validates\n{}", run.all());
+}

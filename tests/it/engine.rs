@@ -1124,3 +1124,93 @@ fn pairs_at_the_same_order_validate_and_the_older_group_wins() {
     let (_, again) = w.plan_json();
     assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
 }
+
+/// SPEC §3.1 through the binary: mapped values and pair roles land in the application, the plan
+/// names changes by target path, a mapping change updates with `mapping changed`, and
+/// `explain` says where each value comes from.
+#[test]
+fn mappings_and_roles_through_the_cli() {
+    let w = World::new(
+        "\n[[mappings]]\ntarget = \"phoneNumbers[type eq \\\"mobile\\\"].value\"\nsource = \"mobilePhone\"\n\
+         [[mappings]]\ntarget = \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter\"\n\
+         source = \"employeeOrgData.costCenter\"\ndefault = \"CC-0000\"\n\
+         [[mappings]]\ntarget = \"userType\"\nvalue = \"Employee\"\n",
+    );
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    std::fs::write(
+        &w.config,
+        text.replacen("order = 1\n", "order = 1\nroles = [\"agent\"]\n", 1),
+    )
+    .unwrap();
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let graph: Vec<String> = w
+        .entra
+        .log()
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.query)
+        .collect();
+    assert!(
+        graph
+            .iter()
+            .any(|q| q.contains("mobilePhone") && q.contains("employeeOrgData")),
+        "Graph was asked for the mapped properties: {graph:?}"
+    );
+    let (_, again) = w.plan_json();
+    assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+
+    // A Tier 1 member with a mobile number, as the application now holds it.
+    let tenant_users = w.tenant["users"].as_array().unwrap();
+    let tier1 = w.members(&w.tier1);
+    let ann = tenant_users
+        .iter()
+        .find(|u| {
+            tier1.contains(&u["id"].as_str().unwrap().to_owned()) && u["mobilePhone"].is_string()
+        })
+        .expect("a Tier 1 member with a mobile number");
+    let id = ann["id"].as_str().unwrap();
+    let held = w
+        .scim
+        .users()
+        .into_iter()
+        .find(|u| u["externalId"] == id)
+        .unwrap();
+    let phones = held["phoneNumbers"].as_array().unwrap();
+    assert!(
+        phones
+            .iter()
+            .any(|p| p["type"] == "mobile" && p["value"] == ann["mobilePhone"]),
+        "{held:#}"
+    );
+    assert_eq!(
+        held["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["costCenter"],
+        ann["employeeOrgData"]["costCenter"]
+    );
+    assert_eq!(held["userType"], "Employee");
+    assert_eq!(held["roles"][0]["value"], "agent");
+
+    let run = w.run(&["explain", id]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("userType = Employee (constant)")
+            && run.stdout.contains("(source mobilePhone)")
+            && run.stdout.contains("roles = agent"),
+        "{}",
+        run.stdout
+    );
+
+    // The constant changes: every managed user is updated, by the target path, and why.
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    std::fs::write(&w.config, text.replace("\"Employee\"", "\"Staff\"")).unwrap();
+    let (code, plan) = w.plan_json();
+    assert_eq!(code, 0, "{plan:#}");
+    let actions = plan["actions"].as_array().unwrap();
+    assert!(!actions.is_empty());
+    for a in actions {
+        assert_eq!(a["kind"], "update", "{a:#}");
+        assert_eq!(a["reason"], "mapping changed", "{a:#}");
+        assert_eq!(a["changes"][0]["field"], "userType", "{a:#}");
+        assert_eq!(a["changes"][0]["to"], "Staff", "{a:#}");
+    }
+}

@@ -46,4 +46,5 @@ against_both!(
     check_lines_all_pass,
     write_many_applies_each_op_with_its_own_outcome,
     unknown_ids_are_not_found,
+    mapped_attributes_and_roles_land_and_admin_roles_survive_a_move,
 );

@@ -18,6 +18,7 @@ fn ann(suffix: &str) -> UserAttributes {
         title: Some("Support Agent".into()),
         department: Some("Customer Support".into()),
         employee_number: Some("4711".into()),
+        ..UserAttributes::default()
     }
 }
 
@@ -410,4 +411,206 @@ pub async fn unknown_ids_are_not_found(t: &Target) {
         .await
         .expect_err("404");
     assert!(error.is_not_found(), "{error:?}");
+}
+
+/// SPEC §3.1 end to end through the engine (plan, apply, state store, read back): a mobile
+/// number, an enterprise attribute, a constant, a template, a custom schema extension and the
+/// pair's roles land as mapped; planning again is empty; a move swaps only the roles adsync
+/// gave, and a role an administrator added stays.
+pub async fn mapped_attributes_and_roles_land_and_admin_roles_survive_a_move(target: &Target) {
+    use crate::config::{Settings, parse_str};
+    use crate::state::StateStore;
+    use crate::sync::{
+        ApplyOptions, SourceGroup, SourceSnapshot, SourceUser, apply, plan, read_target,
+    };
+    const SUPPORT: &str = "00000000-0000-0000-0000-00000000000a";
+    const SALES: &str = "00000000-0000-0000-0000-00000000000b";
+    const BADGE: &str = "urn:example:params:scim:schemas:extension:helpdesk:2.0:User";
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let tier1 = target
+        .client
+        .create_group(&format!("Tier 1 {suffix}"))
+        .await
+        .unwrap();
+    let tier2 = target
+        .client
+        .create_group(&format!("Tier 2 {suffix}"))
+        .await
+        .unwrap();
+    let text = format!(
+        r#"version = 1
+[entra]
+tenant = "contoso.example"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "env:X"
+[target]
+url = "{url}"
+token = "env:Y"
+[[pairs]]
+entra_group_id = "{SUPPORT}"
+target_group_id = "{t1}"
+order = 1
+roles = ["technician"]
+[[pairs]]
+entra_group_id = "{SALES}"
+target_group_id = "{t2}"
+order = 2
+roles = ["lead", "reports"]
+[[mappings]]
+target = "phoneNumbers[type eq \"mobile\"].value"
+source = "mobilePhone"
+[[mappings]]
+target = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter"
+source = "employeeOrgData.costCenter"
+default = "CC-000"
+[[mappings]]
+target = "title"
+value = "Technician"
+[[mappings]]
+target = "nickName"
+template = "{{givenName}}.{{surname}}"
+transform = "lower"
+{badge}"#,
+        url = target.url,
+        // scim2-server refuses extensions its schemas do not declare (as a real app would);
+        // the simulator keeps any.
+        badge = if target.sim_handle().is_some() {
+            format!(
+                "[[mappings]]\ntarget = \"{BADGE}:badge\"\n\
+                 source = \"onPremisesExtensionAttributes.extensionAttribute1\"\n"
+            )
+        } else {
+            String::new()
+        },
+        t1 = tier1.id,
+        t2 = tier2.id,
+    );
+    let settings = Settings::from_file(&parse_str(&text).unwrap());
+    let ann_id = format!("0f8fad5b-d9cb-469f-a165-{}", &suffix[..12]);
+    let ann = SourceUser {
+        id: ann_id.clone(),
+        user_principal_name: format!("ann{suffix}@contoso.example"),
+        mail: Some(format!("ann{suffix}@contoso.example")),
+        given_name: Some("Ann".into()),
+        surname: Some("Lee".into()),
+        display_name: Some("Ann Lee".into()),
+        job_title: Some("Agent".into()),
+        account_enabled: true,
+        extra: [
+            ("mobilePhone", "+1 425 555 0199"),
+            ("employeeOrgData.costCenter", "CC-42"),
+            ("onPremisesExtensionAttributes.extensionAttribute1", "B-7"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+        ..SourceUser::default()
+    };
+    let group = |id: &str, members: &[&str]| SourceGroup {
+        id: id.into(),
+        display_name: id.into(),
+        created: None,
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    let mut source = SourceSnapshot::default();
+    source.users.insert(ann_id.clone(), ann);
+    source
+        .groups
+        .insert(SUPPORT.into(), group(SUPPORT, &[&ann_id]));
+    source.groups.insert(SALES.into(), group(SALES, &[]));
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(&dir.path().join("state.sqlite3")).unwrap();
+    let options = ApplyOptions {
+        concurrency: 4,
+        group_mode: settings.policy.group_mode,
+        default_password: None,
+        trigger: "test".into(),
+        cancel: None,
+    };
+    let sync = |source: SourceSnapshot| {
+        let (settings, store, options) = (&settings, &store, &options);
+        async move {
+            let snapshot = read_target(&target.client, settings).await.unwrap();
+            let links = store.links().unwrap();
+            let plan = plan(crate::sync::PlanInput {
+                settings,
+                source: &source,
+                target: &snapshot,
+                links: &links,
+            })
+            .unwrap();
+            let applied = apply(plan.clone(), &target.client, store, options, |_| {})
+                .await
+                .unwrap();
+            assert_eq!(applied.failed, 0, "{:#?}", applied.plan.actions);
+            plan
+        }
+    };
+
+    let first = sync(source.clone()).await;
+    assert_eq!(first.summary.create, 1, "{:#?}", first.actions);
+    let id = store.links().unwrap()[&ann_id].target_id.clone();
+    let user = target.client.get_user(&id).await.unwrap();
+    let mobile = r#"phoneNumbers[type eq "mobile"].value"#;
+    assert_eq!(
+        user.extra.get(mobile).map(String::as_str),
+        Some("+1 425 555 0199")
+    );
+    assert_eq!(
+        user.extra.get("costCenter").map(String::as_str),
+        Some("CC-42")
+    );
+    assert_eq!(user.title.as_deref(), Some("Technician"), "the constant");
+    assert_eq!(
+        user.extra.get("nickName").map(String::as_str),
+        Some("ann.lee")
+    );
+    if target.sim_handle().is_some() {
+        assert_eq!(
+            user.extra
+                .get(&format!("{BADGE}:badge"))
+                .map(String::as_str),
+            Some("B-7"),
+            "the custom extension attribute: {user:#?}"
+        );
+    }
+    assert_eq!(user.roles, vec!["technician".to_owned()]);
+
+    let again = sync(source.clone()).await;
+    assert!(
+        again.actions.is_empty(),
+        "planned again: {:#?}",
+        again.actions
+    );
+
+    // An administrator adds a role of their own in the application.
+    let roles = UserAttributes {
+        roles: Some(vec!["technician".into(), "billing".into()]),
+        ..UserAttributes::default()
+    };
+    target
+        .client
+        .patch_user(&id, &UserPatch::from_fields(&roles, &["roles"]))
+        .await
+        .unwrap();
+
+    // Ann moves to Sales: adsync's role is swapped for Sales' ones, the administrator's stays.
+    source.groups.insert(SUPPORT.into(), group(SUPPORT, &[]));
+    source.groups.insert(SALES.into(), group(SALES, &[&ann_id]));
+    let moved = sync(source.clone()).await;
+    let action = &moved.actions[0];
+    assert_eq!(action.kind, crate::sync::ActionKind::Move, "{action:#?}");
+    let change = action.changes.iter().find(|c| c.field == "roles").unwrap();
+    assert_eq!(change.from.as_deref(), Some("billing, technician"));
+    assert_eq!(change.to.as_deref(), Some("billing, lead, reports"));
+    let mut have = target.client.get_user(&id).await.unwrap().roles;
+    have.sort();
+    assert_eq!(have, vec!["billing", "lead", "reports"]);
+    let after = sync(source).await;
+    assert!(
+        after.actions.is_empty(),
+        "after the move: {:#?}",
+        after.actions
+    );
 }

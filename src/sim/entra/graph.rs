@@ -120,9 +120,19 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `$select`'s properties; `$expand=manager(...)` adds `manager`, which [`project`] writes
+    /// as the manager's `{"id"}` (the fixture keeps a user's manager as its object id).
     fn select(&self) -> Option<Vec<String>> {
-        self.get("$select")
-            .map(|s| s.split(',').map(|p| p.trim().to_owned()).collect())
+        let mut fields: Vec<String> = self
+            .get("$select")
+            .map(|s| s.split(',').map(|p| p.trim().to_owned()).collect())?;
+        if self
+            .get("$expand")
+            .is_some_and(|e| e.split(',').any(|x| x.trim().starts_with("manager")))
+        {
+            fields.push("manager".into());
+        }
+        Some(fields)
     }
 
     /// The same query with `$skiptoken` replaced.
@@ -522,6 +532,16 @@ fn project(
             );
             for field in fields {
                 if field == "members" {
+                    continue;
+                }
+                if field == "manager" {
+                    // An expanded navigation property: absent when the user has no manager.
+                    if let Some(Value::String(id)) = object.get("manager") {
+                        out.insert(
+                            "manager".into(),
+                            json!({"@odata.type": "#microsoft.graph.user", "id": id}),
+                        );
+                    }
                     continue;
                 }
                 let value = object.get(field).cloned().unwrap_or_else(|| {
