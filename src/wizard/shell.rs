@@ -351,6 +351,7 @@ impl Wizard {
             self.styled = true;
         }
         self.apply_replies();
+        self.close_requested(&ctx);
         // A dialog open when the frame starts owns Enter and Esc for this frame, even if it
         // closes while drawing (Esc closing the confirmation must not also cancel the wizard).
         let dialog_open = self.confirming_cancel || self.search.confirming;
@@ -445,6 +446,27 @@ impl Wizard {
                 };
                 self.finish.finish_ui(ui, &cx);
             }
+        }
+    }
+
+    /// The title bar's ✕ or Alt+F4: the same question as Cancel when changes would be lost
+    /// (eframe closes unless told otherwise in the very frame that reports the request).
+    fn close_requested(&mut self, ctx: &egui::Context) {
+        if self.outcome.is_some() || !ctx.input(|i| i.viewport().close_requested()) {
+            return;
+        }
+        if self.finish.report.is_pending() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.banner = Some(
+                "Finish is writing the configuration and running the first sync; close the \
+                 wizard when it is done."
+                    .into(),
+            );
+            return;
+        }
+        self.cancel();
+        if self.outcome.is_none() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
         }
     }
 

@@ -110,3 +110,52 @@ fn wizard_enter_never_finishes_and_the_summary_links_back() {
     click(&mut h, "Change (step 1)");
     assert_eq!(h.state().step, Step::Credentials);
 }
+
+/// Asks the window to close, as the title bar's ✕ or Alt+F4 do; returns whether the wizard
+/// refused (sent `CancelClose`) in that frame.
+fn request_close(h: &mut Harness<'_, Wizard>) -> bool {
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+    h.output().viewport_output[&egui::ViewportId::ROOT]
+        .commands
+        .contains(&egui::ViewportCommand::CancelClose)
+}
+
+#[test]
+fn wizard_closing_the_window_with_changes_asks_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+
+    // Nothing entered: the window closes.
+    let mut h = harness(new_wizard(tmp.path(), &rt));
+    assert!(!request_close(&mut h));
+    assert_eq!(h.state().outcome, Some(Outcome::Cancelled));
+
+    // Changes: the close is refused and the same question as Cancel's is asked.
+    let mut h = harness(new_wizard(tmp.path(), &rt));
+    type_into(&mut h, "SCIM URL", "https://app.example.com/scim/v2");
+    assert!(
+        request_close(&mut h),
+        "the window closed with unsaved changes"
+    );
+    h.run_steps(2);
+    assert!(h.query_by_label("Discard your changes?").is_some());
+    assert_eq!(h.state().outcome, None);
+    click(&mut h, "Keep editing");
+    assert_eq!(
+        h.get_by_label("SCIM URL").value().as_deref(),
+        Some("https://app.example.com/scim/v2")
+    );
+
+    // Asked again and discarded: the wizard closes.
+    assert!(request_close(&mut h));
+    h.run_steps(2);
+    click(&mut h, "Discard and close");
+    assert_eq!(h.state().outcome, Some(Outcome::Cancelled));
+    assert!(!request_close(&mut h), "a decided close is not refused");
+}
