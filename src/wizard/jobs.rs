@@ -68,6 +68,11 @@ impl<T> Load<T> {
         self.key != Some(key) || matches!(self.task, Task::Idle | Task::Failed(_))
     }
 
+    /// Was the last load asked for these inputs?
+    pub fn is_for(&self, key: u64) -> bool {
+        self.key == Some(key)
+    }
+
     /// Stores a job's result if it is for the inputs last asked for; `false` when it is stale.
     pub fn finish(&mut self, key: u64, result: Result<T, String>) -> bool {
         if self.key != Some(key) {

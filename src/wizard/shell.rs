@@ -278,7 +278,11 @@ impl Wizard {
             return;
         }
         match self.step {
-            Step::Search => self.search.ask_confirmation(),
+            Step::Search => {
+                // N in the confirmation is counted from the plan, which step 5 then shows.
+                self.search.ask_confirmation();
+                self.open_preview();
+            }
             Step::Finish => match &self.finish.report {
                 Task::Done(r) if r.saved => self.outcome = Some(Outcome::Finished),
                 _ => self.run_finish(),
@@ -421,6 +425,7 @@ impl Wizard {
                         self.extra_scope.len()
                     ));
                 }
+                self.search.acted_on = self.acted_on();
                 commands.extend(self.search.ui(ui).into_iter().map(Command::Search));
             }
             Step::Preview => {

@@ -104,6 +104,8 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     );
     click(&mut h, "Next");
     assert!(h.state().search.confirming, "Next opens the confirmation");
+    // N is counted from the plan, computed now.
+    settle(&mut h);
     assert_eq!(
         h.state().step,
         Step::Search,
@@ -121,6 +123,7 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     assert_eq!(h.state().step, Step::Search);
     click(&mut h, "Next");
     assert!(h.state().search.confirming);
+    settle(&mut h);
     click(&mut h, "Confirm");
 
     // Step 5: the engine's real plan.
@@ -341,4 +344,39 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
     assert!(!h.state().has_unsaved_changes());
     click(&mut h, "Close");
     assert_eq!(h.state().outcome, Some(Outcome::Finished));
+}
+
+#[test]
+fn wizard_confirmation_counts_the_users_the_plan_acts_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = harness(demo_at(tmp.path(), &rt, Step::Search));
+    settle(&mut h);
+    let (matches, groups) = h.state_mut().search.counts().expect("members read");
+    let disabled_matches = {
+        let wizard = h.state_mut();
+        let ids = wizard.search.matching_ids().to_vec();
+        let source = wizard.search.source.done().unwrap();
+        ids.iter()
+            .filter(|id| !source.users[*id].account_enabled)
+            .count()
+    };
+    assert!(
+        disabled_matches > 0,
+        "the demo's paired groups hold disabled users, which the count must leave out"
+    );
+
+    click(&mut h, "Next");
+    settle(&mut h);
+    let plan = h.state().preview.plan.done().cloned().expect("a plan");
+    let n = crate::wizard::steps::preview::effects::acted_on(&plan);
+    assert!(n > 0 && n < matches, "{n} acted on of {matches} matching");
+    let question = format!("Synchronize {n} users from {groups} groups?");
+    assert!(shown(&h, &question), "the dialog does not ask {question:?}");
+    assert!(!shown(&h, &format!("Synchronize {matches} users")));
+
+    // Confirming opens the preview of that very plan, without planning again.
+    click(&mut h, "Confirm");
+    assert_eq!(h.state().step, Step::Preview);
+    assert_eq!(h.state().preview.plan.done(), Some(&plan));
 }

@@ -97,3 +97,16 @@ pub(super) fn new_wizard(dir: &Path, runtime: &tokio::runtime::Runtime) -> Wizar
         runtime.handle().clone(),
     )
 }
+
+/// The demo with its groups paired, opened at `step`.
+pub(super) fn demo_at(dir: &Path, runtime: &tokio::runtime::Runtime, step: Step) -> Wizard {
+    Wizard::new(
+        WizardOptions {
+            demo: true,
+            demo_dir: Some(dir.join("demo")),
+            open_step: Some(step),
+            ..Default::default()
+        },
+        runtime.handle().clone(),
+    )
+}

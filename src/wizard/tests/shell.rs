@@ -58,18 +58,6 @@ fn wizard_enter_is_next_only_when_the_step_is_valid() {
     assert_eq!(h.state().step, Step::Credentials);
 }
 
-fn demo_at(dir: &Path, runtime: &tokio::runtime::Runtime, step: Step) -> Wizard {
-    Wizard::new(
-        WizardOptions {
-            demo: true,
-            demo_dir: Some(dir.join("demo")),
-            open_step: Some(step),
-            ..Default::default()
-        },
-        runtime.handle().clone(),
-    )
-}
-
 #[test]
 fn wizard_enter_never_finishes_and_the_summary_links_back() {
     let tmp = tempfile::tempdir().unwrap();

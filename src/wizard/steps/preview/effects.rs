@@ -1,8 +1,11 @@
 //! The effects of step 5: computing the plan and exporting it.
 
+use std::collections::HashSet;
+
 use super::{PreviewCommand, export};
+use crate::sync::{ActionKind, Plan};
 use crate::wizard::draft::Connections;
-use crate::wizard::jobs::Reply;
+use crate::wizard::jobs::{Reply, Task};
 use crate::wizard::shell::Wizard;
 
 impl Wizard {
@@ -10,6 +13,20 @@ impl Wizard {
     pub(crate) fn open_preview(&mut self) {
         if self.preview.plan.wants(self.fingerprint()) {
             self.load_plan();
+        }
+    }
+
+    /// The users the plan for the fields as they are acts on (every action but a skip, each
+    /// user once): the N of step 4's confirmation.
+    pub(crate) fn acted_on(&self) -> Task<usize> {
+        if !self.preview.plan.is_for(self.fingerprint()) {
+            return Task::Idle;
+        }
+        match &self.preview.plan.task {
+            Task::Done(plan) => Task::Done(acted_on(plan)),
+            Task::Pending => Task::Pending,
+            Task::Failed(message) => Task::Failed(message.clone()),
+            Task::Idle => Task::Idle,
         }
     }
 
@@ -61,4 +78,14 @@ impl Wizard {
             }
         }
     }
+}
+
+/// Distinct users with an action other than a skip.
+pub(crate) fn acted_on(plan: &Plan) -> usize {
+    plan.actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Skip)
+        .map(|a| a.entra_id.as_str())
+        .collect::<HashSet<_>>()
+        .len()
 }

@@ -3,7 +3,7 @@
 //! plainly with what it would take to proceed, filters by action, and export to CSV or JSON
 //! through a native save dialog.
 
-mod effects;
+pub(crate) mod effects;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -14,7 +14,7 @@ use egui_extras::{Column, TableBuilder};
 use super::pairing::widgets::{row_height, thousands};
 use crate::config::{ScopeAttribute, ScopeOperator, ScopeRule};
 use crate::sync::{SourceSnapshot, SourceUser, matches_scope, scope_value};
-use crate::wizard::jobs::Load;
+use crate::wizard::jobs::{Load, Task};
 
 /// What the step asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,10 @@ pub struct SearchStep {
     pub term: String,
     /// Set by [`SearchStep::ask_confirmation`] (the app's Next button); the dialog shows while true.
     pub confirming: bool,
+    /// How many users the sync will act on (the N of the confirmation), counted from the plan
+    /// the shell computes when Next is pressed. `Idle` (no plan asked for, as in a step drawn on
+    /// its own): the enabled matches, which is what a first sync acts on.
+    pub acted_on: Task<usize>,
     /// The matching users, kept between frames.
     pub view: SearchView,
 }
@@ -48,6 +52,7 @@ impl Default for SearchStep {
             operator: ScopeOperator::Contains,
             term: String::new(),
             confirming: false,
+            acted_on: Task::Idle,
             view: SearchView::default(),
         }
     }
@@ -67,6 +72,8 @@ pub struct SearchView {
     matches: Vec<String>,
     /// How many of the matches have a disabled account.
     disabled: usize,
+    /// Confirm had the focus once it could take it (it is disabled while counting).
+    confirm_focused: bool,
     /// The dialog was on screen last frame (so focus goes to Confirm only when it opens).
     dialog_open: bool,
 }
@@ -307,7 +314,7 @@ impl SearchStep {
         let groups = source.groups.len();
         if !self.confirming {
             self.view.dialog_open = false;
-        } else if self.confirm_ui(ui, n, groups) {
+        } else if self.confirm_ui(ui, n - view.disabled, groups) {
             commands.push(SearchCommand::Confirmed);
         }
         commands
@@ -349,13 +356,22 @@ impl SearchStep {
         });
     }
 
-    /// The modal dialog; returns true when the administrator confirmed.
-    fn confirm_ui(&mut self, ui: &mut Ui, users: usize, groups: usize) -> bool {
-        let question = format!(
-            "Synchronize {} from {}?",
-            plural(users, "user", "users"),
-            plural(groups, "group", "groups")
-        );
+    /// The modal dialog; returns true when the administrator confirmed. `enabled_matches` is N
+    /// until the plan has counted the users the sync acts on.
+    fn confirm_ui(&mut self, ui: &mut Ui, enabled_matches: usize, groups: usize) -> bool {
+        let users = match &self.acted_on {
+            Task::Done(n) => Some(*n),
+            Task::Pending => None,
+            Task::Idle | Task::Failed(_) => Some(enabled_matches),
+        };
+        let question = match users {
+            Some(users) => format!(
+                "Synchronize {} from {}?",
+                plural(users, "user", "users"),
+                plural(groups, "group", "groups")
+            ),
+            None => "Counting the users the sync will act on…".to_owned(),
+        };
         let scope = match self.scope_rules().first() {
             Some(rule) => format!(
                 "Members of the paired groups whose {} {} “{}”.",
@@ -374,13 +390,32 @@ impl SearchStep {
             ui.label(RichText::new(&question).heading());
             ui.add_space(4.0);
             ui.label(scope);
+            match &self.acted_on {
+                Task::Pending => {
+                    ui.spinner();
+                }
+                Task::Failed(message) => {
+                    ui.label(format!(
+                        "The users could not be counted from a plan ({message}); the number is the \
+                         enabled matching users."
+                    ));
+                }
+                Task::Done(_) => {
+                    ui.weak(
+                        "Counted from the plan: users it creates, links, updates, moves, \
+                         disables or enables. Disabled users it leaves alone are not counted.",
+                    );
+                }
+                Task::Idle => {}
+            }
             ui.label(
                 "The next step previews what the first sync would do; nothing is written yet.",
             );
             ui.add_space(8.0);
             ui.horizontal(|ui| {
-                let confirm = ui.add_enabled(users > 0, egui::Button::new("Confirm"));
-                if !already_open {
+                let confirm = ui.add_enabled(users.unwrap_or(0) > 0, egui::Button::new("Confirm"));
+                if !already_open || (users.is_some() && !self.view.confirm_focused) {
+                    self.view.confirm_focused = users.is_some();
                     // Enter or Space confirms at once; Tab reaches Cancel.
                     confirm.request_focus();
                 }
@@ -392,6 +427,7 @@ impl SearchStep {
         if confirmed || cancelled || modal.should_close() {
             self.confirming = false;
             self.view.dialog_open = false;
+            self.view.confirm_focused = false;
         }
         confirmed
     }
