@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod cycle;
 pub mod entra;
 pub mod fsutil;
 pub mod health;

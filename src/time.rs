@@ -1,43 +1,46 @@
-//! UTC timestamps as RFC 3339 text, without a date-time dependency: the state store, the service
-//! status and the simulators all print them.
+//! UTC timestamps as RFC 3339 text, through the `time` crate: the state store, the service status
+//! and the simulators all print them, and the service status reads them back.
+
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// `2026-11-22T07:30:00Z`: what the state store writes and [`parse_time`] reads.
+const SECONDS: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
+/// `2026-11-22T07:30:00.123Z`: the simulators' `meta.created` / `meta.lastModified`.
+const MILLIS: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// The UTC date-time of a millisecond Unix timestamp. Out of the crate's range (beyond year
+/// ±9999) it clamps to the nearest end rather than failing: these are display strings only.
+fn utc(ms: i64) -> OffsetDateTime {
+    let nanos = i128::from(ms) * 1_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if ms < 0 {
+        PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        PrimitiveDateTime::MAX.assume_utc()
+    })
+}
 
 /// `2026-11-22T07:30:00Z` for a millisecond Unix timestamp.
 pub fn format_time(ms: i64) -> String {
-    let (date, secs) = civil(ms);
-    format!("{date}T{}Z", clock(secs))
+    // Formatting into a String only fails for a component the description does not have.
+    utc(ms).format(SECONDS).unwrap_or_default()
 }
 
 /// `2026-11-22T07:30:00.123Z`, with milliseconds.
 pub fn format_time_millis(ms: i64) -> String {
-    let (date, secs) = civil(ms);
-    format!("{date}T{}.{:03}Z", clock(secs), ms.rem_euclid(1000))
+    utc(ms).format(MILLIS).unwrap_or_default()
 }
 
-/// The date (`YYYY-MM-DD`) and the second of that day.
-fn civil(ms: i64) -> (String, i64) {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (format!("{year:04}-{month:02}-{day:02}"), rem)
-}
-
-fn clock(secs: i64) -> String {
-    format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+/// Seconds since the Unix epoch for `YYYY-MM-DDTHH:MM:SSZ` (the form [`format_time`] writes);
+/// `None` for anything else, including impossible dates such as 31 February.
+pub fn parse_time(text: &str) -> Option<i64> {
+    PrimitiveDateTime::parse(text, SECONDS)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
 }
 
 #[cfg(test)]
@@ -54,5 +57,15 @@ mod tests {
             "2026-11-18T11:06:40.123Z"
         );
         assert_eq!(format_time(-1000), "1969-12-31T23:59:59Z");
+        assert_eq!(format_time_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parses_what_it_writes_and_refuses_impossible_dates() {
+        assert_eq!(parse_time("2026-11-18T11:06:40Z"), Some(1_795_000_000));
+        assert_eq!(parse_time("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(parse_time("2026-02-31T00:00:00Z"), None);
+        assert_eq!(parse_time("2026-11-18T24:00:00Z"), None);
+        assert_eq!(parse_time("2026-11-18 11:06:40"), None);
     }
 }

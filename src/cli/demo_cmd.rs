@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use super::Exit;
-use super::common::{emit, runtime};
-use super::sync_cmd::{Engine, run_cycle};
+use super::common::{emit, fail, runtime};
+use crate::cycle::{Engine, Planned, Policy, Trigger, run_cycle};
 use crate::sim::demo::Demo;
 
 pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
@@ -39,18 +39,17 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
         }
         let engine = match Engine::open(&demo.config_path) {
             Ok(engine) => engine,
-            Err(exit) => return Ok(exit),
+            Err(error) => return Ok(fail(&error)),
         };
-        let (plan, ..) = match engine.read_and_plan().await {
-            Ok(result) => result,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(Exit::Failure);
-            }
+        let plan = match engine.read_and_plan().await {
+            Ok(Planned { plan, .. }) => plan,
+            Err(error) => return Ok(fail(&error)),
         };
         emit(&format!("\n--- adsync plan ---\n{}", plan.to_text()));
-        let exit = match run_cycle(&engine, false, "sync", false, None).await {
-            Ok((applied, exit)) => {
+        let exit = match run_cycle(&engine, &Policy::new(Trigger::Sync), |_, _| {}).await {
+            Ok(outcome) => {
+                let exit = outcome.exit();
+                let applied = outcome.into_plan();
                 let failed = applied
                     .actions
                     .iter()
@@ -62,13 +61,10 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
                 ));
                 exit
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                Exit::Failure
-            }
+            Err(error) => fail(&error),
         };
         match engine.read_and_plan().await {
-            Ok((again, ..)) => emit(&format!("\n--- adsync plan (again) ---\n{}", again.to_text())),
+            Ok(Planned { plan: again, .. }) => emit(&format!("\n--- adsync plan (again) ---\n{}", again.to_text())),
             Err(e) => eprintln!("error: {e}"),
         }
         if wait {

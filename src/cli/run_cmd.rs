@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Exit;
-use super::common::runtime;
-use super::sync_cmd::{Engine, execute_plan};
+use super::common::{fail, runtime};
+use crate::cycle::{Engine, Planned, Policy, Trigger, execute};
 use crate::entra::{DeltaLinks, DeltaRound};
 use crate::scim::ScimClient;
 use crate::secret::Secret;
@@ -49,7 +49,7 @@ enum Tick {
 pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
     let engine = match Engine::open(config_path) {
         Ok(engine) => engine,
-        Err(exit) => return Ok(exit),
+        Err(error) => return Ok(fail(&error)),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let runtime = runtime()?;
@@ -189,6 +189,14 @@ struct Service<'a> {
 }
 
 impl Service<'_> {
+    /// The service's policy: the guard always on (R11), stopping between actions on a signal.
+    fn policy(&self) -> Policy {
+        Policy {
+            cancel: Some(self.stop.clone()),
+            ..Policy::new(Trigger::Service)
+        }
+    }
+
     async fn full_cycle(&mut self, why: &str) -> Result<Tick, String> {
         let engine = self.engine;
         self.cache = None;
@@ -200,7 +208,12 @@ impl Service<'_> {
             .await
             .map_err(|e| format!("starting Entra change tracking failed: {e}"))?;
         let read = async {
-            let (plan, source, _target, target) = engine.read_and_plan_with_info().await?;
+            let Planned {
+                plan,
+                source,
+                info: target,
+                ..
+            } = engine.read_and_plan().await.map_err(|e| e.to_string())?;
             let mut nested = BTreeMap::new();
             for pair in engine.settings.pairs.iter().filter(|p| p.nested) {
                 let ids = engine
@@ -221,21 +234,16 @@ impl Service<'_> {
             Ok(read) => read,
             Err(error) => {
                 let message = format!("{error}; the cycle stopped before its first write");
-                engine.record_failure("service", &message);
+                engine.record_failure(Trigger::Service, &message);
                 return Err(message);
             }
         };
         let writer = Counting::new(&engine.scim);
-        let (plan, exit) = execute_plan(
-            engine,
-            &writer,
-            plan,
-            false,
-            "service",
-            false,
-            Some(self.stop.clone()),
-        )
-        .await?;
+        let outcome = execute(engine, &writer, plan, &self.policy(), |_, _| {})
+            .await
+            .map_err(|e| e.to_string())?;
+        let exit = outcome.exit();
+        let plan = outcome.into_plan();
         let s = &plan.summary;
         tracing::info!(
             why,
@@ -308,7 +316,7 @@ impl Service<'_> {
                     "reading Entra changes failed: {e}; nothing was written, and the same \
                      changes are read again next cycle"
                 );
-                engine.record_failure("service", &message);
+                engine.record_failure(Trigger::Service, &message);
                 return Err(message);
             }
         };
@@ -337,6 +345,7 @@ impl Service<'_> {
         let engine = self.engine;
         let settings = &engine.settings;
         let links = engine.store.links().map_err(|e| e.to_string())?;
+        let policy = self.policy();
         let cache = self.cache.as_mut().expect("loaded by tick");
         let touched = match apply_delta(&engine.graph, cache, round, &links).await {
             Ok(Incremental::Touched(touched)) => touched,
@@ -348,13 +357,13 @@ impl Service<'_> {
                 let message = format!(
                     "reading Entra ID failed: {e}; the cycle stopped before its first write"
                 );
-                engine.record_failure("service", &message);
+                engine.record_failure(Trigger::Service, &message);
                 return Err(message);
             }
         };
         let stop_before_writes = |full_next: &mut bool, message: String| {
             let message = format!("{message}; the cycle stopped before its first write");
-            engine.record_failure("service", &message);
+            engine.record_failure(Trigger::Service, &message);
             *full_next = true;
             message
         };
@@ -392,19 +401,13 @@ impl Service<'_> {
             Err(e) => return Err(stop_before_writes(&mut self.full_next, e.to_string())),
         };
         let writer = Counting::new(&engine.scim);
-        let (plan, exit) = if plan.is_empty() {
-            (plan, Exit::Ok)
+        let (exit, plan) = if plan.is_empty() {
+            (Exit::Ok, plan)
         } else {
-            execute_plan(
-                engine,
-                &writer,
-                plan,
-                false,
-                "service",
-                false,
-                Some(self.stop.clone()),
-            )
-            .await?
+            let outcome = execute(engine, &writer, plan, &policy, |_, _| {})
+                .await
+                .map_err(|e| e.to_string())?;
+            (outcome.exit(), outcome.into_plan())
         };
         let s = &plan.summary;
         let graph_requests = engine.graph.request_count() - graph_before;

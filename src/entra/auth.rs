@@ -177,7 +177,10 @@ impl TokenSource {
             }
             Credential::Certificate(cert) => {
                 thumbprint = Some(cert.thumbprint());
-                Some(cert.assertion(&self.client_id, &self.token_url))
+                Some(
+                    cert.assertion(&self.client_id, &self.token_url)
+                        .map_err(EntraError::Credential)?,
+                )
             }
         };
         let mut request = client

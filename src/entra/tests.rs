@@ -268,7 +268,9 @@ async fn certificate_problems_name_the_thumbprint_or_the_clock() {
         .unwrap()
         .as_secs()
         + 3600;
-    let assertion = cert.assertion_at(CLIENT_ID, &token_endpoint(&settings), ahead);
+    let assertion = cert
+        .assertion_at(CLIENT_ID, &token_endpoint(&settings), ahead)
+        .unwrap();
     let (status, body) = raw_token(&sim, &settings, &[("client_assertion", &assertion)]).await;
     assert_eq!(status, 401);
     assert_eq!(body["error_codes"][0], 700024);

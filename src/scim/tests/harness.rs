@@ -28,15 +28,20 @@ pub const PY_PACKAGES: [&str; 5] = [
 /// Where the venv lives: `$CARGO_TARGET_DIR/scim-venv`, else next to the test binary's target
 /// directory.
 fn venv_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    target_dir().join("scim-venv")
+}
+
+/// `$CARGO_TARGET_DIR`, else the target directory the test binary runs from: where the
+/// interop servers are installed.
+pub(super) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .or_else(|| {
             // target/debug/deps/adsync-HASH → target
             let exe = std::env::current_exe().ok()?;
             Some(exe.parent()?.parent()?.parent()?.to_path_buf())
         })
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("scim-venv")
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
 fn run(command: &mut Command, what: &str) {
@@ -169,6 +174,10 @@ enum Backend {
     Py {
         _server: PyServer,
     },
+    /// The SCIMMY application (npm), kept so it is killed when the target is dropped.
+    Node {
+        _server: super::scimmy::NodeServer,
+    },
 }
 
 /// A server under test and a client for it.
@@ -215,12 +224,41 @@ impl Target {
         }
     }
 
+    /// The SCIMMY application (npm).
+    pub async fn scimmy() -> Self {
+        let token = format!("interop-{}", uuid::Uuid::new_v4().simple());
+        let server = tokio::task::spawn_blocking({
+            let token = token.clone();
+            move || super::scimmy::NodeServer::start(&token)
+        })
+        .await
+        .expect("start the SCIMMY server");
+        let url = server.url.clone();
+        Self {
+            client: client_for(&url, &token),
+            backend: Backend::Node { _server: server },
+            url,
+            token,
+        }
+    }
+
     /// The simulator, when this target is one.
     pub fn sim_handle(&self) -> Option<&ScimSim> {
         match &self.backend {
             Backend::Sim(sim) => Some(sim),
-            Backend::Py { .. } => None,
+            Backend::Py { .. } | Backend::Node { .. } => None,
         }
+    }
+
+    /// Whether the server claims ETag support: SCIMMY has none (docs/scim-interop.md).
+    pub fn advertises_etag(&self) -> bool {
+        !matches!(self.backend, Backend::Node { .. })
+    }
+
+    /// Whether the server's filter parser reads `\"` inside a quoted value (RFC 7644 §3.4.2.2):
+    /// SCIMMY's does not, and answers 400 invalidFilter (docs/scim-interop.md).
+    pub fn parses_escaped_quotes(&self) -> bool {
+        !matches!(self.backend, Backend::Node { .. })
     }
 }
 

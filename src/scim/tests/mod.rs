@@ -1,13 +1,14 @@
-//! Client tests. The `interop` bodies run against both the simulated application and
-//! scim2-server (PyPI); the fault tests use the simulator's switches.
+//! Client tests. The `interop` bodies run against the simulated application, scim2-server (PyPI)
+//! and an application built on SCIMMY (npm); the fault tests use the simulator's switches.
 
 mod faults;
 mod harness;
+mod scimmy;
 mod shared;
 mod sim_only;
 
-/// Generates one test per body and server: `interop::sim::NAME` and
-/// `interop::scim2_server::NAME`.
+/// Generates one test per body and server: `interop::sim::NAME`, `interop::scim2_server::NAME`
+/// and `interop::scimmy::NAME`.
 macro_rules! against_both {
     ($($name:ident),* $(,)?) => {
         mod interop {
@@ -25,6 +26,15 @@ macro_rules! against_both {
                     #[tokio::test]
                     async fn $name() {
                         let target = crate::scim::tests::harness::Target::scim2_server().await;
+                        crate::scim::tests::shared::$name(&target).await;
+                    }
+                )*
+            }
+            mod scimmy {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let target = crate::scim::tests::harness::Target::scimmy().await;
                         crate::scim::tests::shared::$name(&target).await;
                     }
                 )*
