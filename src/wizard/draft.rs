@@ -6,9 +6,9 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::azure::{AzureStep, CredentialKind};
-use super::credentials::CredentialsStep;
-use super::pairing::PairRow;
+use super::steps::azure::{AzureStep, CredentialKind};
+use super::steps::credentials::CredentialsStep;
+use super::steps::pairing::PairRow;
 use super::widgets::SecretInput;
 use crate::config::{
     ConfigFile, EntraSection, Pair, ScopeRule, ServiceSection, Settings, TargetAuthKind,

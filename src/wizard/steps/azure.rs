@@ -4,17 +4,18 @@
 //! registrations and the admin-consent URL; *Test connection* gets a token and lists the granted
 //! and missing Graph permissions (`crate::entra::check`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use egui::Ui;
 
-use super::jobs::Task;
-use super::widgets::{self, SecretInput, Touched};
 use crate::config::{Cloud, check_guid, check_tenant, check_url};
 use crate::entra::CertificateCredential;
 pub use crate::entra::certificate::{GeneratedCertificate, generate_certificate};
 use crate::health::CheckLine;
+use crate::wizard::jobs::{Reply, Task};
+use crate::wizard::shell::Wizard;
+use crate::wizard::widgets::{self, SecretInput, Touched};
 
 /// What the step asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -444,4 +445,153 @@ fn check_certificate(path: &Path) -> Result<String, String> {
                 path.display()
             )
         })
+}
+
+// The step's effects, run by the shell after the frame.
+impl Wizard {
+    pub(crate) fn run_azure(&mut self, command: AzureCommand) {
+        match command {
+            AzureCommand::TestConnection => {
+                self.azure.test = Task::Pending;
+                let draft = self.draft();
+                self.jobs.spawn(async move {
+                    let settings = draft.settings();
+                    let lines = match crate::wizard::draft::token_source(&draft, &settings).await {
+                        Ok(tokens) => Ok(crate::entra::check_tokens(
+                            &settings.entra,
+                            std::sync::Arc::new(tokens),
+                            crate::http::RetryPolicy::default(),
+                        )
+                        .await),
+                        Err(e) => Err(e),
+                    };
+                    Box::new(move |w: &mut Wizard| {
+                        w.azure.test = match lines {
+                            Ok(lines) => Task::Done(lines),
+                            Err(e) => Task::Failed(e),
+                        }
+                    }) as Reply
+                });
+            }
+            AzureCommand::ChoosePem => {
+                self.jobs.spawn(async move {
+                    let picked = rfd::AsyncFileDialog::new()
+                        .set_title("Certificate with private key (PEM)")
+                        .add_filter("PEM", &["pem"])
+                        .pick_file()
+                        .await;
+                    let path = picked.map(|f| f.path().to_owned());
+                    Box::new(move |w: &mut Wizard| match path {
+                        Some(path) => {
+                            w.azure.certificate = path.display().to_string();
+                            w.azure.notice = None;
+                        }
+                        None => {
+                            w.azure.notice = Some(
+                                "No file was chosen (the dialog was cancelled or cannot open \
+                                 here); type the PEM's full path in the field instead."
+                                    .into(),
+                            )
+                        }
+                    }) as Reply
+                });
+            }
+            AzureCommand::GenerateCertificate => {
+                self.azure.generated = Task::Pending;
+                let pem = free_path(&config_dir(&self.config_path), "entra-certificate", "pem");
+                let subject = format!("adsync {}", self.azure.tenant.trim());
+                self.jobs.spawn_blocking(move || {
+                    let result = generate_certificate(&pem, &subject);
+                    Box::new(move |w: &mut Wizard| match result {
+                        Ok(generated) => {
+                            w.azure.certificate = generated.pem.display().to_string();
+                            w.azure.generated = Task::Done(generated);
+                            // Ask where to save the public certificate for upload.
+                            w.run_azure(AzureCommand::SaveCer);
+                        }
+                        Err(e) => w.azure.generated = Task::Failed(e),
+                    }) as Reply
+                });
+            }
+            AzureCommand::SaveCer => {
+                let Some(generated) = self.azure.generated.done().cloned() else {
+                    return;
+                };
+                self.jobs.spawn(async move {
+                    let picked = rfd::AsyncFileDialog::new()
+                        .set_title("Save the public certificate for upload")
+                        .set_file_name("adsync.cer")
+                        .save_file()
+                        .await;
+                    let outcome = match picked {
+                        None => format!(
+                            "Save dialog cancelled; the public certificate stays at {}.",
+                            generated.cer.display()
+                        ),
+                        Some(file) => match std::fs::copy(&generated.cer, file.path()) {
+                            Ok(_) => format!(
+                                "Saved the public certificate as {}.",
+                                file.path().display()
+                            ),
+                            Err(e) => format!(
+                                "Cannot save {}: {e}. The public certificate stays at {}.",
+                                file.path().display(),
+                                generated.cer.display()
+                            ),
+                        },
+                    };
+                    Box::new(move |w: &mut Wizard| w.azure.notice = Some(outcome)) as Reply
+                });
+            }
+            AzureCommand::OpenAppRegistrations => {
+                let settings = self.draft().settings();
+                let url = if self.azure.identity_valid() {
+                    crate::entra::app_registration_url(&settings.entra)
+                } else {
+                    format!(
+                        "{}/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade",
+                        self.azure.cloud.endpoints().portal
+                    )
+                };
+                self.open_url(url);
+            }
+            AzureCommand::OpenAdminConsent => {
+                let settings = self.draft().settings();
+                self.open_url(crate::entra::admin_consent_url(&settings.entra));
+            }
+        }
+    }
+
+    fn open_url(&mut self, url: String) {
+        self.jobs.spawn_blocking(move || {
+            let notice = match open::that_detached(&url) {
+                Ok(()) => format!("Opened in the browser: {url}"),
+                Err(e) => {
+                    format!("No browser could be opened ({e}); open this address yourself: {url}")
+                }
+            };
+            Box::new(move |w: &mut Wizard| w.azure.notice = Some(notice)) as Reply
+        });
+    }
+}
+
+fn config_dir(config_path: &Path) -> PathBuf {
+    config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `dir/stem.ext`, or `dir/stem-2.ext`, … when taken: a generated key never replaces one a
+/// running service may still use.
+fn free_path(dir: &Path, stem: &str, ext: &str) -> PathBuf {
+    let first = dir.join(format!("{stem}.{ext}"));
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|n| dir.join(format!("{stem}-{n}.{ext}")))
+        .find(|p| !p.exists())
+        .expect("some name is free")
 }

@@ -9,14 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use egui::{RichText, Ui};
 
-use super::draft::{Draft, SecretRefs};
-use super::jobs::{Repainter, Task};
-use super::widgets::{self, SecretInput};
 use crate::config::{self, Settings};
 use crate::cycle::{CycleError, Engine, Outcome, Policy, Trigger, run_cycle};
 use crate::health::CheckLine;
 use crate::secret::{KeyringBackend, Secret, SecretRef, keyring_backend};
 use crate::sync::Summary;
+use crate::wizard::draft::{Draft, SecretRefs};
+use crate::wizard::jobs::{Repainter, Reply, Task};
+use crate::wizard::shell::{Mode, Wizard};
+use crate::wizard::widgets::{self, SecretInput};
 
 /// Where new secrets will be kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -478,4 +479,95 @@ pub(crate) async fn first_sync(
         Err(e @ CycleError::BeforeWrite(_)) => FirstSync::Failed(e.to_string()),
         Err(e) => FirstSync::Failed(format!("The first sync failed: {e}")),
     }
+}
+
+// The step's effects, run by the shell after the frame.
+impl Wizard {
+    /// The `adsync` binary and scope for installing the service, or why it is not offered.
+    pub(crate) fn service_install(&self) -> Result<ServiceInstall, String> {
+        if self.mode == Mode::Demo {
+            return Err(
+                "Not offered in demo mode: the simulated tenant and application stop \
+                        when the wizard closes, so a service would have nothing to talk to."
+                    .into(),
+            );
+        }
+        if !cfg!(target_os = "linux") {
+            return Err(
+                "Installing the service from the wizard is implemented for Linux \
+                        (systemd) only; run `adsync service install` on this system."
+                    .into(),
+            );
+        }
+        let adsync = self.options.adsync_exe.clone().or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            let sibling = exe.parent()?.join("adsync");
+            sibling.is_file().then_some(sibling)
+        });
+        match adsync {
+            Some(adsync) => Ok(ServiceInstall {
+                adsync,
+                system: running_as_root(),
+            }),
+            None => Err(
+                "The adsync program was not found beside adsync-setup, so the service \
+                         cannot be installed from here; install it later with `adsync service \
+                         install --now`."
+                    .into(),
+            ),
+        }
+    }
+
+    pub(crate) fn storage(&self) -> SecretStorage {
+        SecretStorage::choose(self.mode == Mode::Demo)
+    }
+
+    pub(crate) fn run_finish(&mut self) {
+        let draft = self.draft();
+        let path = self.config_path.clone();
+        let storage = self.storage();
+        let install = if self.finish.install_service {
+            self.service_install().ok()
+        } else {
+            None
+        };
+        let run_sync = self.finish.first_sync;
+        let progress = self.finish.progress.clone();
+        let repainter = self.jobs.repainter();
+        self.finish.report = Task::Pending;
+        let handle = self.jobs.runtime().clone();
+        // The state store is not `Sync`, so the first sync runs on a blocking thread of its own
+        // (`block_on` there), not as a task on the runtime's workers.
+        self.jobs.spawn_blocking(move || {
+            let mut lines = Vec::new();
+            let mut report = FinishReport::default();
+            match save(&draft, &path, storage, &mut lines) {
+                Ok(settings) => {
+                    report.saved = true;
+                    report.state_path = settings.service.state_path.clone();
+                    report.log_dir = settings.service.log_dir.clone();
+                    if let Some(install) = &install {
+                        lines.push(install_service(install, &path));
+                    }
+                    if run_sync {
+                        report.first_sync =
+                            Some(handle.block_on(first_sync(settings, progress, repainter)));
+                    }
+                }
+                Err(e) => lines.push(crate::health::CheckLine::new("config", false, e)),
+            }
+            report.lines = lines;
+            Box::new(move |w: &mut Wizard| w.finish.report = Task::Done(report)) as Reply
+        });
+    }
+}
+
+#[cfg(unix)]
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+#[cfg(not(unix))]
+fn running_as_root() -> bool {
+    false
 }
