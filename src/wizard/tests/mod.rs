@@ -3,6 +3,7 @@
 
 mod fields;
 mod flow;
+mod same_run;
 mod shell;
 
 pub(super) use std::path::Path;
