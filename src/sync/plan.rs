@@ -237,11 +237,24 @@ impl Plan {
         out.flush()
     }
 
-    /// CSV: one row per action, changes joined as `field: from -> to`.
+    /// CSV: one row per action, changes joined as `field: from -> to`. Written by the `csv`
+    /// crate (quoting as RFC 4180 needs); cells a spreadsheet would run as a formula are defused.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from(
-            "kind,entra_id,user_principal_name,email,target_user_id,target_group,changes,reason\n",
-        );
+        let mut out = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let header = [
+            "kind",
+            "entra_id",
+            "user_principal_name",
+            "email",
+            "target_user_id",
+            "target_group",
+            "changes",
+            "reason",
+        ];
+        // Writing into memory cannot fail, and every cell is UTF-8.
+        out.write_record(header).expect("CSV into memory");
         for a in &self.actions {
             let group = group_label(a);
             let changes = a
@@ -267,11 +280,11 @@ impl Plan {
                 &changes,
                 &a.reason,
             ];
-            let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
-            out.push_str(&cells.join(","));
-            out.push('\n');
+            out.write_record(row.iter().map(|c| defuse_formula(c)))
+                .expect("CSV into memory");
         }
-        out
+        let bytes = out.into_inner().expect("CSV into memory");
+        String::from_utf8(bytes).expect("CSV of UTF-8 cells")
     }
 
     /// A report for people: the counts, then the actions grouped by target group.
@@ -357,16 +370,12 @@ fn group_label(a: &Action) -> String {
     }
 }
 
-fn csv_cell(text: &str) -> String {
-    // A leading =, +, - or @ would be run as a formula by spreadsheets; quote it as text.
-    let guarded = if text.starts_with(['=', '+', '-', '@']) {
+/// A cell starting with `=`, `+`, `-` or `@` would be run as a formula by spreadsheets: a
+/// leading `'` makes it text.
+fn defuse_formula(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {
         text.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) || guarded != text {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
     }
 }
