@@ -4,12 +4,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod cycle;
 pub mod entra;
 pub mod fsutil;
 pub mod health;
 pub mod http;
 pub mod logging;
 pub mod paths;
+pub mod render;
 pub mod scim;
 pub mod secret;
 pub mod service;

@@ -43,15 +43,7 @@ pub fn check(config_path: &Path) -> anyhow::Result<Exit> {
             "no [[pairs]] yet: pair at least one Entra group with a target group",
         ));
     }
-    let width = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);
-    for line in &lines {
-        println!(
-            "{} {:<width$}  {}",
-            if line.ok { "ok  " } else { "FAIL" },
-            line.name,
-            line.detail
-        );
-    }
+    print!("{}", crate::render::check_table(&lines));
     let failed = lines.iter().filter(|l| !l.ok).count();
     if failed == 0 {
         println!("all {} checks passed", lines.len());

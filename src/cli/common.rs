@@ -1,10 +1,11 @@
 //! What every command shares: the tokio runtime, loading the config with its problems printed,
-//! and writing output that tolerates a closed pipe.
+//! reporting an error once, and writing output that tolerates a closed pipe.
 
 use std::path::Path;
 
 use super::Exit;
 use crate::config::{self, ConfigError, Settings};
+use crate::cycle::CycleError;
 
 /// A small multi-threaded runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -16,19 +17,23 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Loads and resolves the config; on failure prints every problem and returns exit 2.
 pub fn load_settings(config_path: &Path) -> Result<Settings, Exit> {
-    match config::load(config_path) {
-        Ok(file) => Ok(Settings::from_file(&file)),
-        Err(ConfigError::Invalid { path, problems }) => {
-            for problem in &problems {
+    config::load(config_path)
+        .map(|file| Settings::from_file(&file))
+        .map_err(|e| fail(&CycleError::Config(e)))
+}
+
+/// Prints a cycle's error (a config's problems one per line, as `config validate` does) and
+/// returns its exit code.
+pub fn fail(error: &CycleError) -> Exit {
+    match error.cause() {
+        CycleError::Config(ConfigError::Invalid { path, problems }) => {
+            for problem in problems {
                 eprintln!("{}: {problem}", path.display());
             }
-            Err(Exit::Usage)
         }
-        Err(other) => {
-            eprintln!("error: {other}");
-            Err(Exit::Usage)
-        }
+        _ => eprintln!("error: {error}"),
     }
+    error.exit()
 }
 
 /// Writes a command's output; a closed pipe (`| head`) is not an error.

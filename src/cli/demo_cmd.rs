@@ -5,17 +5,19 @@
 use std::path::PathBuf;
 
 use super::Exit;
-use super::common::{emit, runtime};
-use super::sync_cmd::{Engine, run_cycle};
+use super::common::{emit, fail, runtime};
+use super::sync_cmd::BLOCKED_ADVICE;
+use crate::cycle::{Engine, Planned, Policy, Trigger, run_cycle};
+use crate::render;
 use crate::sim::demo::Demo;
 
-pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
+pub fn demo(dir: Option<PathBuf>, wait: bool, register: bool) -> anyhow::Result<Exit> {
     let dir = dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("adsync-demo-{}", std::process::id()))
     });
     let runtime = runtime()?;
     runtime.block_on(async move {
-        let demo = match Demo::start(&dir).await {
+        let mut demo = match Demo::start(&dir).await {
             Ok(demo) => demo,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -29,28 +31,36 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
             demo.entra.url(),
             demo.scim.url()
         ));
+        if register {
+            match register_app(&demo).await {
+                Ok(config) => demo.config = config,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::Failure);
+                }
+            }
+        }
         let settings = crate::config::Settings::from_file(&demo.config);
         let (entra, target) = tokio::join!(
             crate::entra::check(&settings.entra),
             crate::scim::check(&settings.target)
         );
         for line in entra.iter().chain(&target) {
-            emit(&format!("{} {}: {}\n", if line.ok { "ok  " } else { "FAIL" }, line.name, line.detail));
+            emit(&render::check_line(line));
         }
         let engine = match Engine::open(&demo.config_path) {
             Ok(engine) => engine,
-            Err(exit) => return Ok(exit),
+            Err(error) => return Ok(fail(&error)),
         };
-        let (plan, ..) = match engine.read_and_plan().await {
-            Ok(result) => result,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(Exit::Failure);
-            }
+        let plan = match engine.read_and_plan().await {
+            Ok(Planned { plan, .. }) => plan,
+            Err(error) => return Ok(fail(&error)),
         };
-        emit(&format!("\n--- adsync plan ---\n{}", plan.to_text()));
-        let exit = match run_cycle(&engine, false, "sync", false, None).await {
-            Ok((applied, exit)) => {
+        emit(&format!("\n--- adsync plan ---\n{}", render::plan_text(&plan, Some(BLOCKED_ADVICE))));
+        let exit = match run_cycle(&engine, &Policy::new(Trigger::Sync), |_, _| {}).await {
+            Ok(outcome) => {
+                let exit = outcome.exit();
+                let applied = outcome.into_plan();
                 let failed = applied
                     .actions
                     .iter()
@@ -62,13 +72,10 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
                 ));
                 exit
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                Exit::Failure
-            }
+            Err(error) => fail(&error),
         };
         match engine.read_and_plan().await {
-            Ok((again, ..)) => emit(&format!("\n--- adsync plan (again) ---\n{}", again.to_text())),
+            Ok(Planned { plan: again, .. }) => emit(&format!("\n--- adsync plan (again) ---\n{}", render::plan_text(&again, Some(BLOCKED_ADVICE)))),
             Err(e) => eprintln!("error: {e}"),
         }
         if wait {
@@ -83,4 +90,35 @@ pub fn demo(dir: Option<PathBuf>, wait: bool) -> anyhow::Result<Exit> {
         }
         Ok(exit)
     })
+}
+
+/// `adsync demo --register`: makes the app registration on the simulated tenant the way
+/// `adsync entra register --device-code` does, and points the demo config at it.
+async fn register_app(demo: &Demo) -> anyhow::Result<crate::config::ConfigFile> {
+    use crate::entra::register::{self, RegisterOptions, SignInFlow};
+    let url: url::Url = demo.entra.url().parse()?;
+    let mut options = RegisterOptions::new(
+        &demo.config.entra.tenant,
+        demo.config.entra.cloud,
+        demo.dir.join("entra-adsync.pem"),
+    );
+    options.authority_url = url.clone();
+    options.graph_url = url;
+    options.flow = SignInFlow::DeviceCode;
+    emit("--- adsync entra register ---\n");
+    let progress = |line: &str| emit(&format!("{line}\n"));
+    let done = register::register(&options, &progress).await?;
+    register::write_entra(
+        &demo.config_path,
+        &options.tenant,
+        &done.app.client_id,
+        &done.certificate,
+        options.cloud,
+    )?;
+    emit(&format!(
+        "The demo config now signs in as {} with the certificate {}.\n\n",
+        done.app,
+        done.certificate.display()
+    ));
+    Ok(crate::config::load(&demo.config_path)?)
 }

@@ -6,6 +6,7 @@ mod common;
 mod config_cmd;
 mod demo_cmd;
 mod entra_cmd;
+mod register_cmd;
 mod run_cmd;
 mod secret_cmd;
 mod service_cmd;
@@ -21,24 +22,7 @@ use clap::{Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
-/// The process exit codes of SPEC §4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// 0: success.
-    Ok = 0,
-    /// 1: a run-time failure (network, auth, a failed or incomplete read, failed actions).
-    Failure = 1,
-    /// 2: bad usage or invalid config.
-    Usage = 2,
-    /// 3: the plan is blocked by the mass-disable guard.
-    Blocked = 3,
-}
-
-impl From<Exit> for std::process::ExitCode {
-    fn from(exit: Exit) -> Self {
-        std::process::ExitCode::from(exit as u8)
-    }
-}
+pub use crate::cycle::Exit;
 
 /// Keeps an application's users in step with Microsoft Entra ID over SCIM 2.0.
 #[derive(Debug, Parser)]
@@ -79,6 +63,10 @@ pub enum Command {
         /// Exit after the first sync instead of keeping the simulators running
         #[arg(long)]
         no_wait: bool,
+        /// First create the app registration on the simulated tenant, as `adsync entra register`
+        /// does (the simulator plays the administrator who signs in with a device code)
+        #[arg(long)]
+        register: bool,
     },
     /// Check the config, the secrets, Entra ID and the target; one line per check
     Check,
@@ -143,6 +131,38 @@ pub enum EntraCommand {
         #[arg(long)]
         direct: bool,
     },
+    /// Create the Azure app registration by signing in once as an administrator: a certificate
+    /// made here, the app, its service principal and the Graph permissions with admin consent;
+    /// then write [entra] into the config
+    Register {
+        /// Directory (tenant) ID or verified domain [default: the config's tenant]
+        #[arg(long, value_name = "T")]
+        tenant: Option<String>,
+        /// National cloud: global, usgov-l4, usgov-l5, china [default: the config's, else global]
+        #[arg(long, value_name = "C", value_parser = parse_cloud)]
+        cloud: Option<crate::config::Cloud>,
+        /// The app registration's display name; a rerun with the same name adopts it
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Sign in with a code on another device instead of a browser on this one
+        #[arg(long)]
+        device_code: bool,
+        /// The public client to sign in with [default: Microsoft Graph Command Line Tools]
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+        /// How long to wait for Entra to show the granted permissions, in seconds
+        #[arg(long, value_name = "SECS", default_value_t = 600)]
+        wait_secs: u64,
+    },
+}
+
+fn parse_cloud(text: &str) -> Result<crate::config::Cloud, String> {
+    text.parse().map_err(|()| {
+        format!(
+            "unknown cloud; use one of {}",
+            crate::config::Cloud::NAMES.join(", ")
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,7 +286,11 @@ pub fn run(cli: Cli) -> Exit {
         Command::Config(ConfigCommand::Path) => config_cmd::path(&cli.config_path()),
         Command::Secret(SecretCommand::Set { reference }) => secret_cmd::set(reference),
         Command::Secret(SecretCommand::Check { reference }) => secret_cmd::check(reference),
-        Command::Demo { dir, no_wait } => demo_cmd::demo(dir.clone(), !*no_wait),
+        Command::Demo {
+            dir,
+            no_wait,
+            register,
+        } => demo_cmd::demo(dir.clone(), !*no_wait, *register),
         Command::Check => check_cmd::check(&cli.config_path()),
         Command::Plan { format, output } => {
             sync_cmd::plan_cmd(&cli.config_path(), *format, output.as_ref())
@@ -286,6 +310,24 @@ pub fn run(cli: Cli) -> Exit {
         Command::Entra(EntraCommand::Members { group_id, direct }) => {
             entra_cmd::members(&cli.config_path(), group_id, *direct)
         }
+        Command::Entra(EntraCommand::Register {
+            tenant,
+            cloud,
+            name,
+            device_code,
+            client_id,
+            wait_secs,
+        }) => register_cmd::register(
+            &cli.config_path(),
+            &register_cmd::RegisterArgs {
+                tenant: tenant.clone(),
+                cloud: *cloud,
+                name: name.clone(),
+                device_code: *device_code,
+                client_id: client_id.clone(),
+                wait_secs: *wait_secs,
+            },
+        ),
         Command::Sim(SimCommand::Entra { fixture, port }) => {
             entra_cmd::sim(fixture.as_ref(), *port)
         }

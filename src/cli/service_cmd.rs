@@ -121,7 +121,21 @@ fn dispatch() -> anyhow::Result<Exit> {
 
 #[cfg(windows)]
 fn platform(command: &ServiceCommand, config: Option<&Path>) -> anyhow::Result<Exit> {
-    crate::service::windows::command(command, &service_config(Scope::User, config))
+    use crate::service::windows::Request;
+    let request = match command {
+        ServiceCommand::Install { now, .. } => Request::Install { now: *now },
+        ServiceCommand::Uninstall { .. } => Request::Uninstall,
+        ServiceCommand::Start { .. } => Request::Start,
+        ServiceCommand::Stop { .. } => Request::Stop,
+        ServiceCommand::Status { .. } => Request::Status,
+        ServiceCommand::Print { .. } | ServiceCommand::Dispatch => {
+            unreachable!("handled by run()")
+        }
+    };
+    for line in crate::service::windows::command(request, &service_config(Scope::User, config))? {
+        println!("{line}");
+    }
+    Ok(Exit::Ok)
 }
 
 #[cfg(not(windows))]

@@ -5,15 +5,15 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::Exit;
-use super::common::{emit, load_settings, runtime};
-use crate::config::Settings;
-use crate::entra::GraphClient;
-use crate::scim::ScimClient;
+use super::common::{emit, fail, load_settings, runtime};
+use crate::cycle::{Engine, Outcome, Planned, Policy, Trigger, run_cycle};
+use crate::render;
 use crate::state::StateStore;
-use crate::sync::{
-    ActionKind, ApplyOptions, Plan, PlanInput, SourceSnapshot, TargetInfo, TargetSnapshot,
-    TargetWriter, apply, plan, read_source, read_target_with_info,
-};
+use crate::sync::{Plan, ScopeVerdict, scope_verdict};
+
+/// What a user can do about a plan the mass-disable guard withholds (R11).
+pub(super) const BLOCKED_ADVICE: &str = "Check the Entra groups and scope rules; if the disables \
+     are intended, run `adsync sync --allow-mass-disable`.";
 
 /// The output formats of `plan` and `sync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -30,80 +30,11 @@ pub enum ReportFormat {
     Json,
 }
 
-/// Everything one cycle needs, built from the config.
-pub struct Engine {
-    pub settings: Settings,
-    pub graph: GraphClient,
-    pub scim: ScimClient,
-    pub store: StateStore,
-}
-
-impl Engine {
-    /// Loads the config (exit 2 on problems or no pairs), makes both clients and opens the state.
-    pub fn open(config_path: &Path) -> Result<Self, Exit> {
-        let settings = load_settings(config_path)?;
-        if let Err(e) = settings.require_pairs() {
-            eprintln!("error: {e}");
-            return Err(Exit::Usage);
-        }
-        let failure = |e: &dyn std::fmt::Display| {
-            eprintln!("error: {e}");
-            Exit::Failure
-        };
-        let graph = GraphClient::new(&settings.entra)
-            .map_err(|e| failure(&e))?
-            .with_mappings(&settings.mappings);
-        let scim = ScimClient::from_settings(&settings.target).map_err(|e| failure(&e))?;
-        let store = StateStore::open(&settings.service.state_path).map_err(|e| failure(&e))?;
-        Ok(Self {
-            settings,
-            graph,
-            scim,
-            store,
-        })
-    }
-
-    /// Reads both sides and plans. Any failed or incomplete read stops here, before any write
-    /// (R10), with the reason as the error.
-    pub async fn read_and_plan(&self) -> Result<(Plan, SourceSnapshot, TargetSnapshot), String> {
-        let (plan, source, target, _) = self.read_and_plan_with_info().await?;
-        Ok((plan, source, target))
-    }
-
-    /// [`Engine::read_and_plan`], and what the service keeps of the target for incremental cycles.
-    pub async fn read_and_plan_with_info(
-        &self,
-    ) -> Result<(Plan, SourceSnapshot, TargetSnapshot, TargetInfo), String> {
-        let links = self.store.links().map_err(|e| e.to_string())?;
-        let (source, target) = tokio::join!(
-            read_source(&self.graph, &self.settings, &links),
-            read_target_with_info(&self.scim, &self.settings)
-        );
-        let source = source.map_err(|e| format!("reading Entra ID failed: {e}"))?;
-        let (target, info) = target.map_err(|e| format!("reading the target failed: {e}"))?;
-        let plan = plan(PlanInput {
-            settings: &self.settings,
-            source: &source,
-            target: &target,
-            links: &links,
-        })
-        .map_err(|e| e.to_string())?;
-        Ok((plan, source, target, info))
-    }
-
-    /// Records in the history a cycle that stopped before its first write.
-    pub fn record_failure(&self, trigger: &str, message: &str) {
-        if let Ok(run) = self.store.begin_run(trigger, self.settings.service.dry_run) {
-            let _ = self.store.finish_run(run, "failed", None, Some(message));
-        }
-    }
-}
-
 fn render(plan: &Plan, format: PlanFormat) -> String {
     match format {
-        PlanFormat::Text => plan.to_text(),
+        PlanFormat::Text => render::plan_text(plan, Some(BLOCKED_ADVICE)),
         PlanFormat::Json => plan.to_json() + "\n",
-        PlanFormat::Csv => plan.to_csv(),
+        PlanFormat::Csv => render::plan_csv(plan),
     }
 }
 
@@ -115,13 +46,13 @@ pub fn plan_cmd(
 ) -> anyhow::Result<Exit> {
     let engine = match Engine::open(config_path) {
         Ok(engine) => engine,
-        Err(exit) => return Ok(exit),
+        Err(error) => return Ok(fail(&error)),
     };
     let plan = match runtime()?.block_on(engine.read_and_plan()) {
-        Ok((plan, ..)) => plan,
+        Ok(Planned { plan, .. }) => plan,
         Err(error) => {
             eprintln!("error: {error}; nothing was changed");
-            return Ok(Exit::Failure);
+            return Ok(error.exit());
         }
     };
     let text = render(&plan, format);
@@ -148,115 +79,36 @@ pub fn sync_cmd(
 ) -> anyhow::Result<Exit> {
     let engine = match Engine::open(config_path) {
         Ok(engine) => engine,
-        Err(exit) => return Ok(exit),
+        Err(error) => return Ok(fail(&error)),
     };
-    let runtime = runtime()?;
-    let outcome = runtime.block_on(run_cycle(&engine, allow_mass_disable, "sync", true, None));
-    let (plan, exit) = match outcome {
-        Ok(result) => result,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(Exit::Failure);
-        }
+    let policy = Policy {
+        allow_mass_disable,
+        ..Policy::new(Trigger::Sync)
     };
+    let outcome = runtime()?.block_on(run_cycle(&engine, &policy, progress_bar()));
+    let outcome: Outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => return Ok(fail(&error)),
+    };
+    let exit = outcome.exit();
+    let plan = outcome.into_plan();
     match format {
         // Broken pipes are ignored, as `emit` does.
         ReportFormat::Json => {
             let _ = plan.write_json(std::io::stdout().lock());
         }
-        ReportFormat::Text => emit(&plan.to_text()),
+        ReportFormat::Text => emit(&render::plan_text(&plan, Some(BLOCKED_ADVICE))),
     }
     Ok(exit)
 }
 
-/// One cycle: read, plan, and apply unless blocked or in dry-run mode. Records the run in the
-/// history either way. Returns the plan (with results when applied) and the exit code; `Err` for
-/// a cycle that stopped before its first write.
-pub async fn run_cycle(
-    engine: &Engine,
-    allow_mass_disable: bool,
-    trigger: &str,
-    show_progress: bool,
-    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-) -> Result<(Plan, Exit), String> {
-    let (plan, ..) = match engine.read_and_plan().await {
-        Ok(result) => result,
-        Err(error) => {
-            let message = format!("{error}; the cycle stopped before its first write");
-            engine.record_failure(trigger, &message);
-            return Err(message);
-        }
-    };
-    execute_plan(
-        engine,
-        &engine.scim,
-        plan,
-        allow_mass_disable,
-        trigger,
-        show_progress,
-        cancel,
-    )
-    .await
-}
-
-/// The second half of a cycle: withholds a blocked plan (R11) unless allowed, records a dry run,
-/// or applies the plan through `writer`. Returns the plan (with results when applied) and the
-/// exit code.
-pub async fn execute_plan<W: TargetWriter>(
-    engine: &Engine,
-    writer: &W,
-    plan: Plan,
-    allow_mass_disable: bool,
-    trigger: &str,
-    show_progress: bool,
-    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-) -> Result<(Plan, Exit), String> {
-    let dry_run = engine.settings.service.dry_run;
-    if let Some(blocked) = &plan.blocked
-        && !allow_mass_disable
-    {
-        let run = engine
-            .store
-            .begin_run(trigger, true)
-            .map_err(|e| e.to_string())?;
-        let _ = engine
-            .store
-            .finish_run(run, "blocked", Some(&plan.summary), Some(&blocked.reason));
-        return Ok((plan, Exit::Blocked));
-    }
-    if dry_run {
-        let run = engine
-            .store
-            .begin_run(trigger, true)
-            .map_err(|e| e.to_string())?;
-        let _ = engine
-            .store
-            .finish_run(run, "dry-run", Some(&plan.summary), None);
-        return Ok((plan, Exit::Ok));
-    }
-    let default_password = match &engine.settings.policy.default_password {
-        Some(reference) => Some(reference.resolve().map_err(|e| {
-            format!("policy.default_password: {e}; the cycle stopped before its first write")
-        })?),
-        None => None,
-    };
-    let options = ApplyOptions {
-        concurrency: 8,
-        group_mode: engine.settings.policy.group_mode,
-        default_password,
-        trigger: trigger.to_owned(),
-        cancel: cancel.clone(),
-    };
-    let total = plan
-        .actions
-        .iter()
-        .filter(|a| a.kind != ActionKind::Skip)
-        .count();
-    let progress = show_progress && std::io::stderr().is_terminal() && total > 0;
-    let report = move |done: usize| {
-        if progress {
+/// A progress bar on stderr while actions are applied, when stderr is a terminal.
+fn progress_bar() -> impl Fn(usize, usize) {
+    let terminal = std::io::stderr().is_terminal();
+    move |done: usize, total: usize| {
+        if terminal && total > 0 && done > 0 {
             let width = 30;
-            let filled = done * width / total.max(1);
+            let filled = done * width / total;
             eprint!(
                 "\r[{}{}] {done}/{total} actions",
                 "#".repeat(filled),
@@ -266,16 +118,7 @@ pub async fn execute_plan<W: TargetWriter>(
                 eprintln!();
             }
         }
-    };
-    let applied = apply(plan, writer, &engine.store, &options, report)
-        .await
-        .map_err(|e| e.to_string())?;
-    let exit = if applied.failed > 0 {
-        Exit::Failure
-    } else {
-        Exit::Ok
-    };
-    Ok((applied.plan, exit))
+    }
 }
 
 /// `adsync history`.
@@ -294,46 +137,12 @@ pub fn history_cmd(config_path: &Path, limit: usize, format: ReportFormat) -> an
     }
     let store = match StateStore::open(path) {
         Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(Exit::Failure);
-        }
+        Err(error) => return Ok(fail(&error.into())),
     };
     let runs = store.history(limit)?;
     match format {
         ReportFormat::Json => emit(&(serde_json::to_string_pretty(&runs)? + "\n")),
-        ReportFormat::Text => {
-            let mut out = String::new();
-            for run in &runs {
-                out.push_str(&format!(
-                    "#{} {} {} {}{}\n",
-                    run.id,
-                    run.started_at,
-                    run.trigger,
-                    run.outcome,
-                    run.error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                ));
-                for a in &run.actions {
-                    out.push_str(&format!(
-                        "    {:<8} {:<40} {}{}\n",
-                        a.kind,
-                        a.user_principal_name,
-                        a.status,
-                        a.error
-                            .as_deref()
-                            .map(|e| format!(" ({e})"))
-                            .unwrap_or_default()
-                    ));
-                }
-            }
-            if runs.is_empty() {
-                out.push_str("no runs yet\n");
-            }
-            emit(&out);
-        }
+        ReportFormat::Text => emit(&render::history_table(&runs)),
     }
     Ok(Exit::Ok)
 }
@@ -342,15 +151,12 @@ pub fn history_cmd(config_path: &Path, limit: usize, format: ReportFormat) -> an
 pub fn explain_cmd(config_path: &Path, who: &str) -> anyhow::Result<Exit> {
     let engine = match Engine::open(config_path) {
         Ok(engine) => engine,
-        Err(exit) => return Ok(exit),
+        Err(error) => return Ok(fail(&error)),
     };
     let runtime = runtime()?;
-    let (plan, source, _target) = match runtime.block_on(engine.read_and_plan()) {
-        Ok(result) => result,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(Exit::Failure);
-        }
+    let Planned { plan, source, .. } = match runtime.block_on(engine.read_and_plan()) {
+        Ok(planned) => planned,
+        Err(error) => return Ok(fail(&error)),
     };
     let needle = who.to_lowercase();
     let found = source.users.values().find(|u| {
@@ -366,10 +172,7 @@ pub fn explain_cmd(config_path: &Path, who: &str) -> anyhow::Result<Exit> {
                 println!("{who}: no such user in Entra ID (by object id or userPrincipalName)");
                 return Ok(Exit::Ok);
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(Exit::Failure);
-            }
+            Err(error) => return Ok(fail(&error.into())),
         },
     };
     let links = engine.store.links()?;
@@ -404,23 +207,19 @@ pub fn explain_cmd(config_path: &Path, who: &str) -> anyhow::Result<Exit> {
                 p.target_group_name.as_deref().unwrap_or(&p.target_group_id)
             ));
         }
-        if !user.account_enabled {
-            out.push_str("  not in scope: the account is disabled in Entra ID\n");
-        } else if user.is_guest() && !engine.settings.policy.include_guests {
-            out.push_str("  not in scope: a guest, and policy.include_guests = false\n");
-        } else if let Some(rule) = engine
-            .settings
-            .scope
-            .iter()
-            .find(|r| !crate::sync::matches_scope(&user, std::slice::from_ref(*r)))
-        {
-            out.push_str(&format!(
+        out.push_str(&match scope_verdict(&user, &engine.settings) {
+            ScopeVerdict::InScope => "  in scope\n".to_owned(),
+            ScopeVerdict::Disabled => {
+                "  not in scope: the account is disabled in Entra ID\n".into()
+            }
+            ScopeVerdict::Guest => {
+                "  not in scope: a guest, and policy.include_guests = false\n".into()
+            }
+            ScopeVerdict::FailsRule(rule) => format!(
                 "  not in scope: fails the scope rule {} {} \"{}\"\n",
                 rule.attribute, rule.operator, rule.value
-            ));
-        } else {
-            out.push_str("  in scope\n");
-        }
+            ),
+        });
     }
     // SPEC §3.1: each mapped value and where it came from.
     let mappings = crate::sync::MappingSet::new(&engine.settings.mappings);

@@ -14,10 +14,12 @@
 
 mod assertion;
 mod auth;
+pub mod certificate;
 mod client;
 mod error;
 mod model;
 mod permissions;
+pub mod register;
 #[cfg(test)]
 mod tests;
 

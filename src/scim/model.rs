@@ -235,7 +235,7 @@ impl ScimUser {
             department: self.department.clone(),
             employee_number: self.employee_number.clone(),
             extra: self.extra.clone(),
-            roles: Some(self.roles.clone()),
+            roles: (!self.roles.is_empty()).then(|| self.roles.clone()),
         }
     }
 }

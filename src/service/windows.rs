@@ -18,7 +18,7 @@ use windows_service::service_control_handler::{self, ServiceControlHandlerResult
 use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use windows_service::{define_windows_service, service_dispatcher};
 
-use crate::cli::{Exit, ServiceCommand};
+use crate::cycle::Exit;
 
 const NAME: &str = "adsync";
 const DISPLAY_NAME: &str = "adsync (Entra ID to SCIM sync)";
@@ -95,15 +95,30 @@ fn run_service() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What to do with the Windows service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Register it (starts automatically); `now`: start it as well.
+    Install {
+        now: bool,
+    },
+    Uninstall,
+    Start,
+    Stop,
+    Status,
+}
+
 /// `adsync service install | uninstall | status | start | stop` on Windows (needs an elevated
-/// prompt). The service runs as LocalSystem; see installer/README.md.
-pub fn command(command: &ServiceCommand, config: &Path) -> anyhow::Result<Exit> {
+/// prompt). The service runs as LocalSystem; see installer/README.md. Returns what was done, a
+/// line each, for the caller to show.
+pub fn command(request: Request, config: &Path) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
     let manager = ServiceManager::local_computer(
         None::<&str>,
         ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE,
     )?;
-    match command {
-        ServiceCommand::Install { now, .. } => {
+    match request {
+        Request::Install { now } => {
             let info = ServiceInfo {
                 name: OsString::from(NAME),
                 display_name: OsString::from(DISPLAY_NAME),
@@ -126,12 +141,14 @@ pub fn command(command: &ServiceCommand, config: &Path) -> anyhow::Result<Exit> 
             service.set_description(
                 "Keeps an application's users in step with Microsoft Entra ID over SCIM 2.0",
             )?;
-            if *now {
+            if now {
                 service.start(&[] as &[&OsStr])?;
             }
-            println!("installed the `{NAME}` service (starts automatically)");
+            done.push(format!(
+                "installed the `{NAME}` service (starts automatically)"
+            ));
         }
-        ServiceCommand::Uninstall { .. } => {
+        Request::Uninstall => {
             let service = manager.open_service(
                 NAME,
                 ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE,
@@ -140,34 +157,31 @@ pub fn command(command: &ServiceCommand, config: &Path) -> anyhow::Result<Exit> 
                 let _ = service.stop();
             }
             service.delete()?;
-            println!(
+            done.push(format!(
                 "removed the `{NAME}` service; config, state and logs were kept ({})",
                 config.display()
-            );
+            ));
         }
-        ServiceCommand::Start { .. } => {
+        Request::Start => {
             let service = manager.open_service(NAME, ServiceAccess::START)?;
             service.start(&[] as &[&OsStr])?;
-            println!("started `{NAME}`");
+            done.push(format!("started `{NAME}`"));
         }
-        ServiceCommand::Stop { .. } => {
+        Request::Stop => {
             let service = manager.open_service(NAME, ServiceAccess::STOP)?;
             service.stop()?;
-            println!("stopped `{NAME}`");
+            done.push(format!("stopped `{NAME}`"));
         }
-        ServiceCommand::Status { .. } => {
+        Request::Status => {
             match manager.open_service(NAME, ServiceAccess::QUERY_STATUS) {
                 Ok(service) => {
                     let state = service.query_status()?.current_state;
-                    println!("installed: yes\nrunning:   {state:?}");
+                    done.push(format!("installed: yes\nrunning:   {state:?}"));
                 }
-                Err(_) => println!("installed: no; run `adsync service install`"),
+                Err(_) => done.push("installed: no; run `adsync service install`".to_owned()),
             }
-            println!("config:    {}", config.display());
-        }
-        ServiceCommand::Print { .. } | ServiceCommand::Dispatch => {
-            unreachable!("handled by the CLI")
+            done.push(format!("config:    {}", config.display()));
         }
     }
-    Ok(Exit::Ok)
+    Ok(done)
 }

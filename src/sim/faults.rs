@@ -27,6 +27,9 @@ pub enum Fault {
     CutPage,
     /// The delta token presented is treated as expired (Graph 410 / syncStateNotFound).
     ExpireDelta,
+    /// A Graph list page whose items leave out this property although it was selected (an
+    /// incomplete full read, R10).
+    DropProperty(String),
 }
 
 /// When a fault fires: on the `nth` (1-based) request matching `method` (`"*"` for any) and

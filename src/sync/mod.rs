@@ -7,22 +7,24 @@
 
 mod apply;
 mod delta;
+mod guard;
 mod mapping;
 mod model;
+mod order;
 mod plan;
 mod planner;
+mod scope;
 mod snapshot;
 mod target;
+mod target_index;
 
 pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
 pub use mapping::{DesiredUser, MappingSet, Origin, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;
-pub use planner::{
-    PartialScope, PlanError, PlanInput, attribute as scope_value, mass_disable_guard,
-    matches_scope, plan, plan_partial,
-};
+pub use planner::{PartialScope, PlanError, PlanInput, mass_disable_guard, plan, plan_partial};
+pub use scope::{ScopeVerdict, attribute as scope_value, matches_scope, scope_verdict};
 pub use snapshot::read_source;
 pub use target::{read_target, read_target_partial, read_target_with_info};
 

@@ -7,12 +7,16 @@ use std::collections::BTreeSet;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
+pub use super::guard::mass_disable_guard;
 use super::mapping::{
     DesiredUser, DesiredView, MappingSet, desired_view, differences, hash_fingerprint, tagged_hash,
 };
 use super::model::*;
+use super::order::sort_actions;
 use super::plan::*;
-use crate::config::{GroupMode, Pair, ScopeAttribute, ScopeRule, Settings};
+use super::scope::{ScopeVerdict, scope_verdict};
+use super::target_index::TargetIndex;
+use crate::config::{GroupMode, Pair, Settings};
 
 /// What `plan()` reads.
 #[derive(Clone, Copy, Debug)]
@@ -66,34 +70,6 @@ fn disable_reason(
             entra_id: entra_id.to_owned(),
         }),
     }
-}
-
-/// The value a `[[scope]]` rule on `attribute` tests (empty when the user has none); exported as
-/// `scope_value` for the wizard, which shows it beside each matching user.
-pub fn attribute(user: &SourceUser, attribute: ScopeAttribute) -> &str {
-    let value = match attribute {
-        ScopeAttribute::DisplayName => &user.display_name,
-        ScopeAttribute::UserPrincipalName => return &user.user_principal_name,
-        ScopeAttribute::Mail => &user.mail,
-        ScopeAttribute::GivenName => &user.given_name,
-        ScopeAttribute::Surname => &user.surname,
-        ScopeAttribute::JobTitle => &user.job_title,
-        ScopeAttribute::Department => &user.department,
-        ScopeAttribute::OfficeLocation => &user.office_location,
-        ScopeAttribute::CompanyName => &user.company_name,
-        ScopeAttribute::EmployeeId => &user.employee_id,
-        ScopeAttribute::City => &user.city,
-        ScopeAttribute::Country => &user.country,
-        ScopeAttribute::UserType => &user.user_type,
-    };
-    value.as_deref().unwrap_or("")
-}
-
-/// Does the user match every `[[scope]]` rule?
-pub fn matches_scope(user: &SourceUser, rules: &[ScopeRule]) -> bool {
-    rules
-        .iter()
-        .all(|r| r.operator.matches(attribute(user, r.attribute), &r.value))
 }
 
 /// The SCIM field names the plan uses, as the Entra attributes they come from (for reasons).
@@ -546,50 +522,6 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// Lookups into the target snapshot for matching (R2).
-struct TargetIndex<'a> {
-    by_external_id: HashMap<&'a str, Vec<&'a str>>,
-    /// Lower-cased userName and every lower-cased email → target ids.
-    by_name_or_email: HashMap<String, Vec<&'a str>>,
-    /// Target id → the Entra id it is linked to.
-    linked_to: HashMap<&'a str, &'a str>,
-}
-
-impl<'a> TargetIndex<'a> {
-    fn new(target: &'a TargetSnapshot, links: &'a Links) -> Self {
-        let mut by_external_id: HashMap<&str, Vec<&str>> =
-            HashMap::with_capacity_and_hasher(target.users.len(), Default::default());
-        let mut by_name_or_email: HashMap<String, Vec<&str>> =
-            HashMap::with_capacity_and_hasher(target.users.len() * 2, Default::default());
-        let mut keys: Vec<String> = Vec::new();
-        for user in target.users.values() {
-            if let Some(ext) = user.external_id.as_deref() {
-                by_external_id.entry(ext).or_default().push(&user.id);
-            }
-            keys.clear();
-            keys.push(user.user_name.to_lowercase());
-            for email in &user.emails {
-                let email = email.to_lowercase();
-                if !keys.contains(&email) {
-                    keys.push(email);
-                }
-            }
-            for key in keys.drain(..) {
-                by_name_or_email.entry(key).or_default().push(&user.id);
-            }
-        }
-        let linked_to = links
-            .values()
-            .map(|l| (l.target_id.as_str(), l.entra_id.as_str()))
-            .collect();
-        Self {
-            by_external_id,
-            by_name_or_email,
-            linked_to,
-        }
-    }
-}
-
 /// The Entra users a partial plan covers (an incremental cycle). Only they get actions; the target
 /// snapshot needs to hold only their target users, the users that match them (R2) and their group
 /// memberships; nobody outside is planned for, so nobody outside is touched.
@@ -669,14 +601,14 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
         let Some(qualifying) = member_of.remove(id.as_str()) else {
             continue;
         };
-        if !user.account_enabled {
-            continue;
+        match scope_verdict(user, settings) {
+            ScopeVerdict::InScope => in_scope.push((id, user, qualifying)),
+            // A disabled account is disabled (R6), not out of scope.
+            ScopeVerdict::Disabled => {}
+            ScopeVerdict::Guest | ScopeVerdict::FailsRule(_) => {
+                out_of_scope.insert(id);
+            }
         }
-        if (user.is_guest() && !policy.include_guests) || !matches_scope(user, &settings.scope) {
-            out_of_scope.insert(id);
-            continue;
-        }
-        in_scope.push((id, user, qualifying));
     }
     drop(member_of);
     let links_by_id: HashMap<&str, &Link> = links.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -844,145 +776,4 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
         settings.policy.max_disable_percent,
     );
     Ok(plan)
-}
-
-/// Orders actions by userPrincipalName without case, then Entra id. Lower-casing both names in
-/// every comparison was 13% of a 100,000-user first plan, and a cached key per action (two
-/// strings each) 13 MiB at the plan's peak; this sorts 16-byte (prefix, index) pairs, compares
-/// whole names only when eight-byte prefixes tie, without allocating for ASCII names, and then
-/// moves the actions into place.
-fn sort_actions(actions: &mut [Action]) {
-    fn lowered(name: &str) -> std::borrow::Cow<'_, str> {
-        if name
-            .bytes()
-            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-        {
-            std::borrow::Cow::Owned(name.to_lowercase())
-        } else {
-            std::borrow::Cow::Borrowed(name)
-        }
-    }
-    fn prefix(name: &str) -> u64 {
-        let mut bytes = [0u8; 8];
-        let name = lowered(name);
-        for (slot, b) in bytes.iter_mut().zip(name.bytes()) {
-            *slot = b;
-        }
-        u64::from_be_bytes(bytes)
-    }
-    let whole = |a: &Action, b: &Action| {
-        let (x, y) = (&a.user_principal_name, &b.user_principal_name);
-        let names = if x.is_ascii() && y.is_ascii() {
-            x.bytes()
-                .map(|c| c.to_ascii_lowercase())
-                .cmp(y.bytes().map(|c| c.to_ascii_lowercase()))
-        } else {
-            lowered(x).cmp(&lowered(y))
-        };
-        names.then_with(|| a.entra_id.cmp(&b.entra_id))
-    };
-    let mut order: Vec<(u64, usize)> = actions
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (prefix(&a.user_principal_name), i))
-        .collect();
-    order.sort_unstable_by(|x, y| {
-        x.0.cmp(&y.0)
-            .then_with(|| whole(&actions[x.1], &actions[y.1]))
-            .then_with(|| x.1.cmp(&y.1))
-    });
-    // Position p gets the action now at order[p].1: follow each cycle of the permutation.
-    let mut source: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
-    for start in 0..source.len() {
-        let mut at = start;
-        while source[at] != start {
-            let from = source[at];
-            actions.swap(at, from);
-            source[at] = at;
-            at = from;
-        }
-        source[at] = at;
-    }
-}
-
-/// R11: a plan disabling 5 or more users and more than either limit is withheld.
-pub fn mass_disable_guard(
-    disables: usize,
-    active_managed: usize,
-    max_disables: u32,
-    max_percent: u32,
-) -> Option<Blocked> {
-    let max_disables = max_disables as usize;
-    let over_count = disables > max_disables;
-    let over_percent = disables * 100 > max_percent as usize * active_managed;
-    if disables < 5 || !(over_count || over_percent) {
-        return None;
-    }
-    let percent_limit = max_percent as usize * active_managed / 100;
-    let limit = max_disables.min(percent_limit);
-    let reason = if over_count {
-        format!("the plan disables {disables} users, more than max_disables = {max_disables}")
-    } else {
-        format!(
-            "the plan disables {disables} of {active_managed} active managed users, more than \
-             max_disable_percent = {max_percent}%"
-        )
-    };
-    Some(Blocked {
-        disables,
-        limit,
-        reason,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The allocation-free sort gives exactly the order of the plain one (lower-cased name, then
-    /// Entra id), with shared prefixes, case, non-ASCII names and equal names in the mix.
-    #[test]
-    fn actions_sort_by_name_without_case_then_id() {
-        let names = [
-            "alex.wilber@contoso.example",
-            "Alex.Wilber@contoso.example",
-            "alex.wil@contoso.example",
-            "alex.wilberforce@contoso.example",
-            "ÄLEX@contoso.example",
-            "älex@contoso.example",
-            "zoë.müller@contoso.example",
-            "ZOË.Müller@contoso.example",
-            "a",
-            "",
-            "b@x",
-            "İstanbul@contoso.example",
-            "alex.wilber@contoso.examplE",
-        ];
-        let mut actions = Vec::new();
-        for round in 0..7 {
-            for (n, name) in names.iter().enumerate() {
-                actions.push(Action {
-                    kind: ActionKind::Create,
-                    entra_id: format!("{:02}-{round}", (n * 7 + round * 3) % 13),
-                    user_principal_name: (*name).to_owned(),
-                    email: String::new(),
-                    target_user_id: None,
-                    target_group: None,
-                    target_groups: None,
-                    changes: Vec::new(),
-                    reason: String::new(),
-                    result: None,
-                    execution: Execution::default(),
-                });
-            }
-        }
-        let mut expected = actions.clone();
-        expected.sort_by_cached_key(|a| (a.user_principal_name.to_lowercase(), a.entra_id.clone()));
-        sort_actions(&mut actions);
-        let key = |a: &Action| (a.user_principal_name.clone(), a.entra_id.clone());
-        assert_eq!(
-            actions.iter().map(key).collect::<Vec<_>>(),
-            expected.iter().map(key).collect::<Vec<_>>()
-        );
-    }
 }

@@ -6,20 +6,21 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::azure::{AzureStep, CredentialKind};
-use super::credentials::CredentialsStep;
-use super::pairing::PairRow;
+use super::steps::azure::{AzureStep, CredentialKind};
+use super::steps::credentials::CredentialsStep;
+use super::steps::pairing::PairRow;
 use super::widgets::SecretInput;
 use crate::config::{
     ConfigFile, EntraSection, Pair, ScopeRule, ServiceSection, Settings, TargetAuthKind,
     TargetSection,
 };
+use crate::cycle::CycleError;
 use crate::entra::{GraphClient, TokenSource};
 use crate::http::RetryPolicy;
 use crate::scim::{ScimAuth, ScimClient};
 use crate::secret::{Secret, SecretRef};
 use crate::state::StateStore;
-use crate::sync::{Links, Plan, PlanInput, SourceSnapshot, read_source, read_target};
+use crate::sync::{Links, Plan, SourceSnapshot, read_source};
 
 /// Stands in for a secret that is typed but not stored yet; never resolved (the wizard's clients
 /// get the typed value directly).
@@ -212,7 +213,8 @@ impl Connections {
         let settings = draft.settings();
         let tokens = token_source(draft, &settings).await?;
         let graph =
-            GraphClient::with_tokens(&settings.entra, Arc::new(tokens), RetryPolicy::default());
+            GraphClient::with_tokens(&settings.entra, Arc::new(tokens), RetryPolicy::default())
+                .with_mappings(&settings.mappings);
         let scim = scim_client(&draft.credentials).await?;
         Ok(Self {
             settings,
@@ -228,19 +230,18 @@ impl Connections {
             .map_err(|e| format!("Reading the paired groups from Entra ID failed: {e}"))
     }
 
-    /// The plan the engine would apply: both sides read, nothing written.
+    /// The plan the engine would apply: both sides read, nothing written (the cycle's own read).
     pub(crate) async fn plan(&self, links: &Links) -> Result<Plan, String> {
-        let (source, target) =
-            tokio::join!(self.source(links), read_target(&self.scim, &self.settings));
-        let source = source?;
-        let target = target.map_err(|e| format!("Reading the application failed: {e}"))?;
-        crate::sync::plan(PlanInput {
-            settings: &self.settings,
-            source: &source,
-            target: &target,
-            links,
-        })
-        .map_err(|e| e.to_string())
+        crate::cycle::read_and_plan(&self.graph, &self.scim, &self.settings, links)
+            .await
+            .map(|planned| planned.plan)
+            .map_err(|e| match e {
+                CycleError::ReadSource(e) => {
+                    format!("Reading the paired groups from Entra ID failed: {e}")
+                }
+                CycleError::ReadTarget(e) => format!("Reading the application failed: {e}"),
+                other => other.to_string(),
+            })
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, OnceLock};
 
-use super::app::Wizard;
+use super::shell::Wizard;
 
 /// What a finished job does to the wizard, on the UI thread.
 pub(crate) type Reply = Box<dyn FnOnce(&mut Wizard) + Send>;
@@ -33,6 +33,82 @@ impl<T> Task<T> {
     pub fn done(&self) -> Option<&T> {
         match self {
             Task::Done(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// A value loaded for some inputs (rerun's "requested value"): the load's status and the data it
+/// fetched in one value, with a fingerprint of the inputs it was asked for, so that a changed input
+/// reloads and a reply that arrives for inputs since changed is dropped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Load<T> {
+    key: Option<u64>,
+    pub task: Task<T>,
+}
+
+impl<T> Default for Load<T> {
+    fn default() -> Self {
+        Self {
+            key: None,
+            task: Task::Idle,
+        }
+    }
+}
+
+impl<T> Load<T> {
+    /// Marks a load for `key` as started (the old value is gone).
+    pub fn start(&mut self, key: u64) {
+        self.key = Some(key);
+        self.task = Task::Pending;
+    }
+
+    /// Must a step showing this load for `key` (re)load it: other inputs, never asked, or failed?
+    pub fn wants(&self, key: u64) -> bool {
+        self.key != Some(key) || matches!(self.task, Task::Idle | Task::Failed(_))
+    }
+
+    /// Was the last load asked for these inputs?
+    pub fn is_for(&self, key: u64) -> bool {
+        self.key == Some(key)
+    }
+
+    /// Stores a job's result if it is for the inputs last asked for; `false` when it is stale.
+    pub fn finish(&mut self, key: u64, result: Result<T, String>) -> bool {
+        if self.key != Some(key) {
+            return false;
+        }
+        self.task = match result {
+            Ok(value) => Task::Done(value),
+            Err(message) => Task::Failed(message),
+        };
+        true
+    }
+
+    /// Sets the value directly (tests, benches, and values made on the UI thread).
+    pub fn set(&mut self, value: T) {
+        self.task = Task::Done(value);
+    }
+
+    /// Sets a failure directly.
+    pub fn fail(&mut self, message: impl Into<String>) {
+        self.task = Task::Failed(message.into());
+    }
+
+    /// The value, once loaded.
+    pub fn done(&self) -> Option<&T> {
+        self.task.done()
+    }
+
+    /// True while the job runs.
+    pub fn is_pending(&self) -> bool {
+        self.task.is_pending()
+    }
+
+    /// Why the load failed, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        match &self.task {
+            Task::Failed(message) => Some(message),
             _ => None,
         }
     }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use super::app::{Wizard, WizardOptions};
+use super::shell::{Wizard, WizardOptions};
 use super::step::Step;
 
 /// The setup wizard of adsync: writes the config, stores the secrets, installs the background

@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
+use super::register;
 use super::token::{self, now_secs};
 use super::{DeltaCursor, ObjectIndex, PendingRound, State, id_of};
 use crate::sim::{Fault, PendingFaults};
@@ -172,7 +173,21 @@ pub(super) async fn handle(
         .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let mut state = state.lock().unwrap();
+    register::record(&mut state, &body);
+    register::tick(&mut state);
     match segs.as_slice() {
+        [tenant, "oauth2", "v2.0", "authorize"] => {
+            register::authorize(&mut state, tenant, &uri, &headers)
+        }
+        [tenant, "oauth2", "v2.0", "devicecode"] => {
+            register::devicecode(&mut state, tenant, &headers, &body)
+        }
+        [tenant, "oauth2", "v2.0", "token"] if register::is_delegated(&body) => {
+            register::token(&mut state, tenant, &headers, &body)
+        }
+        ["v1.0", rest @ ..] if register::owns(rest) => {
+            register::graph(&mut state, &method, rest, &uri, &headers, &body, &origin)
+        }
         [tenant, "oauth2", "v2.0", "token"] => token::token(
             &mut state,
             tenant,
@@ -797,6 +812,15 @@ fn list<T: ListItem>(
     if ctx.pending.has(&Fault::CutPage) {
         page.truncate(page.len() / 2);
         next = None;
+    }
+    for fault in &ctx.pending.0 {
+        if let Fault::DropProperty(name) = fault {
+            for item in &mut page {
+                if let Some(obj) = item.as_object_mut() {
+                    obj.remove(name);
+                }
+            }
+        }
     }
     let mut body = Map::new();
     let selected = select

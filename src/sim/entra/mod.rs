@@ -6,11 +6,13 @@
 
 mod fixture;
 mod graph;
+mod register;
 #[cfg(test)]
 mod tests;
 mod token;
 
 pub use fixture::{AppFixture, Fixture, SecretFixture, TenantFixture};
+pub use register::{CreatedApp, GRAPH_APP_ID};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -99,6 +101,8 @@ struct State {
     /// Where each directory object is, by lowercase id: built on first use, dropped whenever an
     /// object is added or removed (member lists and property changes keep it valid).
     positions: std::sync::OnceLock<HashMap<String, (Table, usize)>>,
+    /// The app-registration side: sign-in flows, created apps, lag and faults.
+    reg: register::Registration,
 }
 
 /// Which list of [`State`] an object lives in.
@@ -453,6 +457,7 @@ impl State {
             delta_page_size: 100,
             delta_members_per_entry: 200,
             positions: Default::default(),
+            reg: Default::default(),
         })
     }
 

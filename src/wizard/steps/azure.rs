@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use egui::Ui;
 
-use super::jobs::Task;
-use super::widgets::{self, SecretInput, Touched};
 use crate::config::{Cloud, check_guid, check_tenant, check_url};
 use crate::entra::CertificateCredential;
+pub use crate::entra::certificate::{GeneratedCertificate, generate_certificate};
 use crate::health::CheckLine;
+use crate::wizard::jobs::{Reply, Task};
+use crate::wizard::shell::Wizard;
+use crate::wizard::widgets::{self, SecretInput, Touched};
 
 /// What the step asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,16 +71,6 @@ type CertificateCheck = (
     Option<std::time::SystemTime>,
     Result<String, String>,
 );
-
-/// A certificate the wizard generated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GeneratedCertificate {
-    /// The PEM with certificate and private key (mode 0600), what the config names.
-    pub pem: PathBuf,
-    /// The public certificate (DER) written beside it, to upload to the app registration.
-    pub cer: PathBuf,
-    pub thumbprint: String,
-}
 
 /// The state of step 2.
 #[derive(Clone, Debug, Default)]
@@ -455,70 +447,151 @@ fn check_certificate(path: &Path) -> Result<String, String> {
         })
 }
 
-/// Makes a self-signed certificate with a new 2048-bit RSA key (what `CertificateCredential`
-/// signs with) and writes the PEM (certificate + key, mode 0600) at `pem` and the public
-/// certificate (DER) beside it as `.cer`.
-pub fn generate_certificate(pem: &Path, subject: &str) -> Result<GeneratedCertificate, String> {
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let failed = |what: &str, e: &dyn std::fmt::Display| {
-        format!("Generating the certificate failed ({what}: {e}).")
-    };
-    let key = rsa::RsaPrivateKey::new(&mut CompatRng, 2048).map_err(|e| failed("RSA key", &e))?;
-    let key_pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| failed("PKCS#8", &e))?;
-    let key_pair = rcgen::KeyPair::from_pem(&key_pem).map_err(|e| failed("key pair", &e))?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
-        .map_err(|e| failed("parameters", &e))?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, subject);
-    let year = current_year();
-    params.not_before = rcgen::date_time_ymd(year, 1, 1);
-    params.not_after = rcgen::date_time_ymd(year + 2, 12, 31);
-    let certificate = params
-        .self_signed(&key_pair)
-        .map_err(|e| failed("signing", &e))?;
-    let mut text = certificate.pem();
-    text.push_str(key_pem.as_str());
-    crate::fsutil::write_atomic(pem, text.as_bytes())
-        .map_err(|e| format!("Cannot write {}: {e}.", pem.display()))?;
-    let cer = pem.with_extension("cer");
-    std::fs::write(&cer, certificate.der())
-        .map_err(|e| format!("Cannot write {}: {e}.", cer.display()))?;
-    Ok(GeneratedCertificate {
-        pem: pem.to_owned(),
-        cer,
-        thumbprint: crate::entra::thumbprint_hex(certificate.der()),
-    })
+// The step's effects, run by the shell after the frame.
+impl Wizard {
+    pub(crate) fn run_azure(&mut self, command: AzureCommand) {
+        match command {
+            AzureCommand::TestConnection => {
+                self.azure.test = Task::Pending;
+                let draft = self.draft();
+                self.jobs.spawn(async move {
+                    let settings = draft.settings();
+                    let lines = match crate::wizard::draft::token_source(&draft, &settings).await {
+                        Ok(tokens) => Ok(crate::entra::check_tokens(
+                            &settings.entra,
+                            std::sync::Arc::new(tokens),
+                            crate::http::RetryPolicy::default(),
+                        )
+                        .await),
+                        Err(e) => Err(e),
+                    };
+                    Box::new(move |w: &mut Wizard| {
+                        w.azure.test = match lines {
+                            Ok(lines) => Task::Done(lines),
+                            Err(e) => Task::Failed(e),
+                        }
+                    }) as Reply
+                });
+            }
+            AzureCommand::ChoosePem => {
+                self.jobs.spawn(async move {
+                    let picked = rfd::AsyncFileDialog::new()
+                        .set_title("Certificate with private key (PEM)")
+                        .add_filter("PEM", &["pem"])
+                        .pick_file()
+                        .await;
+                    let path = picked.map(|f| f.path().to_owned());
+                    Box::new(move |w: &mut Wizard| match path {
+                        Some(path) => {
+                            w.azure.certificate = path.display().to_string();
+                            w.azure.notice = None;
+                        }
+                        None => {
+                            w.azure.notice = Some(
+                                "No file was chosen (the dialog was cancelled or cannot open \
+                                 here); type the PEM's full path in the field instead."
+                                    .into(),
+                            )
+                        }
+                    }) as Reply
+                });
+            }
+            AzureCommand::GenerateCertificate => {
+                self.azure.generated = Task::Pending;
+                let pem = free_path(&config_dir(&self.config_path), "entra-certificate", "pem");
+                let subject = format!("adsync {}", self.azure.tenant.trim());
+                self.jobs.spawn_blocking(move || {
+                    let result = generate_certificate(&pem, &subject);
+                    Box::new(move |w: &mut Wizard| match result {
+                        Ok(generated) => {
+                            w.azure.certificate = generated.pem.display().to_string();
+                            w.azure.generated = Task::Done(generated);
+                            // Ask where to save the public certificate for upload.
+                            w.run_azure(AzureCommand::SaveCer);
+                        }
+                        Err(e) => w.azure.generated = Task::Failed(e),
+                    }) as Reply
+                });
+            }
+            AzureCommand::SaveCer => {
+                let Some(generated) = self.azure.generated.done().cloned() else {
+                    return;
+                };
+                self.jobs.spawn(async move {
+                    let picked = rfd::AsyncFileDialog::new()
+                        .set_title("Save the public certificate for upload")
+                        .set_file_name("adsync.cer")
+                        .save_file()
+                        .await;
+                    let outcome = match picked {
+                        None => format!(
+                            "Save dialog cancelled; the public certificate stays at {}.",
+                            generated.cer.display()
+                        ),
+                        Some(file) => match std::fs::copy(&generated.cer, file.path()) {
+                            Ok(_) => format!(
+                                "Saved the public certificate as {}.",
+                                file.path().display()
+                            ),
+                            Err(e) => format!(
+                                "Cannot save {}: {e}. The public certificate stays at {}.",
+                                file.path().display(),
+                                generated.cer.display()
+                            ),
+                        },
+                    };
+                    Box::new(move |w: &mut Wizard| w.azure.notice = Some(outcome)) as Reply
+                });
+            }
+            AzureCommand::OpenAppRegistrations => {
+                let settings = self.draft().settings();
+                let url = if self.azure.identity_valid() {
+                    crate::entra::app_registration_url(&settings.entra)
+                } else {
+                    format!(
+                        "{}/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade",
+                        self.azure.cloud.endpoints().portal
+                    )
+                };
+                self.open_url(url);
+            }
+            AzureCommand::OpenAdminConsent => {
+                let settings = self.draft().settings();
+                self.open_url(crate::entra::admin_consent_url(&settings.entra));
+            }
+        }
+    }
+
+    fn open_url(&mut self, url: String) {
+        self.jobs.spawn_blocking(move || {
+            let notice = match open::that_detached(&url) {
+                Ok(()) => format!("Opened in the browser: {url}"),
+                Err(e) => {
+                    format!("No browser could be opened ({e}); open this address yourself: {url}")
+                }
+            };
+            Box::new(move |w: &mut Wizard| w.azure.notice = Some(notice)) as Reply
+        });
+    }
 }
 
-/// The current year (UTC, to within a day: the certificate's validity starts on 1 January).
-fn current_year() -> i32 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    1970 + (secs / 31_556_952) as i32
+fn config_dir(config_path: &Path) -> PathBuf {
+    config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// `rand`'s thread RNG (a CSPRNG seeded by the OS) for `rsa`, which wants the older `rand_core`.
-struct CompatRng;
-
-impl rsa::rand_core::RngCore for CompatRng {
-    fn next_u32(&mut self) -> u32 {
-        rand::random()
+/// `dir/stem.ext`, or `dir/stem-2.ext`, … when taken: a generated key never replaces one a
+/// running service may still use.
+fn free_path(dir: &Path, stem: &str, ext: &str) -> PathBuf {
+    let first = dir.join(format!("{stem}.{ext}"));
+    if !first.exists() {
+        return first;
     }
-    fn next_u64(&mut self) -> u64 {
-        rand::random()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        rand::fill(dest);
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
-        rand::fill(dest);
-        Ok(())
-    }
+    (2..)
+        .map(|n| dir.join(format!("{stem}-{n}.{ext}")))
+        .find(|p| !p.exists())
+        .expect("some name is free")
 }
-
-impl rsa::rand_core::CryptoRng for CompatRng {}

@@ -1,89 +1,9 @@
-//! Wizard tests with egui_kittest: the whole `--demo` flow driven through the accessibility tree
-//! (clicks and typing), validation messages, the cancel confirmation, the keyboard, editing an
-//! existing config, and certificate generation. No display or GPU is needed.
+//! The whole wizard end to end: the `--demo` flow from credentials to the first sync, and
+//! editing an existing config.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use super::*;
-use crate::config;
-use crate::secret::SecretRef;
-
-const DEFAULT_PASSWORD: &str = "Welcome-2026-Tailspin!";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn harness(wizard: Wizard) -> Harness<'static, Wizard> {
-    Harness::builder()
-        .with_size(egui::vec2(1024.0, 768.0))
-        .with_max_steps(1000)
-        .build_ui_state(|ui, wizard: &mut Wizard| wizard.ui(ui), wizard)
-}
-
-/// Steps frames until every background job has reported back (spinners keep asking for frames,
-/// so `run()` cannot be used while a job runs).
-fn settle(h: &mut Harness<'_, Wizard>) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        h.step();
-        if h.state().jobs_running() == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "background jobs did not finish");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    h.run_steps(3);
-}
-
-fn type_into(h: &mut Harness<'_, Wizard>, label: &str, text: &str) {
-    h.get_by_label(label).scroll_to_me();
-    h.run_steps(2);
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.get_by_label(label).type_text(text);
-    h.run_steps(2);
-}
-
-fn replace_in(h: &mut Harness<'_, Wizard>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.run_steps(1);
-    h.get_by_label(label).type_text(text);
-    h.run_steps(2);
-}
-
-/// Is a text with this fragment on screen (beside its field, and perhaps also beside Next)?
-fn shown(h: &Harness<'_, Wizard>, fragment: &str) -> bool {
-    h.query_all_by_label_contains(fragment).next().is_some()
-}
-
-fn click(h: &mut Harness<'_, Wizard>, label: &str) {
-    h.get_by_label(label).scroll_to_me();
-    h.run_steps(2);
-    h.get_by_label(label).click();
-    h.run_steps(2);
-}
-
-fn demo_wizard(dir: &Path, runtime: &tokio::runtime::Runtime) -> Wizard {
-    Wizard::new(
-        WizardOptions {
-            demo: true,
-            demo_dir: Some(dir.join("demo")),
-            ..Default::default()
-        },
-        runtime.handle().clone(),
-    )
-}
 
 #[test]
 fn wizard_demo_flow_from_credentials_to_first_sync() {
@@ -179,11 +99,13 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
         h.state()
             .search
             .source
-            .as_ref()
+            .done()
             .is_some_and(|s| !s.users.is_empty())
     );
     click(&mut h, "Next");
     assert!(h.state().search.confirming, "Next opens the confirmation");
+    // N is counted from the plan, computed now.
+    settle(&mut h);
     assert_eq!(
         h.state().step,
         Step::Search,
@@ -201,12 +123,13 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     assert_eq!(h.state().step, Step::Search);
     click(&mut h, "Next");
     assert!(h.state().search.confirming);
+    settle(&mut h);
     click(&mut h, "Confirm");
 
     // Step 5: the engine's real plan.
     assert_eq!(h.state().step, Step::Preview);
     settle(&mut h);
-    let plan = h.state().preview.plan.clone().expect("a plan");
+    let plan = h.state().preview.plan.done().cloned().expect("a plan");
     assert!(
         plan.summary.create + plan.summary.link > 0,
         "{:?}",
@@ -222,7 +145,8 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     settle(&mut h);
     let report = h.state().finish.report.done().cloned().expect("finished");
     assert!(report.saved, "{:?}", report.lines);
-    let Some(super::finish::FirstSync::Applied { summary, failed }) = report.first_sync.clone()
+    let Some(crate::wizard::steps::finish::FirstSync::Applied { summary, failed }) =
+        report.first_sync.clone()
     else {
         panic!("first sync did not apply: {:?}", report.first_sync)
     };
@@ -278,181 +202,6 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
 
     click(&mut h, "Close");
     assert_eq!(h.state().outcome, Some(Outcome::Finished));
-}
-
-fn new_wizard(dir: &Path, runtime: &tokio::runtime::Runtime) -> Wizard {
-    Wizard::new(
-        WizardOptions {
-            config_path: Some(dir.join("config.toml")),
-            ..Default::default()
-        },
-        runtime.handle().clone(),
-    )
-}
-
-#[test]
-fn wizard_credentials_validation_messages() {
-    let tmp = tempfile::tempdir().unwrap();
-    let rt = runtime();
-    let mut h = harness(new_wizard(tmp.path(), &rt));
-    assert!(h.state().validate_current().is_err());
-    // An untouched empty form is not red: the first missing field is named beside Next only.
-    assert_eq!(
-        h.query_all_by_label_contains("Enter the application's SCIM base URL")
-            .count(),
-        1
-    );
-    assert!(
-        h.query_by_label_contains("SCIM URL: Enter the application's SCIM base URL")
-            .is_some()
-    );
-
-    type_into(&mut h, "SCIM URL", "ftp://app.example.com/scim");
-    assert!(shown(&h, "uses the scheme `ftp`; use https"));
-    // Beside the field, and (as the first problem) beside Next, named by field.
-    assert_eq!(
-        h.query_all_by_label_contains("uses the scheme `ftp`")
-            .count(),
-        2
-    );
-    assert!(h.query_by_label_contains("SCIM URL: `ftp://").is_some());
-    replace_in(&mut h, "SCIM URL", "http://app.example.com/scim/v2");
-    assert!(shown(
-        &h,
-        "uses plain http to a host other than this machine"
-    ));
-    replace_in(&mut h, "SCIM URL", "https://app.example.com/scim/v2");
-    assert!(!shown(&h, "use https"));
-
-    type_into(&mut h, "Administrator email", "not-an-email");
-    assert!(shown(&h, "`not-an-email` is not an email address"));
-    replace_in(&mut h, "Administrator email", "admin@example.com");
-
-    type_into(&mut h, "Default password for new users", "one");
-    type_into(&mut h, "Default password again", "two");
-    assert!(shown(&h, "The two default passwords differ"));
-    replace_in(&mut h, "Default password again", "one");
-
-    // The token is still missing: Next says so, naming the field.
-    let why = h.state().validate_current().unwrap_err();
-    assert!(why.starts_with("Token:"), "{why}");
-    assert!(
-        h.query_by_label(&why).is_some(),
-        "the reason is shown beside Next"
-    );
-    type_into(&mut h, "Token", "tok-123");
-    assert!(h.state().validate_current().is_ok());
-
-    // Basic authentication asks for a username and password instead.
-    click(&mut h, "Username and password");
-    let why = h.state().validate_current().unwrap_err();
-    assert!(why.starts_with("Username:"), "{why}");
-}
-
-#[test]
-fn wizard_azure_validation_messages() {
-    let tmp = tempfile::tempdir().unwrap();
-    let rt = runtime();
-    let mut wizard = new_wizard(tmp.path(), &rt);
-    wizard.step = Step::AzureApp;
-    let mut h = harness(wizard);
-
-    type_into(&mut h, "Tenant", "not a tenant");
-    assert!(shown(&h, "is neither a tenant GUID nor a domain"));
-    replace_in(&mut h, "Tenant", "contoso.onmicrosoft.com");
-    type_into(&mut h, "Client ID", "1234");
-    assert!(shown(&h, "`1234` is not a GUID"));
-    replace_in(&mut h, "Client ID", "11111111-2222-3333-4444-555555555555");
-    assert!(
-        h.state()
-            .validate_current()
-            .unwrap_err()
-            .starts_with("Client secret:")
-    );
-
-    click(&mut h, "Certificate");
-    type_into(&mut h, "Certificate PEM", "relative.pem");
-    assert!(shown(&h, "is not an absolute path"));
-    let missing = tmp.path().join("missing.pem");
-    replace_in(&mut h, "Certificate PEM", &missing.display().to_string());
-    assert!(shown(&h, "Cannot read"));
-
-    // The file dialog cannot open on a headless machine: that counts as cancelled.
-    click(&mut h, "Choose PEM…");
-    settle(&mut h);
-    assert!(shown(&h, "No file was chosen"));
-}
-
-#[test]
-fn wizard_generated_certificate_is_private_and_signs_in_format() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pem = tmp.path().join("entra-certificate.pem");
-    let generated = super::azure::generate_certificate(&pem, "adsync test").unwrap();
-    let credential = crate::entra::CertificateCredential::from_file(&pem).unwrap();
-    assert_eq!(credential.thumbprint(), generated.thumbprint);
-    let cer = std::fs::read(&generated.cer).unwrap();
-    assert_eq!(crate::entra::thumbprint_hex(&cer), generated.thumbprint);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "the private key is owner-only");
-    }
-    let text = std::fs::read_to_string(&pem).unwrap();
-    assert!(text.contains("-----BEGIN CERTIFICATE-----"));
-    assert!(text.contains("-----BEGIN PRIVATE KEY-----"));
-}
-
-#[test]
-fn wizard_cancel_asks_before_losing_changes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let rt = runtime();
-
-    // Nothing entered: Cancel closes at once.
-    let mut h = harness(new_wizard(tmp.path(), &rt));
-    click(&mut h, "Cancel");
-    assert_eq!(h.state().outcome, Some(Outcome::Cancelled));
-
-    let mut h = harness(new_wizard(tmp.path(), &rt));
-    type_into(&mut h, "SCIM URL", "https://app.example.com/scim/v2");
-    click(&mut h, "Cancel");
-    assert!(h.query_by_label("Discard your changes?").is_some());
-    assert_eq!(h.state().outcome, None);
-    click(&mut h, "Keep editing");
-    assert!(h.query_by_label("Discard your changes?").is_none());
-    assert_eq!(
-        h.get_by_label("SCIM URL").value().as_deref(),
-        Some("https://app.example.com/scim/v2")
-    );
-
-    // Esc is Cancel.
-    h.key_press(egui::Key::Escape);
-    h.run_steps(2);
-    assert!(h.query_by_label("Discard your changes?").is_some());
-    click(&mut h, "Discard and close");
-    assert_eq!(h.state().outcome, Some(Outcome::Cancelled));
-    assert!(
-        !tmp.path().join("config.toml").exists(),
-        "nothing was written"
-    );
-}
-
-#[test]
-fn wizard_enter_is_next_only_when_the_step_is_valid() {
-    let tmp = tempfile::tempdir().unwrap();
-    let rt = runtime();
-    let mut h = harness(new_wizard(tmp.path(), &rt));
-    h.key_press(egui::Key::Enter);
-    h.run_steps(2);
-    assert_eq!(h.state().step, Step::Credentials);
-    type_into(&mut h, "SCIM URL", "https://app.example.com/scim/v2");
-    type_into(&mut h, "Token", "tok-123");
-    type_into(&mut h, "Administrator email", "admin@example.com");
-    h.key_press(egui::Key::Enter);
-    h.run_steps(2);
-    assert_eq!(h.state().step, Step::AzureApp);
-    click(&mut h, "Back");
-    assert_eq!(h.state().step, Step::Credentials);
 }
 
 const EXISTING: &str = r#"version = 1
@@ -595,4 +344,39 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
     assert!(!h.state().has_unsaved_changes());
     click(&mut h, "Close");
     assert_eq!(h.state().outcome, Some(Outcome::Finished));
+}
+
+#[test]
+fn wizard_confirmation_counts_the_users_the_plan_acts_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = harness(demo_at(tmp.path(), &rt, Step::Search));
+    settle(&mut h);
+    let (matches, groups) = h.state_mut().search.counts().expect("members read");
+    let disabled_matches = {
+        let wizard = h.state_mut();
+        let ids = wizard.search.matching_ids().to_vec();
+        let source = wizard.search.source.done().unwrap();
+        ids.iter()
+            .filter(|id| !source.users[*id].account_enabled)
+            .count()
+    };
+    assert!(
+        disabled_matches > 0,
+        "the demo's paired groups hold disabled users, which the count must leave out"
+    );
+
+    click(&mut h, "Next");
+    settle(&mut h);
+    let plan = h.state().preview.plan.done().cloned().expect("a plan");
+    let n = crate::wizard::steps::preview::effects::acted_on(&plan);
+    assert!(n > 0 && n < matches, "{n} acted on of {matches} matching");
+    let question = format!("Synchronize {n} users from {groups} groups?");
+    assert!(shown(&h, &question), "the dialog does not ask {question:?}");
+    assert!(!shown(&h, &format!("Synchronize {matches} users")));
+
+    // Confirming opens the preview of that very plan, without planning again.
+    click(&mut h, "Confirm");
+    assert_eq!(h.state().step, Step::Preview);
+    assert_eq!(h.state().preview.plan.done(), Some(&plan));
 }

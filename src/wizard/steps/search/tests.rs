@@ -207,7 +207,10 @@ fn a_spinner_shows_while_the_members_are_read() {
         Err("The members of the paired groups are still being read.".into())
     );
 
-    harness.state_mut().error = Some("Graph answered 403 for group g-sales".into());
+    harness
+        .state_mut()
+        .source
+        .fail("Graph answered 403 for group g-sales");
     harness.run_steps(2);
     harness.get_by_label("Graph answered 403 for group g-sales");
 }
@@ -236,7 +239,7 @@ fn validate_refuses_a_term_that_matches_nobody() {
 #[test]
 fn matches_are_recomputed_only_when_the_criterion_or_the_source_changes() {
     let mut step = loaded();
-    let source = step.source.clone().unwrap();
+    let source = step.source.done().cloned().unwrap();
     let rules = step.scope_rules();
     let key = step.key(&source);
     assert!(step.view.update(&source, &rules, key.clone()));

@@ -8,8 +8,10 @@
 
 use std::collections::HashSet;
 
+use crate::wizard::jobs::{Load, Task};
 use egui::{Align, Layout, ScrollArea, TextEdit, Ui, vec2};
 
+mod effects;
 pub(in crate::wizard) mod widgets;
 
 use widgets::{arrow_row, select_row, thousands};
@@ -43,11 +45,16 @@ pub struct PairRow {
 pub enum PairingCommand {
     /// Fetch the member count of this group and store it with [`PairingStep::set_member_count`].
     CountMembers { side: Side, id: String },
+    /// Read both group lists again (after a failure).
+    Reload,
 }
 
 /// The state of step 3.
 #[derive(Clone, Debug, Default)]
 pub struct PairingStep {
+    /// Reading the two group lists below: pending, done or why it failed. The lists stay plain
+    /// vectors (the columns index them by position, 20,000 rows a frame).
+    pub groups: Load<()>,
     pub entra_groups: Vec<GroupItem>,
     pub target_groups: Vec<GroupItem>,
     /// In precedence order.
@@ -394,6 +401,18 @@ impl PairingStep {
     /// Draws the step; returns what the app should do after the frame.
     #[must_use]
     pub fn ui(&mut self, ui: &mut Ui) -> Vec<PairingCommand> {
+        let mut reload = false;
+        match &self.groups.task {
+            Task::Pending => crate::wizard::widgets::busy_ui(
+                ui,
+                "Reading the groups of Entra ID and of the application…",
+            ),
+            Task::Failed(message) => {
+                crate::wizard::widgets::failure_ui(ui, message);
+                reload = ui.button("Try again").clicked();
+            }
+            _ => {}
+        }
         ui.label(
             "Select a group in each column, then press the right arrow to pair them. A user in \
              several paired groups goes to the target group of the first pair: Move up and Move \
@@ -438,7 +457,11 @@ impl PairingStep {
             fixed_ui(ui, vec2(column_width, height), |ui| self.pairs_ui(ui));
         });
 
-        self.member_requests()
+        let mut commands = self.member_requests();
+        if reload {
+            commands.push(PairingCommand::Reload);
+        }
+        commands
     }
 
     /// → and ←, centred between the group columns and the pairs.

@@ -279,14 +279,18 @@ fn without_a_plan_a_spinner_shows_or_the_error_and_export_is_disabled() {
         Err("The preview has not been computed yet.".into())
     );
 
-    harness.state_mut().step.error = Some("the paired Entra group x (Old) no longer exists".into());
+    harness
+        .state_mut()
+        .step
+        .plan
+        .fail("the paired Entra group x (Old) no longer exists");
     harness.run_steps(2);
     harness.get_by_label("the paired Entra group x (Old) no longer exists");
     harness.get_by_label("Fix the cause, then press Refresh.");
 
     harness.state_mut().step.set_plan(fixture_plan(0, 100));
     harness.run();
-    assert!(harness.state().step.error.is_none());
+    assert!(harness.state().step.plan.failure().is_none());
     harness.get_by_label("ann@contoso.example");
 }
 

@@ -5,10 +5,11 @@
 
 use egui::Ui;
 
-use super::jobs::Task;
-use super::widgets::{self, SecretInput, Touched};
 use crate::config::{TargetAuthKind, check_email, check_url};
 use crate::health::CheckLine;
+use crate::wizard::jobs::{Reply, Task};
+use crate::wizard::shell::Wizard;
+use crate::wizard::widgets::{self, SecretInput, Touched};
 
 /// What the step asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,6 +291,35 @@ impl CredentialsStep {
     fn mark(&mut self, field: CredentialsField, response: &egui::Response) {
         if response.lost_focus() {
             self.touched.mark(field.label());
+        }
+    }
+}
+
+// The step's effects, run by the shell after the frame.
+impl Wizard {
+    pub(crate) fn run_credentials(&mut self, command: CredentialsCommand) {
+        match command {
+            CredentialsCommand::TestConnection => {
+                self.credentials.test = Task::Pending;
+                let credentials = self.credentials.clone();
+                self.jobs.spawn(async move {
+                    let lines = match crate::wizard::draft::scim_client(&credentials).await {
+                        Ok(client) => {
+                            let email = Some(credentials.admin_email.trim())
+                                .filter(|e| !e.is_empty())
+                                .map(str::to_owned);
+                            Ok(crate::scim::check_with(&client, email.as_deref()).await)
+                        }
+                        Err(e) => Err(e),
+                    };
+                    Box::new(move |w: &mut Wizard| {
+                        w.credentials.test = match lines {
+                            Ok(lines) => Task::Done(lines),
+                            Err(e) => Task::Failed(e),
+                        }
+                    }) as Reply
+                });
+            }
         }
     }
 }

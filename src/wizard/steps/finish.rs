@@ -1,24 +1,23 @@
 //! Step 6, finish: writes the config atomically (mode 0600), the new secrets into the OS keyring
 //! (or, where there is none, into owner-only files beside the config, said plainly), optionally
 //! installs and starts the background service (the same code as `adsync service install --now`,
-//! by running that command), runs the first sync with a progress bar, and says where the config,
-//! state and logs live.
+//! by running that command), runs the first sync (the cycle `adsync sync` runs) with a progress
+//! bar, and says where the config, state and logs live.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use egui::{RichText, Ui};
 
-use super::draft::{Draft, SecretRefs};
-use super::jobs::{Repainter, Task};
-use super::widgets::{self, SecretInput};
 use crate::config::{self, Settings};
-use crate::entra::GraphClient;
+use crate::cycle::{CycleError, Engine, Outcome, Policy, Trigger, run_cycle};
 use crate::health::CheckLine;
-use crate::scim::ScimClient;
 use crate::secret::{KeyringBackend, Secret, SecretRef, keyring_backend};
-use crate::state::StateStore;
-use crate::sync::{ActionKind, ApplyOptions, Summary, apply};
+use crate::sync::Summary;
+use crate::wizard::draft::{Draft, SecretRefs};
+use crate::wizard::jobs::{Repainter, Reply, Task};
+use crate::wizard::shell::{Mode, Wizard};
+use crate::wizard::widgets::{self, SecretInput};
 
 /// Where new secrets will be kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -445,115 +444,130 @@ pub(crate) fn install_service(install: &ServiceInstall, config_path: &Path) -> C
     }
 }
 
-/// The first sync on the saved config: plan, then apply unless blocked or in dry-run mode,
-/// reporting progress as actions finish. Recorded in the history with the trigger `wizard`.
+/// The first sync on the saved config: the same cycle as `adsync sync` ([`run_cycle`]), recorded
+/// in the history with the trigger `wizard`, reporting progress as actions finish.
 pub(crate) async fn first_sync(
     settings: Settings,
     progress: Progress,
     repainter: Repainter,
 ) -> FirstSync {
-    let opened = tokio::task::spawn_blocking({
-        let settings = settings.clone();
-        move || -> Result<(GraphClient, ScimClient, StateStore), String> {
-            let graph = GraphClient::new(&settings.entra).map_err(|e| e.to_string())?;
-            let scim = ScimClient::from_settings(&settings.target).map_err(|e| e.to_string())?;
-            let store =
-                StateStore::open(&settings.service.state_path).map_err(|e| e.to_string())?;
-            Ok((graph, scim, store))
-        }
-    })
-    .await;
-    let (graph, scim, store) = match opened {
-        Ok(Ok(parts)) => parts,
-        Ok(Err(e)) => return FirstSync::Failed(format!("The first sync could not start: {e}")),
+    // Opening reads certificate files and SQLite: kept off the runtime's worker threads.
+    let opened = tokio::task::spawn_blocking(move || Engine::from_settings(settings))
+        .await
+        .map_err(CycleError::from)
+        .and_then(|opened| opened);
+    let engine = match opened {
+        Ok(engine) => engine,
         Err(e) => return FirstSync::Failed(format!("The first sync could not start: {e}")),
     };
-    let links = match store.links() {
-        Ok(links) => links,
-        Err(e) => return FirstSync::Failed(e.to_string()),
-    };
-    let (source, target) = tokio::join!(
-        crate::sync::read_source(&graph, &settings, &links),
-        crate::sync::read_target(&scim, &settings)
-    );
-    let planned = match (source, target) {
-        (Ok(source), Ok(target)) => crate::sync::plan(crate::sync::PlanInput {
-            settings: &settings,
-            source: &source,
-            target: &target,
-            links: &links,
-        })
-        .map_err(|e| e.to_string()),
-        (Err(e), _) => Err(format!("reading Entra ID failed: {e}")),
-        (_, Err(e)) => Err(format!("reading the application failed: {e}")),
-    };
-    let plan = match planned {
-        Ok(plan) => plan,
-        Err(e) => {
-            let message = format!("{e}; the first sync stopped before its first write");
-            if let Ok(run) = store.begin_run("wizard", settings.service.dry_run) {
-                let _ = store.finish_run(run, "failed", None, Some(&message));
-            }
-            return FirstSync::Failed(message);
-        }
-    };
-    if let Some(blocked) = &plan.blocked {
-        if let Ok(run) = store.begin_run("wizard", true) {
-            let _ = store.finish_run(run, "blocked", Some(&plan.summary), Some(&blocked.reason));
-        }
-        return FirstSync::Blocked {
-            reason: blocked.reason.clone(),
-        };
-    }
-    if settings.service.dry_run {
-        if let Ok(run) = store.begin_run("wizard", true) {
-            let _ = store.finish_run(run, "dry-run", Some(&plan.summary), None);
-        }
-        return FirstSync::DryRun {
-            summary: plan.summary.clone(),
-        };
-    }
-    let default_password = match &settings.policy.default_password {
-        Some(reference) => match tokio::task::spawn_blocking({
-            let reference = reference.clone();
-            move || reference.resolve()
-        })
-        .await
-        {
-            Ok(Ok(secret)) => Some(secret),
-            Ok(Err(e)) => {
-                return FirstSync::Failed(format!(
-                    "Default password for new users: {e}; nothing was written"
-                ));
-            }
-            Err(e) => return FirstSync::Failed(e.to_string()),
-        },
-        None => None,
-    };
-    let total = plan
-        .actions
-        .iter()
-        .filter(|a| a.kind != ActionKind::Skip)
-        .count();
-    progress.set(0, total);
-    repainter.repaint();
-    let options = ApplyOptions {
-        concurrency: 8,
-        group_mode: settings.policy.group_mode,
-        default_password,
-        trigger: "wizard".to_owned(),
-        cancel: None,
-    };
-    let summary = plan.summary.clone();
-    let report = |done: usize| {
+    let report = |done: usize, total: usize| {
         progress.set(done, total);
         repainter.repaint();
     };
-    match apply(plan, &scim, &store, &options, report).await {
-        Ok(applied) => FirstSync::Applied {
-            summary,
-            failed: applied.failed,
+    match run_cycle(&engine, &Policy::new(Trigger::Wizard), report).await {
+        Ok(Outcome::Applied { plan, failed, .. }) => FirstSync::Applied {
+            summary: plan.summary,
+            failed,
         },
+        Ok(Outcome::DryRun { plan }) => FirstSync::DryRun {
+            summary: plan.summary,
+        },
+        Ok(Outcome::Blocked { reason, .. }) => FirstSync::Blocked { reason },
+        Err(CycleError::DefaultPassword(e)) => FirstSync::Failed(format!(
+            "Default password for new users: {e}; nothing was written"
+        )),
+        Err(e @ CycleError::BeforeWrite(_)) => FirstSync::Failed(e.to_string()),
         Err(e) => FirstSync::Failed(format!("The first sync failed: {e}")),
     }
+}
+
+// The step's effects, run by the shell after the frame.
+impl Wizard {
+    /// The `adsync` binary and scope for installing the service, or why it is not offered.
+    pub(crate) fn service_install(&self) -> Result<ServiceInstall, String> {
+        if self.mode == Mode::Demo {
+            return Err(
+                "Not offered in demo mode: the simulated tenant and application stop \
+                        when the wizard closes, so a service would have nothing to talk to."
+                    .into(),
+            );
+        }
+        if !cfg!(target_os = "linux") {
+            return Err(
+                "Installing the service from the wizard is implemented for Linux \
+                        (systemd) only; run `adsync service install` on this system."
+                    .into(),
+            );
+        }
+        let adsync = self.options.adsync_exe.clone().or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            let sibling = exe.parent()?.join("adsync");
+            sibling.is_file().then_some(sibling)
+        });
+        match adsync {
+            Some(adsync) => Ok(ServiceInstall {
+                adsync,
+                system: running_as_root(),
+            }),
+            None => Err(
+                "The adsync program was not found beside adsync-setup, so the service \
+                         cannot be installed from here; install it later with `adsync service \
+                         install --now`."
+                    .into(),
+            ),
+        }
+    }
+
+    pub(crate) fn storage(&self) -> SecretStorage {
+        SecretStorage::choose(self.mode == Mode::Demo)
+    }
+
+    pub(crate) fn run_finish(&mut self) {
+        let draft = self.draft();
+        let path = self.config_path.clone();
+        let storage = self.storage();
+        let install = if self.finish.install_service {
+            self.service_install().ok()
+        } else {
+            None
+        };
+        let run_sync = self.finish.first_sync;
+        let progress = self.finish.progress.clone();
+        let repainter = self.jobs.repainter();
+        self.finish.report = Task::Pending;
+        let handle = self.jobs.runtime().clone();
+        // The state store is not `Sync`, so the first sync runs on a blocking thread of its own
+        // (`block_on` there), not as a task on the runtime's workers.
+        self.jobs.spawn_blocking(move || {
+            let mut lines = Vec::new();
+            let mut report = FinishReport::default();
+            match save(&draft, &path, storage, &mut lines) {
+                Ok(settings) => {
+                    report.saved = true;
+                    report.state_path = settings.service.state_path.clone();
+                    report.log_dir = settings.service.log_dir.clone();
+                    if let Some(install) = &install {
+                        lines.push(install_service(install, &path));
+                    }
+                    if run_sync {
+                        report.first_sync =
+                            Some(handle.block_on(first_sync(settings, progress, repainter)));
+                    }
+                }
+                Err(e) => lines.push(crate::health::CheckLine::new("config", false, e)),
+            }
+            report.lines = lines;
+            Box::new(move |w: &mut Wizard| w.finish.report = Task::Done(report)) as Reply
+        });
+    }
+}
+
+#[cfg(unix)]
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+#[cfg(not(unix))]
+fn running_as_root() -> bool {
+    false
 }

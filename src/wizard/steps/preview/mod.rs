@@ -3,12 +3,15 @@
 //! plainly with what it would take to proceed, filters by action, and export to CSV or JSON
 //! through a native save dialog.
 
+pub(crate) mod effects;
+
 use std::collections::{BTreeMap, HashMap};
 
 use egui::{CollapsingHeader, Color32, Frame, Grid, RichText, ScrollArea, Stroke, Ui};
 
 use super::pairing::widgets::thousands;
 use crate::sync::{Action, ActionKind, Blocked, Plan};
+use crate::wizard::jobs::Load;
 
 /// What the preview asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +42,7 @@ impl ExportFormat {
 /// The plan in an export format (the same renderings as `adsync plan --format csv|json`).
 pub fn export(plan: &Plan, format: ExportFormat) -> String {
     match format {
-        ExportFormat::Csv => plan.to_csv(),
+        ExportFormat::Csv => crate::render::plan_csv(plan),
         ExportFormat::Json => plan.to_json(),
     }
 }
@@ -51,10 +54,9 @@ pub const ROWS_PER_GROUP: usize = 100;
 /// The state of step 5: the plan and the view's filters.
 #[derive(Clone, Debug, Default)]
 pub struct PreviewStep {
-    pub plan: Option<Plan>,
-    /// Why the last plan could not be made (the app sets it when planning fails, e.g. a paired
-    /// group no longer exists); shown in place of the plan. [`Self::set_plan`] clears it.
-    pub error: Option<String>,
+    /// The plan, computed when the step opens: the load's status and its data (a failure, e.g. a
+    /// paired group that no longer exists, is shown in place of the plan).
+    pub plan: Load<Plan>,
     /// The filters and the tree's state.
     pub view: PreviewView,
 }
@@ -135,8 +137,12 @@ fn kind_index(kind: ActionKind) -> usize {
 impl PreviewStep {
     /// Shows a new plan, keeping the filters.
     pub fn set_plan(&mut self, plan: Plan) {
-        self.plan = Some(plan);
-        self.error = None;
+        self.plan.set(plan);
+        self.plan_changed();
+    }
+
+    /// Forgets the tree and the rows shown, which were for the previous plan.
+    pub(crate) fn plan_changed(&mut self) {
         self.view.tree = Tree::default();
         self.view.shown.clear();
     }
@@ -144,7 +150,7 @@ impl PreviewStep {
     /// `Err` with a sentence for the administrator when Next must stay disabled (no plan yet).
     /// A blocked plan does not stop the wizard: the service will not apply it, and the step says so.
     pub fn validate(&self) -> Result<(), String> {
-        match &self.plan {
+        match self.plan.done() {
             None => Err("The preview has not been computed yet.".into()),
             Some(_) => Ok(()),
         }
@@ -167,7 +173,7 @@ impl PreviewStep {
     #[must_use]
     pub fn ui(&mut self, ui: &mut Ui) -> Vec<PreviewCommand> {
         let mut commands = Vec::new();
-        let has_plan = self.plan.is_some();
+        let has_plan = self.plan.done().is_some();
         ui.horizontal(|ui| {
             ui.label("What the first sync would do with the settings so far. Nothing is written.");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -195,8 +201,8 @@ impl PreviewStep {
         });
         ui.add_space(6.0);
 
-        let Some(plan) = &self.plan else {
-            match &self.error {
+        let Some(plan) = self.plan.done() else {
+            match self.plan.failure() {
                 Some(error) => {
                     callout(ui, ui.visuals().error_fg_color, |ui| {
                         ui.label(RichText::new("No plan could be made").strong());

@@ -3,6 +3,8 @@
 //! are counted and listed live. Next asks "Synchronize N users from M groups?" in a confirmation
 //! dialog; the step returns [`SearchCommand::Confirmed`] when the administrator agrees.
 
+mod effects;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
@@ -12,10 +14,13 @@ use egui_extras::{Column, TableBuilder};
 use super::pairing::widgets::{row_height, thousands};
 use crate::config::{ScopeAttribute, ScopeOperator, ScopeRule};
 use crate::sync::{SourceSnapshot, SourceUser, matches_scope, scope_value};
+use crate::wizard::jobs::{Load, Task};
 
 /// What the step asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SearchCommand {
+    /// Read the members of the paired groups again (after a failure).
+    Reload,
     /// The administrator confirmed the dialog: go on to the preview.
     Confirmed,
 }
@@ -23,17 +28,18 @@ pub enum SearchCommand {
 /// The state of step 4.
 #[derive(Clone, Debug)]
 pub struct SearchStep {
-    /// Members of the paired groups, read by the app when the step opens (`None` while loading).
-    pub source: Option<SourceSnapshot>,
+    /// Members of the paired groups, read when the step opens: the load's status and its data.
+    pub source: Load<SourceSnapshot>,
     pub attribute: ScopeAttribute,
     pub operator: ScopeOperator,
     /// Empty: every member of the paired groups is in scope.
     pub term: String,
     /// Set by [`SearchStep::ask_confirmation`] (the app's Next button); the dialog shows while true.
     pub confirming: bool,
-    /// Why the members could not be read (the app sets it); shown in place of the spinner.
-    /// [`Self::set_source`] clears it.
-    pub error: Option<String>,
+    /// How many users the sync will act on (the N of the confirmation), counted from the plan
+    /// the shell computes when Next is pressed. `Idle` (no plan asked for, as in a step drawn on
+    /// its own): the enabled matches, which is what a first sync acts on.
+    pub acted_on: Task<usize>,
     /// The matching users, kept between frames.
     pub view: SearchView,
 }
@@ -41,12 +47,12 @@ pub struct SearchStep {
 impl Default for SearchStep {
     fn default() -> Self {
         Self {
-            source: None,
+            source: Load::default(),
             attribute: ScopeAttribute::Department,
             operator: ScopeOperator::Contains,
             term: String::new(),
             confirming: false,
-            error: None,
+            acted_on: Task::Idle,
             view: SearchView::default(),
         }
     }
@@ -66,6 +72,8 @@ pub struct SearchView {
     matches: Vec<String>,
     /// How many of the matches have a disabled account.
     disabled: usize,
+    /// Confirm had the focus once it could take it (it is disabled while counting).
+    confirm_focused: bool,
     /// The dialog was on screen last frame (so focus goes to Confirm only when it opens).
     dialog_open: bool,
 }
@@ -176,17 +184,16 @@ impl SearchStep {
         }]
     }
 
-    /// Shows a newly read snapshot of the paired groups' members (assigning `source` works too;
-    /// this also clears a previous error and the cached matches).
+    /// Shows a newly read snapshot of the paired groups' members (this also clears the cached
+    /// matches).
     pub fn set_source(&mut self, source: SourceSnapshot) {
-        self.source = Some(source);
-        self.error = None;
+        self.source.set(source);
         self.view = SearchView::default();
     }
 
     /// `Err` with a sentence for the administrator when Next must stay disabled.
     pub fn validate(&self) -> Result<(), String> {
-        let Some(source) = &self.source else {
+        let Some(source) = self.source.done() else {
             return Err("The members of the paired groups are still being read.".into());
         };
         if source.users.is_empty() {
@@ -223,7 +230,7 @@ impl SearchStep {
     /// the N and M of "Synchronize N users from M groups?".
     pub fn counts(&mut self) -> Option<(usize, usize)> {
         self.refresh();
-        let source = self.source.as_ref()?;
+        let source = self.source.done()?;
         Some((self.view.matches.len(), source.groups.len()))
     }
 
@@ -244,7 +251,7 @@ impl SearchStep {
     }
 
     fn refresh(&mut self) {
-        let Some(source) = &self.source else {
+        let Some(source) = self.source.done() else {
             return;
         };
         let key = self.key(source);
@@ -266,10 +273,13 @@ impl SearchStep {
         self.criterion_ui(ui);
         ui.add_space(6.0);
 
-        if self.source.is_none() {
-            match &self.error {
+        if self.source.done().is_none() {
+            match self.source.failure() {
                 Some(error) => {
                     ui.colored_label(ui.visuals().error_fg_color, error);
+                    if ui.button("Try again").clicked() {
+                        commands.push(SearchCommand::Reload);
+                    }
                 }
                 None => {
                     ui.horizontal(|ui| {
@@ -281,7 +291,7 @@ impl SearchStep {
             return commands;
         }
         self.refresh();
-        let Some(source) = &self.source else {
+        let Some(source) = self.source.done() else {
             return commands;
         };
         let view = &self.view;
@@ -304,7 +314,7 @@ impl SearchStep {
         let groups = source.groups.len();
         if !self.confirming {
             self.view.dialog_open = false;
-        } else if self.confirm_ui(ui, n, groups) {
+        } else if self.confirm_ui(ui, n - view.disabled, groups) {
             commands.push(SearchCommand::Confirmed);
         }
         commands
@@ -346,13 +356,22 @@ impl SearchStep {
         });
     }
 
-    /// The modal dialog; returns true when the administrator confirmed.
-    fn confirm_ui(&mut self, ui: &mut Ui, users: usize, groups: usize) -> bool {
-        let question = format!(
-            "Synchronize {} from {}?",
-            plural(users, "user", "users"),
-            plural(groups, "group", "groups")
-        );
+    /// The modal dialog; returns true when the administrator confirmed. `enabled_matches` is N
+    /// until the plan has counted the users the sync acts on.
+    fn confirm_ui(&mut self, ui: &mut Ui, enabled_matches: usize, groups: usize) -> bool {
+        let users = match &self.acted_on {
+            Task::Done(n) => Some(*n),
+            Task::Pending => None,
+            Task::Idle | Task::Failed(_) => Some(enabled_matches),
+        };
+        let question = match users {
+            Some(users) => format!(
+                "Synchronize {} from {}?",
+                plural(users, "user", "users"),
+                plural(groups, "group", "groups")
+            ),
+            None => "Counting the users the sync will act on…".to_owned(),
+        };
         let scope = match self.scope_rules().first() {
             Some(rule) => format!(
                 "Members of the paired groups whose {} {} “{}”.",
@@ -371,13 +390,32 @@ impl SearchStep {
             ui.label(RichText::new(&question).heading());
             ui.add_space(4.0);
             ui.label(scope);
+            match &self.acted_on {
+                Task::Pending => {
+                    ui.spinner();
+                }
+                Task::Failed(message) => {
+                    ui.label(format!(
+                        "The users could not be counted from a plan ({message}); the number is the \
+                         enabled matching users."
+                    ));
+                }
+                Task::Done(_) => {
+                    ui.weak(
+                        "Counted from the plan: users it creates, links, updates, moves, \
+                         disables or enables. Disabled users it leaves alone are not counted.",
+                    );
+                }
+                Task::Idle => {}
+            }
             ui.label(
                 "The next step previews what the first sync would do; nothing is written yet.",
             );
             ui.add_space(8.0);
             ui.horizontal(|ui| {
-                let confirm = ui.add_enabled(users > 0, egui::Button::new("Confirm"));
-                if !already_open {
+                let confirm = ui.add_enabled(users.unwrap_or(0) > 0, egui::Button::new("Confirm"));
+                if !already_open || (users.is_some() && !self.view.confirm_focused) {
+                    self.view.confirm_focused = users.is_some();
                     // Enter or Space confirms at once; Tab reaches Cancel.
                     confirm.request_focus();
                 }
@@ -389,6 +427,7 @@ impl SearchStep {
         if confirmed || cancelled || modal.should_close() {
             self.confirming = false;
             self.view.dialog_open = false;
+            self.view.confirm_focused = false;
         }
         confirmed
     }

@@ -1,0 +1,179 @@
+//! The writing half of a cycle: [`execute`] applies a plan under the policy (the mass-disable
+//! guard, dry run, the default password, concurrency, progress, cancellation) and records the
+//! run; [`run_cycle`] is read, plan and execute in one call.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::{CycleError, Engine, Exit};
+use crate::sync::{ActionKind, ApplyOptions, Plan, TargetWriter, apply};
+
+/// Actions in flight at once when applying.
+const CONCURRENCY: usize = 8;
+
+/// Who started a cycle; stored as the run's trigger in the history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// `adsync sync` (and `adsync demo`).
+    Sync,
+    /// The background service (`adsync run`).
+    Service,
+    /// The setup wizard's first sync.
+    Wizard,
+}
+
+impl Trigger {
+    /// The name stored in the history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sync => "sync",
+            Self::Service => "service",
+            Self::Wizard => "wizard",
+        }
+    }
+}
+
+/// How a plan may be applied, beyond what the settings say (dry run, group mode, default
+/// password come from the config).
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub trigger: Trigger,
+    /// Apply a plan the mass-disable guard withholds (R11): `sync --allow-mass-disable`.
+    pub allow_mass_disable: bool,
+    /// Set to stop between actions; actions not yet started are reported `not-run`.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Policy {
+    /// The policy of a plain cycle started by `trigger`: guard on, not cancellable.
+    pub fn new(trigger: Trigger) -> Self {
+        Self {
+            trigger,
+            allow_mass_disable: false,
+            cancel: None,
+        }
+    }
+}
+
+/// How an executed plan ended. Every variant was recorded in the history.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Applied; `plan` carries every action's result.
+    Applied {
+        plan: Plan,
+        /// The run's id in the history.
+        run_id: i64,
+        /// Actions that failed or were not run.
+        failed: usize,
+    },
+    /// Dry run mode: planned and recorded, nothing written.
+    DryRun { plan: Plan },
+    /// Withheld by the mass-disable guard (R11); nothing written.
+    Blocked { plan: Plan, reason: String },
+}
+
+impl Outcome {
+    /// The plan, with results when applied.
+    pub fn plan(&self) -> &Plan {
+        match self {
+            Self::Applied { plan, .. } | Self::DryRun { plan } | Self::Blocked { plan, .. } => plan,
+        }
+    }
+
+    /// The plan, owned.
+    pub fn into_plan(self) -> Plan {
+        match self {
+            Self::Applied { plan, .. } | Self::DryRun { plan } | Self::Blocked { plan, .. } => plan,
+        }
+    }
+
+    /// The exit code of SPEC §4: failed actions are 1, a blocked plan 3.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::Applied { failed, .. } if *failed > 0 => Exit::Failure,
+            Self::Blocked { .. } => Exit::Blocked,
+            _ => Exit::Ok,
+        }
+    }
+}
+
+/// One cycle: read, plan, and [`execute`] through the engine's SCIM client. A read or plan that
+/// fails is recorded as a `failed` run and returned as [`CycleError::BeforeWrite`].
+/// `progress(done, total)` is called as actions finish.
+pub async fn run_cycle(
+    engine: &Engine,
+    policy: &Policy,
+    progress: impl Fn(usize, usize),
+) -> Result<Outcome, CycleError> {
+    let planned = match engine.read_and_plan().await {
+        Ok(planned) => planned,
+        Err(error) => {
+            let error = CycleError::BeforeWrite(Box::new(error));
+            engine.record_failure(policy.trigger, &error.to_string());
+            return Err(error);
+        }
+    };
+    execute(engine, &engine.scim, planned.plan, policy, progress).await
+}
+
+/// The second half of a cycle: withholds a blocked plan (R11) unless the policy allows it,
+/// records a dry run, or applies the plan through `writer` and records every action.
+/// `progress(done, total)` is called with 0 before the first action and after each batch.
+pub async fn execute<W: TargetWriter>(
+    engine: &Engine,
+    writer: &W,
+    plan: Plan,
+    policy: &Policy,
+    progress: impl Fn(usize, usize),
+) -> Result<Outcome, CycleError> {
+    let settings = &engine.settings;
+    let trigger = policy.trigger.as_str();
+    if let Some(blocked) = &plan.blocked
+        && !policy.allow_mass_disable
+    {
+        let reason = blocked.reason.clone();
+        let run = engine.store.begin_run(trigger, true)?;
+        let _ = engine
+            .store
+            .finish_run(run, "blocked", Some(&plan.summary), Some(&reason));
+        return Ok(Outcome::Blocked { plan, reason });
+    }
+    if settings.service.dry_run {
+        let run = engine.store.begin_run(trigger, true)?;
+        let _ = engine
+            .store
+            .finish_run(run, "dry-run", Some(&plan.summary), None);
+        return Ok(Outcome::DryRun { plan });
+    }
+    // A keyring or file read; kept off the runtime's worker threads.
+    let default_password = match settings.policy.default_password.clone() {
+        Some(reference) => Some(
+            tokio::task::spawn_blocking(move || reference.resolve())
+                .await?
+                .map_err(CycleError::DefaultPassword)?,
+        ),
+        None => None,
+    };
+    let options = ApplyOptions {
+        concurrency: CONCURRENCY,
+        group_mode: settings.policy.group_mode,
+        default_password,
+        trigger: trigger.to_owned(),
+        cancel: policy.cancel.clone(),
+    };
+    let total = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Skip)
+        .count();
+    progress(0, total);
+    let applied = apply(plan, writer, &engine.store, &options, |done| {
+        progress(done, total)
+    })
+    .await?;
+    Ok(Outcome::Applied {
+        plan: applied.plan,
+        run_id: applied.run_id,
+        failed: applied.failed,
+    })
+}

@@ -1,0 +1,465 @@
+//! The background service loop (`adsync run`, what systemd, launchd or the Windows service
+//! manager start): full and incremental cycles, Graph delta links, backoff.
+//!
+//! A full cycle runs at start and every `full_sync_hours`: it reads both sides whole, plans,
+//! applies, and keeps the source snapshot it read in the state store with the Graph delta links
+//! taken just before the read. In between, every `interval_secs`, an incremental cycle asks Graph
+//! what changed since (one delta request per stream, users and groups, when nothing did: that is
+//! then the whole cycle, with no request to the target). Changes are applied to the cached
+//! snapshot ([`crate::sync::apply_delta`], reading from Graph only what the delta cannot say), the
+//! target is read for the touched users only, and the plan covers only them
+//! ([`crate::sync::plan_partial`]): a cycle with k changed users costs O(k) requests on both
+//! sides. The cache rows and the delta links advance together, in one transaction, only after the
+//! cycle succeeded, so no change is lost to a failure: a failed delta read is retried from the
+//! same links, and a cycle that failed after that, or a change the cache cannot answer (a paired
+//! group deleted, a resync asked by Graph, a restored user), is followed by a full cycle. After a
+//! failure the wait grows (doubling) up to 120 s. A blocked plan is never applied (R11). SIGTERM
+//! or Ctrl-C stops between actions. Each cycle logs one line with its counts and requests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{CycleError, Engine, Outcome, Planned, Policy, Trigger, execute};
+use crate::entra::{DeltaLinks, DeltaRound, EntraError};
+use crate::scim::ScimClient;
+use crate::secret::Secret;
+use crate::state::StateError;
+use crate::sync::{
+    DesiredUser, Incremental, PartialScope, PlanInput, SourceCache, Summary, TargetWriter,
+    WriteError, apply_delta, plan_partial, read_target_partial,
+};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(120);
+
+/// What one tick of the loop did.
+#[derive(Debug, PartialEq, Eq)]
+enum Tick {
+    /// Nothing changed in Entra ID since the last round.
+    Unchanged,
+    /// Changes were applied incrementally.
+    Incremental,
+    /// A full cycle ran.
+    Full,
+}
+
+fn load_links(engine: &Engine) -> Option<DeltaLinks> {
+    let users = engine.store.delta_link("users").ok()??;
+    let groups = engine.store.delta_link("groups").ok()??;
+    Some(DeltaLinks { users, groups })
+}
+
+fn save_links(engine: &Engine, links: &DeltaLinks) -> Result<(), StateError> {
+    engine
+        .store
+        .set_delta_link("users", Some(links.users.as_str()))?;
+    engine
+        .store
+        .set_delta_link("groups", Some(links.groups.as_str()))
+}
+
+/// The target writer of a service cycle: the SCIM client, counting the writes for the log.
+struct Counting<'a> {
+    scim: &'a ScimClient,
+    writes: AtomicUsize,
+}
+
+impl<'a> Counting<'a> {
+    fn new(scim: &'a ScimClient) -> Self {
+        Self {
+            scim,
+            writes: AtomicUsize::new(0),
+        }
+    }
+
+    fn count(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
+    }
+}
+
+impl TargetWriter for Counting<'_> {
+    async fn create_user(
+        &self,
+        desired: &DesiredUser,
+        password: Option<&Secret>,
+    ) -> Result<String, WriteError> {
+        self.count();
+        TargetWriter::create_user(self.scim, desired, password).await
+    }
+
+    async fn update_user(
+        &self,
+        id: &str,
+        desired: &DesiredUser,
+        fields: &[&str],
+    ) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::update_user(self.scim, id, desired, fields).await
+    }
+
+    async fn set_active(&self, id: &str, active: bool) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::set_active(self.scim, id, active).await
+    }
+
+    async fn add_member(&self, group: &str, user: &str) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::add_member(self.scim, group, user).await
+    }
+
+    async fn add_members(&self, group: &str, users: &[String]) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::add_members(self.scim, group, users).await
+    }
+
+    async fn remove_member(&self, group: &str, user: &str) -> Result<(), WriteError> {
+        self.count();
+        TargetWriter::remove_member(self.scim, group, user).await
+    }
+}
+
+fn counts(s: &Summary) -> String {
+    format!(
+        "{} create, {} link, {} update, {} move, {} disable, {} enable, {} skip",
+        s.create, s.link, s.update, s.move_, s.disable, s.enable, s.skip
+    )
+}
+
+/// Why one tick of the service loop did not complete; logged, then the loop backs off.
+#[derive(Debug, thiserror::Error)]
+enum TickError {
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("starting Entra change tracking failed: {0}")]
+    DeltaStart(#[source] Box<EntraError>),
+    #[error(
+        "reading Entra changes failed: {0}; nothing was written, and the same changes are read \
+         again next cycle"
+    )]
+    DeltaRead(#[source] Box<EntraError>),
+    #[error(
+        "the plan is withheld by the mass-disable guard: {0}; nothing was written. Check the \
+         groups and scope, then run `adsync sync --allow-mass-disable` if it is intended"
+    )]
+    Blocked(String),
+    #[error("some actions failed or were not run; they are retried next cycle")]
+    Failed,
+    #[error(
+        "some actions failed or were not run; the next cycle reconciles fully and retries them"
+    )]
+    FailedIncremental,
+}
+
+/// The service's state between ticks.
+struct Service<'a> {
+    engine: &'a Engine,
+    stop: Arc<AtomicBool>,
+    /// The source snapshot as of the stored delta links; `None`: load it from the state store.
+    cache: Option<SourceCache>,
+    /// A cycle failed after reading Entra's changes: the next one reconciles fully.
+    full_next: bool,
+}
+
+impl Service<'_> {
+    /// The service's policy: the guard always on (R11), stopping between actions on a signal.
+    fn policy(&self) -> Policy {
+        Policy {
+            cancel: Some(self.stop.clone()),
+            ..Policy::new(Trigger::Service)
+        }
+    }
+
+    async fn full_cycle(&mut self, why: &str) -> Result<Tick, TickError> {
+        let engine = self.engine;
+        self.cache = None;
+        let graph_before = engine.graph.request_count();
+        // Links taken before the read, so changes made during it show up in the next round.
+        let links = engine
+            .graph
+            .delta_from_now()
+            .await
+            .map_err(|e| TickError::DeltaStart(Box::new(e)))?;
+        let read = async {
+            let Planned {
+                plan,
+                source,
+                info: target,
+                ..
+            } = engine.read_and_plan().await?;
+            let mut nested = BTreeMap::new();
+            for pair in engine.settings.pairs.iter().filter(|p| p.nested) {
+                let ids = engine
+                    .graph
+                    .nested_group_ids(&pair.entra_group_id)
+                    .await
+                    .map_err(|e| CycleError::ReadSource(Box::new(e)))?;
+                nested.insert(pair.entra_group_id.clone(), ids.into_iter().collect());
+            }
+            let cache = SourceCache {
+                snapshot: source,
+                nested,
+                target,
+            };
+            Ok::<_, CycleError>((plan, cache))
+        };
+        let (plan, cache) = match read.await {
+            Ok(read) => read,
+            Err(error) => {
+                let error = CycleError::BeforeWrite(Box::new(error));
+                engine.record_failure(Trigger::Service, &error.to_string());
+                return Err(error.into());
+            }
+        };
+        let writer = Counting::new(&engine.scim);
+        let outcome = execute(engine, &writer, plan, &self.policy(), |_, _| {}).await?;
+        let plan = outcome.plan();
+        let s = &plan.summary;
+        tracing::info!(
+            why,
+            create = s.create,
+            link = s.link,
+            update = s.update,
+            r#move = s.move_,
+            disable = s.disable,
+            enable = s.enable,
+            skip = s.skip,
+            unchanged = s.unchanged,
+            graph_requests = engine.graph.request_count() - graph_before,
+            scim_writes = writer.writes(),
+            dry_run = engine.settings.service.dry_run,
+            "full cycle: {}, {} unchanged; {} Graph request(s), {} SCIM write(s)",
+            counts(s),
+            s.unchanged,
+            engine.graph.request_count() - graph_before,
+            writer.writes(),
+        );
+        match outcome {
+            Outcome::Blocked { reason, .. } => Err(TickError::Blocked(reason)),
+            Outcome::Applied { failed, .. } if failed > 0 => Err(TickError::Failed),
+            Outcome::Applied { .. } | Outcome::DryRun { .. } => {
+                engine.store.save_source_cache(&cache, &links)?;
+                self.cache = Some(cache);
+                self.full_next = false;
+                Ok(Tick::Full)
+            }
+        }
+    }
+
+    async fn tick(&mut self, full_due: Option<&str>) -> Result<Tick, TickError> {
+        let engine = self.engine;
+        if let Some(why) = full_due {
+            return self.full_cycle(why).await;
+        }
+        if self.full_next {
+            return self.full_cycle("retry after a failed cycle").await;
+        }
+        let Some(links) = load_links(engine) else {
+            return self.full_cycle("no delta links").await;
+        };
+        if self.cache.is_none() {
+            self.cache = engine
+                .store
+                .load_source_cache()?
+                .filter(|c| c.fits(&engine.settings));
+            if self.cache.is_none() {
+                return self.full_cycle("no cached snapshot for these pairs").await;
+            }
+        }
+        let graph_before = engine.graph.request_count();
+        let round = match engine.graph.delta(Some(&links)).await {
+            Ok(round) => round,
+            Err(e) if e.is_resync_required() => {
+                tracing::warn!("Entra asked for a full resync: {e}");
+                engine.store.clear_source_cache()?;
+                return self.full_cycle("resync").await;
+            }
+            Err(e) => {
+                let error = TickError::DeltaRead(Box::new(e));
+                engine.record_failure(Trigger::Service, &error.to_string());
+                return Err(error);
+            }
+        };
+        let changed = round.users.changed.len()
+            + round.users.removed.len()
+            + round.groups.changed.len()
+            + round.groups.removed.len();
+        if changed == 0 {
+            save_links(engine, &round.links())?;
+            tracing::info!(
+                graph_requests = engine.graph.request_count() - graph_before,
+                "incremental cycle: no changes in Entra ID; {} Graph request(s), 0 SCIM requests",
+                engine.graph.request_count() - graph_before
+            );
+            return Ok(Tick::Unchanged);
+        }
+        let result = self.incremental(&round, graph_before).await;
+        if result.is_err() {
+            // Possibly half-updated: the state store keeps the last good snapshot.
+            self.cache = None;
+        }
+        result
+    }
+
+    async fn incremental(
+        &mut self,
+        round: &DeltaRound,
+        graph_before: u64,
+    ) -> Result<Tick, TickError> {
+        let engine = self.engine;
+        let settings = &engine.settings;
+        let links = engine.store.links()?;
+        let policy = self.policy();
+        let cache = self.cache.as_mut().expect("loaded by tick");
+        let touched = match apply_delta(&engine.graph, cache, round, &links).await {
+            Ok(Incremental::Touched(touched)) => touched,
+            Ok(Incremental::NeedsFull(why)) => {
+                tracing::info!("incremental cycle: {why}; reconciling fully");
+                return self.full_cycle("changes the cache cannot answer").await;
+            }
+            Err(e) => {
+                let error = CycleError::BeforeWrite(Box::new(CycleError::ReadSource(Box::new(e))));
+                engine.record_failure(Trigger::Service, &error.to_string());
+                return Err(error.into());
+            }
+        };
+        let stop_before_writes = |full_next: &mut bool, error: CycleError| {
+            let error = CycleError::BeforeWrite(Box::new(error));
+            engine.record_failure(Trigger::Service, &error.to_string());
+            *full_next = true;
+            TickError::from(error)
+        };
+        let (target, scim_reads) = match read_target_partial(
+            &engine.scim,
+            settings,
+            &cache.target,
+            &links,
+            &cache.snapshot,
+            &touched,
+        )
+        .await
+        {
+            Ok(read) => read,
+            Err(e) => {
+                return Err(stop_before_writes(
+                    &mut self.full_next,
+                    CycleError::ReadTarget(e),
+                ));
+            }
+        };
+        let scope = PartialScope {
+            active_managed_outside: links
+                .values()
+                .filter(|l| !touched.contains(&l.entra_id) && !l.disabled_by_adsync)
+                .count(),
+            users: touched,
+        };
+        let input = PlanInput {
+            settings,
+            source: &cache.snapshot,
+            target: &target,
+            links: &links,
+        };
+        let plan = match plan_partial(input, &scope) {
+            Ok(plan) => plan,
+            Err(e) => return Err(stop_before_writes(&mut self.full_next, e.into())),
+        };
+        let writer = Counting::new(&engine.scim);
+        // An empty plan is recorded nowhere: nothing happened worth a line in the history.
+        let outcome = if plan.is_empty() {
+            Outcome::DryRun { plan }
+        } else {
+            execute(engine, &writer, plan, &policy, |_, _| {}).await?
+        };
+        let plan = outcome.plan();
+        let s = &plan.summary;
+        let graph_requests = engine.graph.request_count() - graph_before;
+        tracing::info!(
+            users = scope.users.len(),
+            create = s.create,
+            link = s.link,
+            update = s.update,
+            r#move = s.move_,
+            disable = s.disable,
+            enable = s.enable,
+            skip = s.skip,
+            graph_requests,
+            scim_reads,
+            scim_writes = writer.writes(),
+            dry_run = settings.service.dry_run,
+            "incremental cycle: {} user(s) changed: {}; {graph_requests} Graph request(s), \
+             {scim_reads} SCIM read(s), {} SCIM write(s)",
+            scope.users.len(),
+            counts(s),
+            writer.writes(),
+        );
+        match outcome {
+            Outcome::Blocked { reason, .. } => Err(TickError::Blocked(reason)),
+            Outcome::Applied { failed, .. } if failed > 0 => {
+                self.full_next = true;
+                Err(TickError::FailedIncremental)
+            }
+            Outcome::Applied { .. } | Outcome::DryRun { .. } => {
+                engine
+                    .store
+                    .update_source_cache(cache, &scope.users, &round.links())?;
+                Ok(Tick::Incremental)
+            }
+        }
+    }
+}
+
+/// The service loop: a full cycle at start and every `full_sync_every`, incremental cycles every
+/// `interval` in between, a doubling wait after failures (up to 120 s), until `stop` is set.
+pub async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
+    let interval = engine.settings.service.interval;
+    let full_every = engine.settings.service.full_sync_every;
+    tracing::info!(
+        interval_secs = interval.as_secs(),
+        full_sync_hours = full_every.as_secs() / 3600,
+        dry_run = engine.settings.service.dry_run,
+        "adsync service started"
+    );
+    let mut service = Service {
+        engine,
+        stop: stop.clone(),
+        cache: None,
+        full_next: false,
+    };
+    let mut last_full: Option<Instant> = None;
+    let mut backoff = interval;
+    while !stop.load(Ordering::SeqCst) {
+        let full_due = match last_full {
+            None => Some("start"),
+            Some(t) if t.elapsed() >= full_every => Some("schedule"),
+            Some(_) => None,
+        };
+        let wait = match service.tick(full_due).await {
+            Ok(tick) => {
+                if tick == Tick::Full {
+                    last_full = Some(Instant::now());
+                }
+                backoff = interval;
+                interval
+            }
+            Err(error) => {
+                tracing::error!("cycle failed: {error}; retrying in {} s", backoff.as_secs());
+                let wait = backoff;
+                backoff = (backoff * 2)
+                    .min(MAX_BACKOFF)
+                    .max(interval.min(MAX_BACKOFF));
+                wait
+            }
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        while !stop.load(Ordering::SeqCst) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200).min(wait)).await;
+        }
+    }
+}

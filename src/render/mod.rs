@@ -1,0 +1,164 @@
+//! Rendering for people and spreadsheets, apart from the engine and from argument parsing: the
+//! plan as text ([`plan_text`]) and CSV ([`plan_csv`]), the history table ([`history_table`]) and
+//! health-check lines ([`check_line`]). Pure functions from values to strings.
+
+mod csv;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+pub use csv::plan_csv;
+
+use crate::health::CheckLine;
+use crate::state::RunRecord;
+use crate::sync::{Action, Plan, ResultStatus};
+
+/// A report for people: the counts, then the actions grouped by target group. `blocked_advice`
+/// follows the BLOCKED line of a withheld plan (the front end knows what the user can do).
+pub fn plan_text(plan: &Plan, blocked_advice: Option<&str>) -> String {
+    let mut out = String::new();
+    let s = &plan.summary;
+    let _ = writeln!(
+        out,
+        "Plan: {} create, {} link, {} update, {} move, {} disable, {} enable, {} skip, {} unchanged",
+        s.create, s.link, s.update, s.move_, s.disable, s.enable, s.skip, s.unchanged
+    );
+    if let Some(b) = &plan.blocked {
+        let _ = write!(
+            out,
+            "\nBLOCKED: {} (the limit is {}). Nothing will be written.",
+            b.reason, b.limit
+        );
+        match blocked_advice {
+            Some(advice) => {
+                let _ = writeln!(out, " {advice}");
+            }
+            None => out.push('\n'),
+        }
+    }
+    let mut by_group: BTreeMap<String, Vec<&Action>> = BTreeMap::new();
+    for a in &plan.actions {
+        by_group.entry(group_label(a)).or_default().push(a);
+    }
+    for (group, actions) in by_group {
+        let title = if group.is_empty() {
+            "(no target group)".to_owned()
+        } else {
+            group
+        };
+        let _ = writeln!(out, "\n{title}");
+        for a in actions {
+            let _ = writeln!(
+                out,
+                "  {:<8} {}  ({})",
+                a.kind.as_str(),
+                a.user_principal_name,
+                a.reason
+            );
+            for c in &a.changes {
+                let _ = writeln!(
+                    out,
+                    "           {}: {} -> {}",
+                    c.field,
+                    c.from.as_deref().unwrap_or("(none)"),
+                    c.to.as_deref().unwrap_or("(none)")
+                );
+            }
+            if let Some(r) = &a.result
+                && r.status != ResultStatus::Ok
+            {
+                let status = match r.status {
+                    ResultStatus::Failed => "FAILED",
+                    _ => "not run",
+                };
+                let _ = writeln!(
+                    out,
+                    "           {status}: {}",
+                    r.error.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "\nwarning [{}]: {}", w.code, w.message);
+    }
+    if plan.actions.is_empty() {
+        let _ = writeln!(out, "\nNothing to do: the target is in step with Entra ID.");
+    }
+    out
+}
+
+/// The target group(s) an action concerns, as one label.
+pub(crate) fn group_label(a: &Action) -> String {
+    match (&a.target_group, &a.target_groups) {
+        (Some(g), _) => g.name.clone(),
+        (None, Some(gs)) => gs
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" + "),
+        (None, None) => String::new(),
+    }
+}
+
+/// `adsync history` as text: one line per run, then its actions indented.
+pub fn history_table(runs: &[RunRecord]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        let _ = writeln!(
+            out,
+            "#{} {} {} {}{}",
+            run.id,
+            run.started_at,
+            run.trigger,
+            run.outcome,
+            run.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+        for a in &run.actions {
+            let _ = writeln!(
+                out,
+                "    {:<8} {:<40} {}{}",
+                a.kind,
+                a.user_principal_name,
+                a.status,
+                a.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if runs.is_empty() {
+        out.push_str("no runs yet\n");
+    }
+    out
+}
+
+/// One health-check line: `ok  ` or `FAIL`, the check's name and what it found.
+pub fn check_line(line: &CheckLine) -> String {
+    format!(
+        "{} {}: {}\n",
+        if line.ok { "ok  " } else { "FAIL" },
+        line.name,
+        line.detail
+    )
+}
+
+/// `adsync check`'s report: one aligned line per check.
+pub fn check_table(lines: &[CheckLine]) -> String {
+    let width = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for line in lines {
+        let _ = writeln!(
+            out,
+            "{} {:<width$}  {}",
+            if line.ok { "ok  " } else { "FAIL" },
+            line.name,
+            line.detail
+        );
+    }
+    out
+}

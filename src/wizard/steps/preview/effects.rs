@@ -1,0 +1,91 @@
+//! The effects of step 5: computing the plan and exporting it.
+
+use std::collections::HashSet;
+
+use super::{PreviewCommand, export};
+use crate::sync::{ActionKind, Plan};
+use crate::wizard::draft::Connections;
+use crate::wizard::jobs::{Reply, Task};
+use crate::wizard::shell::Wizard;
+
+impl Wizard {
+    /// Step 5 opens: plans unless the plan shown was made for the fields as they are.
+    pub(crate) fn open_preview(&mut self) {
+        if self.preview.plan.wants(self.fingerprint()) {
+            self.load_plan();
+        }
+    }
+
+    /// The users the plan for the fields as they are acts on (every action but a skip, each
+    /// user once): the N of step 4's confirmation.
+    pub(crate) fn acted_on(&self) -> Task<usize> {
+        if !self.preview.plan.is_for(self.fingerprint()) {
+            return Task::Idle;
+        }
+        match &self.preview.plan.task {
+            Task::Done(plan) => Task::Done(acted_on(plan)),
+            Task::Pending => Task::Pending,
+            Task::Failed(message) => Task::Failed(message.clone()),
+            Task::Idle => Task::Idle,
+        }
+    }
+
+    fn load_plan(&mut self) {
+        let key = self.fingerprint();
+        self.preview.plan.start(key);
+        let draft = self.draft();
+        self.jobs.spawn_pinned(move || async move {
+            let result = async {
+                let conn = Connections::open(&draft).await?;
+                let links = draft.links(&conn.settings)?;
+                conn.plan(&links).await
+            }
+            .await;
+            Box::new(move |w: &mut Wizard| {
+                if w.preview.plan.finish(key, result) {
+                    w.preview.plan_changed();
+                }
+            }) as Reply
+        });
+    }
+
+    /// Runs what step 5 asked for.
+    pub(crate) fn run_preview(&mut self, command: PreviewCommand) {
+        match command {
+            PreviewCommand::Refresh => self.load_plan(),
+            PreviewCommand::Export(format) => {
+                let Some(plan) = self.preview.plan.done().cloned() else {
+                    return;
+                };
+                self.jobs.spawn(async move {
+                    let picked = rfd::AsyncFileDialog::new()
+                        .set_title("Export the plan")
+                        .set_file_name(format!("adsync-plan.{}", format.extension()))
+                        .save_file()
+                        .await;
+                    let notice = match picked {
+                        None => "Export cancelled: no file was chosen.".to_owned(),
+                        Some(file) => {
+                            let path = file.path().to_owned();
+                            match tokio::fs::write(&path, export(&plan, format)).await {
+                                Ok(()) => format!("Exported the plan to {}.", path.display()),
+                                Err(e) => format!("Cannot write {}: {e}.", path.display()),
+                            }
+                        }
+                    };
+                    Box::new(move |w: &mut Wizard| w.export_notice = Some(notice)) as Reply
+                });
+            }
+        }
+    }
+}
+
+/// Distinct users with an action other than a skip.
+pub(crate) fn acted_on(plan: &Plan) -> usize {
+    plan.actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Skip)
+        .map(|a| a.entra_id.as_str())
+        .collect::<HashSet<_>>()
+        .len()
+}

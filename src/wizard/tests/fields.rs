@@ -1,0 +1,118 @@
+//! Steps 1 and 2: validation messages beside each field, and certificate generation.
+
+use egui_kittest::kittest::Queryable;
+
+use super::*;
+
+#[test]
+fn wizard_credentials_validation_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = harness(new_wizard(tmp.path(), &rt));
+    assert!(h.state().validate_current().is_err());
+    // An untouched empty form is not red: the first missing field is named beside Next only.
+    assert_eq!(
+        h.query_all_by_label_contains("Enter the application's SCIM base URL")
+            .count(),
+        1
+    );
+    assert!(
+        h.query_by_label_contains("SCIM URL: Enter the application's SCIM base URL")
+            .is_some()
+    );
+
+    type_into(&mut h, "SCIM URL", "ftp://app.example.com/scim");
+    assert!(shown(&h, "uses the scheme `ftp`; use https"));
+    // Beside the field, and (as the first problem) beside Next, named by field.
+    assert_eq!(
+        h.query_all_by_label_contains("uses the scheme `ftp`")
+            .count(),
+        2
+    );
+    assert!(h.query_by_label_contains("SCIM URL: `ftp://").is_some());
+    replace_in(&mut h, "SCIM URL", "http://app.example.com/scim/v2");
+    assert!(shown(
+        &h,
+        "uses plain http to a host other than this machine"
+    ));
+    replace_in(&mut h, "SCIM URL", "https://app.example.com/scim/v2");
+    assert!(!shown(&h, "use https"));
+
+    type_into(&mut h, "Administrator email", "not-an-email");
+    assert!(shown(&h, "`not-an-email` is not an email address"));
+    replace_in(&mut h, "Administrator email", "admin@example.com");
+
+    type_into(&mut h, "Default password for new users", "one");
+    type_into(&mut h, "Default password again", "two");
+    assert!(shown(&h, "The two default passwords differ"));
+    replace_in(&mut h, "Default password again", "one");
+
+    // The token is still missing: Next says so, naming the field.
+    let why = h.state().validate_current().unwrap_err();
+    assert!(why.starts_with("Token:"), "{why}");
+    assert!(
+        h.query_by_label(&why).is_some(),
+        "the reason is shown beside Next"
+    );
+    type_into(&mut h, "Token", "tok-123");
+    assert!(h.state().validate_current().is_ok());
+
+    // Basic authentication asks for a username and password instead.
+    click(&mut h, "Username and password");
+    let why = h.state().validate_current().unwrap_err();
+    assert!(why.starts_with("Username:"), "{why}");
+}
+
+#[test]
+fn wizard_azure_validation_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut wizard = new_wizard(tmp.path(), &rt);
+    wizard.step = Step::AzureApp;
+    let mut h = harness(wizard);
+
+    type_into(&mut h, "Tenant", "not a tenant");
+    assert!(shown(&h, "is neither a tenant GUID nor a domain"));
+    replace_in(&mut h, "Tenant", "contoso.onmicrosoft.com");
+    type_into(&mut h, "Client ID", "1234");
+    assert!(shown(&h, "`1234` is not a GUID"));
+    replace_in(&mut h, "Client ID", "11111111-2222-3333-4444-555555555555");
+    assert!(
+        h.state()
+            .validate_current()
+            .unwrap_err()
+            .starts_with("Client secret:")
+    );
+
+    click(&mut h, "Certificate");
+    type_into(&mut h, "Certificate PEM", "relative.pem");
+    assert!(shown(&h, "is not an absolute path"));
+    let missing = tmp.path().join("missing.pem");
+    replace_in(&mut h, "Certificate PEM", &missing.display().to_string());
+    assert!(shown(&h, "Cannot read"));
+
+    // The file dialog cannot open on a headless machine: that counts as cancelled.
+    click(&mut h, "Choose PEM…");
+    settle(&mut h);
+    assert!(shown(&h, "No file was chosen"));
+}
+
+#[test]
+fn wizard_generated_certificate_is_private_and_signs_in_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pem = tmp.path().join("entra-certificate.pem");
+    let generated = crate::wizard::steps::azure::generate_certificate(&pem, "adsync test").unwrap();
+    let credential = crate::entra::CertificateCredential::from_file(&pem).unwrap();
+    assert_eq!(credential.thumbprint(), generated.thumbprint);
+    let cer = std::fs::read(&generated.cer).unwrap();
+    assert_eq!(crate::entra::thumbprint_hex(&cer), generated.thumbprint);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private key is owner-only");
+    }
+    let text = std::fs::read_to_string(&pem).unwrap();
+    assert!(text.contains("-----BEGIN CERTIFICATE-----"));
+    assert!(text.contains("-----BEGIN PRIVATE KEY-----"));
+}
