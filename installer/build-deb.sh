@@ -8,12 +8,7 @@ target="${CARGO_TARGET_DIR:-target}"
 
 cargo build --release --locked >&2
 
-# The man page: generated from the binary's own help, so it never drifts from it.
-mkdir -p installer/linux/build
-help2man --no-info --section 1 \
-    --name "keeps an application's users in step with Microsoft Entra ID" \
-    --include installer/linux/adsync.h2m \
-    "$target/release/adsync" | gzip -9n > installer/linux/build/adsync.1.gz
+installer/man-page.sh
 
 mkdir -p "$target/debian"
 cargo deb --no-build --locked --output "$target/debian/" >&2

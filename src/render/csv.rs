@@ -1,14 +1,28 @@
-//! The plan as CSV: the one place CSV is written, so swapping in a CSV library touches only this
-//! file. The output is byte-for-byte what SPEC §4 and the tests expect.
+//! The plan as CSV, written by the `csv` crate, with cells that would run as spreadsheet formulas
+//! defused.
 
 use super::group_label;
 use crate::sync::Plan;
 
-/// CSV: one row per action, changes joined as `field: from -> to`.
+/// CSV: one row per action, changes joined as `field: from -> to`. Written by the `csv` crate
+/// (a cell is quoted when it holds a comma, a quote, CR or LF); a cell a spreadsheet would run as
+/// a formula is defused.
 pub fn plan_csv(plan: &Plan) -> String {
-    let mut out = String::from(
-        "kind,entra_id,user_principal_name,email,target_user_id,target_group,changes,reason\n",
-    );
+    let mut out = ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Writing into memory cannot fail.
+    out.write_record([
+        "kind",
+        "entra_id",
+        "user_principal_name",
+        "email",
+        "target_user_id",
+        "target_group",
+        "changes",
+        "reason",
+    ])
+    .expect("CSV into memory");
     for a in &plan.actions {
         let group = group_label(a);
         let changes = a
@@ -34,23 +48,19 @@ pub fn plan_csv(plan: &Plan) -> String {
             &changes,
             &a.reason,
         ];
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
+        out.write_record(row.iter().map(|c| defuse_formula(c)))
+            .expect("CSV into memory");
     }
-    out
+    let bytes = out.into_inner().expect("CSV into memory");
+    String::from_utf8(bytes).expect("every cell is UTF-8")
 }
 
-fn csv_cell(text: &str) -> String {
-    // A leading =, +, - or @ would be run as a formula by spreadsheets; quote it as text.
-    let guarded = if text.starts_with(['=', '+', '-', '@']) {
+/// A cell starting with `=`, `+`, `-` or `@` would be run as a formula by spreadsheets: a leading
+/// `'` makes it text.
+fn defuse_formula(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {
         text.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) || guarded != text {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
     }
 }

@@ -1,13 +1,15 @@
 //! Rendering for people and spreadsheets, apart from the engine and from argument parsing: the
 //! plan as text ([`plan_text`]) and CSV ([`plan_csv`]), the history table ([`history_table`]) and
-//! health-check lines ([`check_line`]). Pure functions from values to strings.
+//! health-check lines ([`check_line`]) and `explain`'s report ([`explanation`]). Pure functions from values to strings.
 
 mod csv;
+mod explain;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 pub use csv::plan_csv;
+pub use explain::explanation;
 
 use crate::health::CheckLine;
 use crate::state::RunRecord;

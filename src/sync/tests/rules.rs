@@ -575,4 +575,21 @@ fn csv_quotes_and_defuses_formulas() {
         line.contains("\"title: =HYPERLINK(\"\"x\"\") -> +Lead, \"\"Ops\"\"\""),
         "{line}"
     );
+    // Read back by a CSV reader, every cell is what was written.
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[0], "update");
+    assert_eq!(&row[6], r#"title: =HYPERLINK("x") -> +Lead, "Ops""#);
+}
+
+#[test]
+fn csv_cells_that_start_a_formula_are_text() {
+    let mut w = world();
+    let mut u = user("u-f", "f");
+    u.mail = Some("=1+2@contoso.example".into());
+    w.add(u, &[SUPPORT]);
+    let csv = crate::render::plan_csv(&w.plan());
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[3], "'=1+2@contoso.example", "{csv}");
 }
