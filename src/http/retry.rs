@@ -38,6 +38,15 @@ impl RetryPolicy {
         }
     }
 
+    /// One attempt only, for a test the administrator is waiting on: a refused connection, a
+    /// DNS failure or a TLS error will not change in the next seconds, so it is reported at once.
+    pub fn interactive() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
     /// How long to wait before attempt `attempt + 1` (with `attempt` starting at 1), given the
     /// server's `Retry-After`, if any. Without one: `base * 2^(attempt-1)` with ±25 % jitter.
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {

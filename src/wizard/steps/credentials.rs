@@ -305,6 +305,8 @@ impl Wizard {
                 self.jobs.spawn(async move {
                     let lines = match crate::wizard::draft::scim_client(&credentials).await {
                         Ok(client) => {
+                            // The administrator is waiting: report a failure at once.
+                            let client = client.with_retry(crate::http::RetryPolicy::interactive());
                             let email = Some(credentials.admin_email.trim())
                                 .filter(|e| !e.is_empty())
                                 .map(str::to_owned);

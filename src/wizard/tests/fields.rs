@@ -116,3 +116,39 @@ fn wizard_generated_certificate_is_private_and_signs_in_format() {
     assert!(text.contains("-----BEGIN CERTIFICATE-----"));
     assert!(text.contains("-----BEGIN PRIVATE KEY-----"));
 }
+
+#[test]
+fn test_connection_to_a_refused_port_reports_within_two_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = harness(new_wizard(tmp.path(), &rt));
+    h.run_steps(2);
+    // A loopback port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    h.state_mut().credentials.url = format!("http://127.0.0.1:{port}/scim/v2");
+    h.state_mut().credentials.token.typed = "not-a-real-token".into();
+    let started = Instant::now();
+    h.state_mut()
+        .run_credentials(crate::wizard::steps::credentials::CredentialsCommand::TestConnection);
+    while h.state().credentials.test.is_pending() {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "Test connection still running after {:?}",
+            started.elapsed()
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    let failed = match &h.state().credentials.test {
+        crate::wizard::jobs::Task::Done(lines) => lines.iter().any(|l| !l.ok),
+        crate::wizard::jobs::Task::Failed(_) => true,
+        other => panic!("{other:?}"),
+    };
+    assert!(failed, "{:?}", h.state().credentials.test);
+}

@@ -1,8 +1,10 @@
 //! Wizard tests with egui_kittest, driven through the accessibility tree (clicks and typing), with
 //! no display or GPU; this module holds the shared helpers, the files beside it the tests by topic.
 
+mod contrast;
 mod fields;
 mod flow;
+mod same_run;
 mod shell;
 
 pub(super) use std::path::Path;
