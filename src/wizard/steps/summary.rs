@@ -49,7 +49,7 @@ pub(crate) fn summary_lines(settings: &Settings) -> Vec<(&'static str, Option<St
         .enumerate()
         .map(|(i, p)| {
             format!(
-                "{}. Entra group “{}” to application group “{}”{}",
+                "{}. Entra group “{}” to application group “{}”{}{}",
                 i + 1,
                 p.entra_group_name.as_deref().unwrap_or(&p.entra_group_id),
                 p.target_group_name.as_deref().unwrap_or(&p.target_group_id),
@@ -57,6 +57,11 @@ pub(crate) fn summary_lines(settings: &Settings) -> Vec<(&'static str, Option<St
                     ", with nested members"
                 } else {
                     ", direct members only"
+                },
+                if p.roles.is_empty() {
+                    String::new()
+                } else {
+                    format!("; roles: {}", p.roles.join(", "))
                 }
             )
         })
@@ -81,7 +86,7 @@ pub(crate) fn summary_lines(settings: &Settings) -> Vec<(&'static str, Option<St
     };
 
     let policy = &settings.policy;
-    let defaults = vec![
+    let mut defaults = vec![
         if policy.include_guests {
             "Guest users: included".to_owned()
         } else {
@@ -100,10 +105,18 @@ pub(crate) fn summary_lines(settings: &Settings) -> Vec<(&'static str, Option<St
              withheld",
             policy.max_disables, policy.max_disable_percent
         ),
-        "Attributes: the default mapping (name, e-mail, phone, title, department, employee \
-         number)"
-            .to_owned(),
     ];
+    if settings.mappings.is_empty() {
+        defaults.push(
+            "Attributes: the default mapping (name, e-mail, phone, title, department, employee \
+             number)"
+                .to_owned(),
+        );
+    } else {
+        // The config's [[mappings]] replace the default for their attributes (SPEC §3.1).
+        defaults.push("Attributes: the default mapping, with these changes:".to_owned());
+        defaults.extend(settings.mappings.iter().map(mapping_line));
+    }
 
     vec![
         ("Application", Some(Step::Credentials), application),
@@ -118,6 +131,29 @@ pub(crate) fn summary_lines(settings: &Settings) -> Vec<(&'static str, Option<St
     ]
 }
 
+/// One `[[mappings]]` entry as the summary shows it: `target: where its value comes from`.
+fn mapping_line(m: &crate::config::Mapping) -> String {
+    let what = if m.omit {
+        "not written".to_owned()
+    } else if let Some(source) = &m.source {
+        format!("from Entra {source}")
+    } else if let Some(value) = &m.value {
+        format!("the constant “{value}”")
+    } else if let Some(template) = &m.template {
+        format!("the template “{template}”")
+    } else {
+        String::new()
+    };
+    let mut line = format!("  {}: {what}", m.target);
+    if let Some(default) = &m.default {
+        line.push_str(&format!(", else “{default}”"));
+    }
+    if m.when == crate::config::When::Create {
+        line.push_str(", on create only");
+    }
+    line
+}
+
 /// Draws the summary; returns the step whose *Change* link was pressed.
 #[must_use]
 pub(crate) fn summary_ui(ui: &mut Ui, settings: &Settings) -> Option<Step> {
@@ -126,7 +162,8 @@ pub(crate) fn summary_ui(ui: &mut Ui, settings: &Settings) -> Option<Step> {
         widgets::section_ui(ui, title);
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
-                ui.set_width((ui.available_width() - 90.0).max(200.0));
+                // Room for the widest *Change (step N)* link and the scroll bar.
+                ui.set_width((ui.available_width() - 150.0).max(200.0));
                 for line in &lines {
                     ui.add(egui::Label::new(line.as_str()).wrap());
                 }
@@ -148,4 +185,80 @@ pub(crate) fn summary_ui(ui: &mut Ui, settings: &Settings) -> Option<Step> {
         });
     }
     go_to
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary_lines;
+    use crate::config::{Settings, parse_str};
+
+    const CONFIG: &str = r#"version = 1
+[entra]
+tenant = "contoso.onmicrosoft.com"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "env:ADSYNC_TEST_SECRET"
+[target]
+url = "https://app.example.com/scim/v2"
+token = "env:ADSYNC_TEST_TOKEN"
+[[pairs]]
+entra_group_id = "6f1d0000-0000-0000-0000-000000000001"
+entra_group_name = "Support"
+target_group_id = "tier-1"
+order = 1
+roles = ["technician", "reports"]
+[[mappings]]
+target = "phoneNumbers[type eq \"mobile\"].value"
+source = "mobilePhone"
+default = "n/a"
+[[mappings]]
+target = "costCenter"
+value = "CC-1"
+when = "create"
+"#;
+
+    fn lines_of(text: &str, title: &str) -> Vec<String> {
+        let settings = Settings::from_file(&parse_str(text).unwrap());
+        summary_lines(&settings)
+            .into_iter()
+            .find(|(t, _, _)| *t == title)
+            .unwrap()
+            .2
+    }
+
+    /// The summary before Finish shows the config's mappings and each pair's roles, not the
+    /// default mapping, so an administrator sees what the first sync will write.
+    #[test]
+    fn mappings_and_roles_appear_in_the_summary() {
+        let defaults = lines_of(CONFIG, "Defaults from the config");
+        assert!(
+            defaults.contains(&"Attributes: the default mapping, with these changes:".to_owned()),
+            "{defaults:#?}"
+        );
+        assert!(
+            defaults.contains(
+                &"  phoneNumbers[type eq \"mobile\"].value: from Entra mobilePhone, else “n/a”"
+                    .to_owned()
+            ),
+            "{defaults:#?}"
+        );
+        assert!(
+            defaults.contains(&"  costCenter: the constant “CC-1”, on create only".to_owned()),
+            "{defaults:#?}"
+        );
+        let pairs = lines_of(CONFIG, "Pairs, in precedence order");
+        assert!(
+            pairs[0].ends_with("; roles: technician, reports"),
+            "{pairs:#?}"
+        );
+
+        let plain = CONFIG[..CONFIG.find("roles = ").unwrap()].to_owned();
+        let defaults = lines_of(&plain, "Defaults from the config");
+        assert!(
+            defaults
+                .iter()
+                .any(|l| l.starts_with("Attributes: the default mapping (")),
+            "{defaults:#?}"
+        );
+        assert!(!lines_of(&plain, "Pairs, in precedence order")[0].contains("roles"));
+    }
 }
