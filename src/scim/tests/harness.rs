@@ -110,51 +110,47 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// A running `scim2-server`, killed on drop.
-pub struct PyServer {
+/// An independent SCIM server running as a child process on a loopback port, killed on drop.
+pub struct ServerProcess {
     child: Child,
     pub url: String,
 }
 
-impl Drop for PyServer {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl PyServer {
-    /// Starts `scim2-server` on a free loopback port, accepting `token`.
-    pub fn start(token: &str) -> Self {
-        let bin = python_bin();
+impl ServerProcess {
+    /// Starts `command(port)` on a free loopback port and waits until the port accepts
+    /// connections; tries three ports (another process may take a free port first).
+    pub fn start(
+        what: &str,
+        command: impl Fn(u16) -> Command,
+        url: impl Fn(u16) -> String,
+    ) -> Self {
         for _ in 0..3 {
             let port = free_port();
-            let child = Command::new(bin.join("scim2-server"))
-                .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--bearer-token", token])
+            let child = command(port)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("start scim2-server");
-            let mut server = PyServer {
+                .unwrap_or_else(|e| panic!("start {what}: {e}"));
+            let mut server = ServerProcess {
                 child,
-                url: format!("http://127.0.0.1:{port}/v2"),
+                url: url(port),
             };
-            if server.wait_ready(Duration::from_secs(30)) {
+            if server.wait_ready(port, Duration::from_secs(30)) {
                 return server;
             }
         }
-        panic!("scim2-server did not start");
+        panic!("{what} did not start");
     }
 
-    fn wait_ready(&mut self, within: Duration) -> bool {
+    fn wait_ready(&mut self, port: u16, within: Duration) -> bool {
         let deadline = Instant::now() + within;
-        let port: u16 = self
-            .url
-            .trim_start_matches("http://127.0.0.1:")
-            .trim_end_matches("/v2")
-            .parse()
-            .expect("port");
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
@@ -168,15 +164,31 @@ impl PyServer {
     }
 }
 
+/// Starts `scim2-server` on a free loopback port, accepting `token`.
+fn start_scim2_server(token: &str) -> ServerProcess {
+    let bin = python_bin();
+    ServerProcess::start(
+        "scim2-server",
+        |port| {
+            let mut command = Command::new(bin.join("scim2-server"));
+            command
+                .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--bearer-token", token]);
+            command
+        },
+        |port| format!("http://127.0.0.1:{port}/v2"),
+    )
+}
+
 enum Backend {
     Sim(ScimSim),
     /// Kept so the server is killed when the target is dropped.
     Py {
-        _server: PyServer,
+        _server: ServerProcess,
     },
     /// The SCIMMY application (npm), kept so it is killed when the target is dropped.
     Node {
-        _server: super::scimmy::NodeServer,
+        _server: ServerProcess,
     },
 }
 
@@ -211,7 +223,7 @@ impl Target {
         let token = format!("interop-{}", uuid::Uuid::new_v4().simple());
         let server = tokio::task::spawn_blocking({
             let token = token.clone();
-            move || PyServer::start(&token)
+            move || start_scim2_server(&token)
         })
         .await
         .expect("start scim2-server");
@@ -229,7 +241,7 @@ impl Target {
         let token = format!("interop-{}", uuid::Uuid::new_v4().simple());
         let server = tokio::task::spawn_blocking({
             let token = token.clone();
-            move || super::scimmy::NodeServer::start(&token)
+            move || super::scimmy::start(&token)
         })
         .await
         .expect("start the SCIMMY server");

@@ -7,10 +7,11 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use sha2::Digest;
+
+use super::harness::ServerProcess;
 
 /// The server's sources in the repository.
 fn source_dir() -> PathBuf {
@@ -90,62 +91,21 @@ pub fn node_modules() -> PathBuf {
     modules
 }
 
-/// A running SCIMMY server, killed on drop.
-pub struct NodeServer {
-    child: Child,
-    port: u16,
-    pub url: String,
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl NodeServer {
-    /// Starts the SCIMMY server on a free loopback port, accepting `token` (passed in the
-    /// environment, not on the command line others can see).
-    pub fn start(token: &str) -> Self {
-        let modules = node_modules();
-        for _ in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free loopback port");
-            let child = Command::new("node")
+/// Starts the SCIMMY server on a free loopback port, accepting `token` (passed in the
+/// environment, not on the command line others can see).
+pub fn start(token: &str) -> ServerProcess {
+    let modules = node_modules();
+    ServerProcess::start(
+        "the SCIMMY server (try: node tests/scimmy-server/server.cjs 8080)",
+        |port| {
+            let mut command = Command::new("node");
+            command
                 .arg(source_dir().join("server.cjs"))
                 .arg(port.to_string())
                 .env("NODE_PATH", &modules)
-                .env("SCIMMY_TOKEN", token)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start node tests/scimmy-server/server.cjs");
-            let mut server = NodeServer {
-                child,
-                port,
-                url: format!("http://127.0.0.1:{port}/scim/v2"),
-            };
-            if server.wait_ready(Duration::from_secs(30)) {
-                return server;
-            }
-        }
-        panic!("the SCIMMY server did not start (try: node tests/scimmy-server/server.cjs 8080)");
-    }
-
-    fn wait_ready(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
+                .env("SCIMMY_TOKEN", token);
+            command
+        },
+        |port| format!("http://127.0.0.1:{port}/scim/v2"),
+    )
 }
