@@ -723,5 +723,7 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
     Ok(())
 }
 
+mod journal;
+
 #[cfg(test)]
 mod tests;
