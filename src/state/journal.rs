@@ -2,7 +2,7 @@
 //! this, so `sync` never imports `state`.
 
 use super::{StateError, StateStore};
-use crate::sync::{Action, Journal, Link, Links, Summary};
+use crate::sync::{Action, Journal, Link, Links, RunOutcome, Summary};
 
 impl Journal for StateStore {
     type Error = StateError;
@@ -37,7 +37,7 @@ impl Journal for StateStore {
     fn finish_run(
         &self,
         run: i64,
-        outcome: &str,
+        outcome: RunOutcome,
         summary: &Summary,
         error: Option<&str>,
     ) -> Result<(), StateError> {

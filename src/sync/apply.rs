@@ -14,7 +14,7 @@ use std::future::Future;
 
 use futures::StreamExt;
 
-use super::journal::Journal;
+use super::journal::{Journal, RunOutcome};
 use super::mapping::DesiredUser;
 use super::model::{Link, Links};
 use super::plan::*;
@@ -478,9 +478,9 @@ pub async fn apply<T: TargetWriter, J: Journal>(
         })
         .count();
     let outcome = match (failed, not_run) {
-        (0, 0) => "ok",
-        (_, 0) => "partial",
-        _ => "stopped",
+        (0, 0) => RunOutcome::Ok,
+        (_, 0) => RunOutcome::Partial,
+        _ => RunOutcome::Stopped,
     };
     let error = match (failed, not_run) {
         (0, 0) => None,
