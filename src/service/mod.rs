@@ -2,11 +2,15 @@
 //! system or per-user unit, a launchd plist, a Windows service), the `systemctl` calls that register
 //! them, and the status report of `adsync service status`.
 //!
+//! Installing and removing it is [`install()`] and [`uninstall()`], which return a [`Report`]
+//! of what they did; `adsync service` prints it and the setup wizard shows it.
+//!
 //! The definitions are plain text generated from a [`ServiceSpec`] so they can be tested here,
 //! written by `adsync service install`, and shipped by the installers (the .deb carries the system
 //! unit generated from [`ServiceSpec::packaged`], checked against it by a test).
 
 pub mod credentials;
+mod install;
 pub mod launchd;
 mod status;
 mod systemctl;
@@ -16,10 +20,14 @@ pub mod windows;
 
 use std::path::{Path, PathBuf};
 
+pub use install::{
+    InstallRequest, NotEnabled, Overrides, Report, Step, current_exe, default_scope, install,
+    launchd_log_dir, launchd_target, running_as_root, service_config, uninstall,
+};
 pub use status::{Activity, ServiceStatus, next_run_after, parse_time};
 pub use systemctl::Systemctl;
 
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::secret::SecretRef;
 
 /// The service's name: the systemd unit is `adsync.service`.
@@ -102,6 +110,40 @@ impl ServiceSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(
+        "the {what} {} is in a home directory, which the system service cannot see \
+         (ProtectHome=yes). Put it under /etc/adsync (config) or /usr/local/bin (binary), or \
+         install a per-user service with --user",
+        path.display()
+    )]
+    HiddenByProtectHome { what: &'static str, path: PathBuf },
+    #[error("{}", config_problem(.0))]
+    Config(#[source] ConfigError),
+    #[error(
+        "the system user `{SERVICE_USER}` does not exist. The adsync package creates it; \
+         without the package, create it with\n  useradd --system --user-group --home-dir \
+         /var/lib/adsync --no-create-home --shell /usr/sbin/nologin {SERVICE_USER}\nand run \
+         this again"
+    )]
+    NoSystemUser,
+    #[error("{}: cannot give it to `{SERVICE_USER}`: {source}", path.display())]
+    Chown {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot write the unit file: {source}", path.display())]
+    WriteUnit {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot remove the unit: {source}", path.display())]
+    RemoveUnit {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
         "two secret files share the name `{id}` ({first} and {second}); systemd hands secrets to \
          the service by file name, so rename one of them (and its reference in the config)"
     )]
@@ -128,6 +170,40 @@ pub enum ServiceError {
         status: String,
         output: String,
     },
+}
+
+impl ServiceError {
+    /// Is it the request that is wrong (the config, a path), rather than the machine?
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::HiddenByProtectHome { .. } | ServiceError::Config(_)
+        )
+    }
+}
+
+/// A config the service could not run with, and what to do about it.
+fn config_problem(error: &ConfigError) -> String {
+    match error {
+        ConfigError::Invalid { path, problems } => format!(
+            "the service would not start with this config; fix the {} problem(s) in {} first:\n{}",
+            problems.len(),
+            path.display(),
+            problems
+                .iter()
+                .map(|p| format!("  {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        ConfigError::Read { path, source } => format!(
+            "{}: cannot read the config the service would use ({source}). Write it with the \
+             setup wizard (`adsync-setup`) or `adsync config init --config {}`, or name another \
+             with --config",
+            path.display(),
+            path.display()
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// The `LoadCredential=` entries for a config's `file:` secret references: each file is passed

@@ -49,6 +49,15 @@ impl Systemctl {
         }
     }
 
+    /// `program` called as `systemctl` (a stand-in, as with `$ADSYNC_SYSTEMCTL`).
+    pub fn with_program(program: &Path, scope: Scope) -> Self {
+        Self {
+            program: program.to_owned(),
+            scope,
+            overridden: true,
+        }
+    }
+
     /// Can systemd be asked at all? It needs systemd as the init system (`/run/systemd/system`,
     /// as `sd_booted` checks) and, for `--user`, the user's session (`$XDG_RUNTIME_DIR`).
     /// `None` when it can, else why not.
