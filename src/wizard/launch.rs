@@ -57,6 +57,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
         demo_dir: None,
         open_step: args.open_step.and_then(|n| Step::from_number(n.into())),
         adsync_exe: None,
+        service: Default::default(),
     };
     let measure = std::env::var_os(EXIT_AFTER_FIRST_FRAME).is_some_and(|v| v == "1");
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/adsync-256.png"))

@@ -34,6 +34,8 @@ pub struct WizardOptions {
     pub open_step: Option<Step>,
     /// The `adsync` binary that installs the service (default: beside this program).
     pub adsync_exe: Option<PathBuf>,
+    /// The service's scope, unit directory and systemctl, when not the system's (tests).
+    pub service: crate::service::Overrides,
 }
 
 /// How the wizard ended.

@@ -1,7 +1,8 @@
 //! Step 6, finish: writes the config atomically (mode 0600), the new secrets into the OS keyring
 //! (or, where there is none, into owner-only files beside the config, said plainly), optionally
-//! installs and starts the background service (the same code as `adsync service install --now`,
-//! by running that command), runs the first sync (the cycle `adsync sync` runs) with a progress
+//! installs and starts the background service ([`crate::service::install`], as `adsync service
+//! install --now` does; a system service from a wizard that is not root goes through `pkexec`),
+//! runs the first sync (the cycle `adsync sync` runs) with a progress
 //! bar, and says where the config, state and logs live.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use crate::config::{self, Settings};
 use crate::cycle::{CycleError, Engine, Outcome, Policy, Trigger, run_cycle};
 use crate::health::CheckLine;
 use crate::secret::{KeyringBackend, Secret, SecretRef, keyring_backend};
+use crate::service::{InstallRequest, Overrides, Scope, running_as_root};
 use crate::sync::Summary;
 use crate::wizard::draft::{Draft, SecretRefs};
 use crate::wizard::jobs::{Repainter, Reply, Task};
@@ -39,12 +41,30 @@ impl SecretStorage {
     }
 }
 
-/// Running the `adsync` binary's `service install`.
+/// Installing the service for this config.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceInstall {
+    /// The `adsync` binary the service runs.
     pub adsync: PathBuf,
-    /// `--system` (root) or `--user`.
+    /// The system service (root, or the system config) or the per-user one.
     pub system: bool,
+    /// A system service while the wizard is not root: `pkexec adsync service install` asks for
+    /// an administrator's password instead of installing in-process.
+    pub elevate: bool,
+    /// Where the unit goes and which systemctl is called (tests point them elsewhere).
+    pub overrides: Overrides,
+}
+
+impl ServiceInstall {
+    /// `pkexec ADSYNC service install --system --now --config CONFIG`.
+    fn elevated_command(&self, config: &Path) -> std::process::Command {
+        let mut command = std::process::Command::new("pkexec");
+        command
+            .arg(&self.adsync)
+            .args(["service", "install", "--system", "--now", "--config"])
+            .arg(config);
+        command
+    }
 }
 
 /// Progress of the first sync: (actions done, actions in all).
@@ -188,11 +208,20 @@ impl FinishStep {
                         }
                     ),
                 );
-                ui.weak(format!(
-                    "Runs `{} service install {} --now` with this config.",
-                    install.adsync.display(),
-                    if install.system { "--system" } else { "--user" }
-                ));
+                ui.weak(if install.elevate {
+                    format!(
+                        "A system service needs root: this runs `pkexec {} service install \
+                         --system --now`, and your system asks for an administrator's password.",
+                        install.adsync.display()
+                    )
+                } else {
+                    format!(
+                        "Installs it for this config as `adsync service install {} --now` does, \
+                         running {}.",
+                        if install.system { "--system" } else { "--user" },
+                        install.adsync.display()
+                    )
+                });
             }
             Err(why) => {
                 self.install_service = false;
@@ -414,31 +443,48 @@ pub(crate) fn save(
     Ok(Settings::from_file(&file))
 }
 
-/// `adsync service install --now` for this config, with its output.
+/// Installs and starts the service for this config: in-process, or through `pkexec` when a
+/// system service must be installed by a wizard that is not root.
 pub(crate) fn install_service(install: &ServiceInstall, config_path: &Path) -> CheckLine {
+    const NAME: &str = "background service";
     let config = std::path::absolute(config_path).unwrap_or_else(|_| config_path.to_owned());
-    let output = std::process::Command::new(&install.adsync)
-        .args(["service", "install", "--now"])
-        .arg(if install.system { "--system" } else { "--user" })
-        .arg("--config")
-        .arg(&config)
-        .output();
-    match output {
+    if !install.elevate {
+        let request = InstallRequest {
+            scope: if install.system {
+                Scope::System
+            } else {
+                Scope::User
+            },
+            exe: install.adsync.clone(),
+            config,
+            now: true,
+            overrides: install.overrides.clone(),
+        };
+        return match crate::service::install(&request) {
+            Ok(report) => CheckLine::new(NAME, report.complete(), report.lines().join("\n")),
+            Err(e) => CheckLine::new(NAME, false, e.to_string()),
+        };
+    }
+    match install.elevated_command(&config).output() {
         Ok(out) => {
-            let mut text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            let err = String::from_utf8_lossy(&out.stderr);
-            if !err.trim().is_empty() {
-                text.push('\n');
-                text.push_str(err.trim());
+            let mut text = String::from("installed with pkexec (administrator password)");
+            for stream in [&out.stdout, &out.stderr] {
+                let stream = String::from_utf8_lossy(stream);
+                if !stream.trim().is_empty() {
+                    text.push('\n');
+                    text.push_str(stream.trim());
+                }
             }
-            CheckLine::new("background service", out.status.success(), text)
+            CheckLine::new(NAME, out.status.success(), text)
         }
         Err(e) => CheckLine::new(
-            "background service",
+            NAME,
             false,
             format!(
-                "cannot run {}: {e}. Install the service later with `adsync service install --now`",
-                install.adsync.display()
+                "cannot run pkexec: {e}. Install the service as root later with `sudo {} \
+                 service install --system --now --config {}`",
+                install.adsync.display(),
+                config.display()
             ),
         ),
     }
@@ -505,10 +551,22 @@ impl Wizard {
             sibling.is_file().then_some(sibling)
         });
         match adsync {
-            Some(adsync) => Ok(ServiceInstall {
-                adsync,
-                system: running_as_root(),
-            }),
+            Some(adsync) => {
+                // Root installs the system service; so does the system config, which only the
+                // system service reads (by asking for root with pkexec).
+                let system_config = self.config_path == Path::new(crate::service::SYSTEM_CONFIG);
+                let root = running_as_root();
+                let system = match self.options.service.scope {
+                    Some(scope) => scope == Scope::System,
+                    None => root || system_config,
+                };
+                Ok(ServiceInstall {
+                    adsync,
+                    system,
+                    elevate: system && !root,
+                    overrides: self.options.service.clone(),
+                })
+            }
             None => Err(
                 "The adsync program was not found beside adsync-setup, so the service \
                          cannot be installed from here; install it later with `adsync service \
@@ -560,14 +618,4 @@ impl Wizard {
             Box::new(move |w: &mut Wizard| w.finish.report = Task::Done(report)) as Reply
         });
     }
-}
-
-#[cfg(unix)]
-fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-#[cfg(not(unix))]
-fn running_as_root() -> bool {
-    false
 }

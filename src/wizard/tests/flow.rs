@@ -242,15 +242,15 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
     let rt = runtime();
     let path = tmp.path().join("config.toml");
     std::fs::write(&path, EXISTING).unwrap();
-    // A stand-in for `adsync` records how the wizard asks it to install the service.
+    // A stand-in for `systemctl` records how the wizard's in-process install calls it; the
+    // unit goes to a directory of the test's own.
     let calls = tmp.path().join("calls");
-    let fake = tmp.path().join("adsync");
+    let fake = tmp.path().join("systemctl");
+    let units = tmp.path().join("units");
+    let adsync = tmp.path().join("bin/adsync");
     std::fs::write(
         &fake,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\necho installed\n",
-            calls.display()
-        ),
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
     )
     .unwrap();
     #[cfg(unix)]
@@ -261,7 +261,12 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
     let wizard = Wizard::new(
         WizardOptions {
             config_path: Some(path.clone()),
-            adsync_exe: Some(fake),
+            adsync_exe: Some(adsync.clone()),
+            service: crate::service::Overrides {
+                scope: Some(crate::service::Scope::User),
+                unit_dir: Some(units.clone()),
+                systemctl: Some(fake),
+            },
             ..Default::default()
         },
         rt.handle().clone(),
@@ -334,12 +339,18 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
     assert_eq!(file.service.interval_secs, 30);
 
     let calls = std::fs::read_to_string(calls).unwrap();
-    assert!(calls.starts_with("service install --now --"), "{calls}");
+    assert_eq!(
+        calls, "--user daemon-reload\n--user enable --now adsync.service\n",
+        "installed and started now"
+    );
+    let unit = std::fs::read_to_string(units.join("adsync.service")).unwrap();
     assert!(
-        calls
-            .trim_end()
-            .ends_with(&format!("--config {}", path.display())),
-        "{calls}"
+        unit.contains(&format!(
+            "ExecStart={} run --config {}\n",
+            adsync.display(),
+            path.display()
+        )),
+        "the service runs adsync with this config: {unit}"
     );
     assert!(!h.state().has_unsaved_changes());
     click(&mut h, "Close");
