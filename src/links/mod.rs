@@ -10,7 +10,7 @@
 
 use crate::config::Settings;
 use crate::cycle::{CycleError, Engine, Planned};
-use crate::state::StateError;
+use crate::state::{StateError, StateStore};
 use crate::sync::{
     Link, Links, ManualLink, Plan, PlanInput, ScopeVerdict, SourceSnapshot, SourceUser,
     TargetSnapshot, TargetUser, desired_user, plan, scope_verdict,
@@ -255,6 +255,39 @@ fn plan_with(
     Ok(plan_for_user(&full, entra_id))
 }
 
+/// Stores a link by hand that [`check_link`] accepted, with its history entry: what `adsync
+/// link` does once it has checked, and what the wizard's Finish does with the links decided in
+/// its preview. Checked once more against the links stored now (another process may have linked
+/// either side since), so a link is never re-pointed silently.
+pub fn record(
+    store: &StateStore,
+    link: &Link,
+    user_principal_name: &str,
+    target_name: &str,
+) -> Result<(), LinkError> {
+    let stored = store.links()?;
+    if let Some(existing) = stored.get(&link.entra_id) {
+        return Err(LinkError::AlreadyLinked {
+            upn: user_principal_name.to_owned(),
+            target_id: existing.target_id.clone(),
+        });
+    }
+    if let Some(other) = stored.values().find(|l| l.target_id == link.target_id) {
+        return Err(LinkError::TargetLinked {
+            target_id: link.target_id.clone(),
+            target_name: target_name.to_owned(),
+            other: other.entra_id.clone(),
+        });
+    }
+    let by = link.manual.as_ref().map_or("", |m| m.by.as_str());
+    store.record_manual_link(
+        link,
+        user_principal_name,
+        &format!("linked by hand by {by} to {target_name}"),
+    )?;
+    Ok(())
+}
+
 /// What [`link`] or [`unlink`] did.
 #[derive(Debug)]
 pub struct Decided {
@@ -302,12 +335,7 @@ pub async fn link(engine: &Engine, who: &str, target_id: &str) -> Result<Decided
     // Planned before anything is written: a plan that cannot be made leaves the store as it was.
     let plan = plan_with(&engine.settings, &planned, &links, &user.id)?;
     let target_name = planned.target.users[&new.target_id].user_name.clone();
-    let by = new.manual.as_ref().map(|m| m.by.as_str()).unwrap_or("");
-    engine.store.record_manual_link(
-        &new,
-        &user.user_principal_name,
-        &format!("linked by hand by {by} to {target_name}"),
-    )?;
+    record(&engine.store, &new, &user.user_principal_name, &target_name)?;
     Ok(Decided {
         user,
         link: new,
