@@ -548,3 +548,114 @@ fn a_search_finds_any_account_and_a_second_link_for_the_user_is_refused() {
         "{notice}"
     );
 }
+
+#[test]
+fn a_link_made_in_the_preview_is_recorded_at_finish_and_the_first_sync_honours_it() {
+    use crate::wizard::step::Step;
+    use crate::wizard::tests::{click, demo_at, harness as wizard_harness, runtime, settle};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = wizard_harness(demo_at(tmp.path(), &rt, Step::Preview));
+    settle(&mut h);
+    let plan = h.state().preview.plan.done().cloned().expect("a plan");
+    let ann = plan
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionKind::Create)
+        .expect("the demo creates users")
+        .clone();
+    // Two accounts made in the application by someone else, both with her email: R2 skips her.
+    let demo = h.state().demo.as_ref().unwrap();
+    let mut accounts: Vec<String> = ["first", "second"]
+        .iter()
+        .map(|n| {
+            demo.scim
+                .add_user(serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("account.{n}"),
+                    "emails": [{"value": ann.email, "type": "work", "primary": true}],
+                    "active": true,
+                }))
+                .unwrap()
+        })
+        .collect();
+    accounts.sort();
+    click(&mut h, "Refresh");
+    settle(&mut h);
+    let action_for = |h: &Harness<'_, crate::wizard::shell::Wizard>| {
+        h.state()
+            .preview
+            .plan
+            .done()
+            .and_then(|p| p.actions.iter().find(|a| a.entra_id == ann.entra_id))
+            .cloned()
+            .expect("an action for the user")
+    };
+    assert_eq!(action_for(&h).kind, ActionKind::Skip);
+
+    click(
+        &mut h,
+        &format!(
+            "Choose the account for {} (2 matching)",
+            ann.user_principal_name
+        ),
+    );
+    // Candidates are listed by account id: the second button links the second id.
+    h.query_all_by_label("Link to this account")
+        .nth(1)
+        .unwrap()
+        .scroll_to_me();
+    h.run_steps(6);
+    h.query_all_by_label("Link to this account")
+        .nth(1)
+        .unwrap()
+        .click();
+    h.run_steps(3);
+    let linked = action_for(&h);
+    assert_eq!(
+        (linked.kind, linked.target_user_id.as_deref()),
+        (ActionKind::Link, Some(accounts[1].as_str()))
+    );
+
+    click(&mut h, "Next");
+    assert_eq!(h.state().step, Step::Finish);
+    click(&mut h, "Finish");
+    settle(&mut h);
+    let report = h.state().finish.report.done().cloned().expect("finished");
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l.name == "link by hand" && l.ok && l.detail.contains(&accounts[1])),
+        "{:?}",
+        report.lines
+    );
+    assert!(
+        matches!(
+            report.first_sync,
+            Some(crate::wizard::steps::finish::FirstSync::Applied { failed: 0, .. })
+        ),
+        "{:?}",
+        report.first_sync
+    );
+    // The first sync wrote the link: externalId on the chosen account, and the state keeps
+    // who made it.
+    let demo = h.state().demo.as_ref().unwrap();
+    assert_eq!(
+        demo.scim.user(&accounts[1]).unwrap()["externalId"],
+        ann.entra_id.as_str()
+    );
+    assert!(demo.scim.user(&accounts[0]).unwrap()["externalId"].is_null());
+    let store = crate::state::StateStore::open(&report.state_path).unwrap();
+    let link = store.links().unwrap()[&ann.entra_id].clone();
+    assert_eq!(link.target_id, accounts[1]);
+    assert!(link.manual.is_some() && !link.is_pending_manual());
+    let triggers: Vec<String> = store
+        .history(10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.trigger)
+        .collect();
+    assert_eq!(triggers, ["wizard", "link"], "newest first");
+}
