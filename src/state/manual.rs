@@ -183,6 +183,9 @@ mod tests {
                 ("link", "link", Some("t1"))
             ]
         );
-        assert!(runs.iter().all(|r| r.outcome == "ok" && !r.dry_run));
+        assert!(
+            runs.iter()
+                .all(|r| r.outcome == crate::sync::RunOutcome::Ok && !r.dry_run)
+        );
     }
 }

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::entra::DeltaLinks;
 use crate::sync::{
-    Action, Link, Links, ManualLink, Plan, ResultStatus, SourceCache, SourceGroup, SourceUser,
-    Summary, TargetInfo, Whereabouts,
+    Action, Link, Links, ManualLink, Plan, ResultStatus, RunOutcome, SourceCache, SourceGroup,
+    SourceUser, Summary, TargetInfo, Whereabouts,
 };
 
 /// Why the state store could not be used. Names the file and what to do.
@@ -155,8 +155,8 @@ pub struct RunRecord {
     /// `sync`, `service`, `wizard`.
     pub trigger: String,
     pub dry_run: bool,
-    /// `running`, `ok`, `failed`, `blocked`, `partial`.
-    pub outcome: String,
+    /// How it ended (`running` while it runs, or when it was killed).
+    pub outcome: RunOutcome,
     pub summary: Option<serde_json::Value>,
     pub error: Option<String>,
     pub actions: Vec<ActionRecord>,
@@ -331,8 +331,8 @@ impl StateStore {
         Ok(())
     }
 
-    /// The delta link of a Graph delta stream (`users`, `groups`), if one is stored.
-    pub fn delta_link(&self, stream: &str) -> Result<Option<String>, StateError> {
+    /// The delta link of a Graph delta stream, if one is stored.
+    pub fn delta_link(&self, stream: DeltaStream) -> Result<Option<String>, StateError> {
         Ok(self
             .conn
             .query_row(
@@ -344,7 +344,11 @@ impl StateStore {
     }
 
     /// Stores a delta link; `None` forgets it (a full resync follows).
-    pub fn set_delta_link(&self, stream: &str, link: Option<&str>) -> Result<(), StateError> {
+    pub fn set_delta_link(
+        &self,
+        stream: DeltaStream,
+        link: Option<&str>,
+    ) -> Result<(), StateError> {
         match link {
             Some(link) => self.conn.execute(
                 "INSERT INTO delta_links (stream, link, updated_at) VALUES (?1, ?2, ?3)
@@ -571,11 +575,11 @@ impl StateStore {
         Ok(())
     }
 
-    /// Closes a run with its outcome (`ok`, `failed`, `blocked`, `partial`).
+    /// Closes a run with its outcome (any [`RunOutcome`] but `Running`).
     pub fn finish_run(
         &self,
         run: i64,
-        outcome: &str,
+        outcome: RunOutcome,
         summary: Option<&Summary>,
         error: Option<&str>,
     ) -> Result<(), StateError> {
@@ -726,7 +730,10 @@ fn write_cache_meta(conn: &Connection, cache: &SourceCache) -> Result<(), StateE
 }
 
 fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateError> {
-    for (stream, link) in [("users", &links.users), ("groups", &links.groups)] {
+    for (stream, link) in [
+        (DeltaStream::Users, &links.users),
+        (DeltaStream::Groups, &links.groups),
+    ] {
         conn.execute(
             "INSERT INTO delta_links (stream, link, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(stream) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
@@ -736,7 +743,11 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
     Ok(())
 }
 
+mod journal;
+mod kinds;
 mod manual;
+
+pub use kinds::{DeltaStream, UnknownStream};
 pub use manual::Decision;
 
 #[cfg(test)]
