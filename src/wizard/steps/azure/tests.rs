@@ -183,3 +183,53 @@ fn an_administrator_without_the_grant_role_is_told_which_role() {
     let apps = h.state().demo.as_ref().unwrap().entra.created_apps();
     assert_eq!(h.state().azure.client_id, apps[0].app_id);
 }
+
+/// The shortest demo path from launch to the first sync when step 2 uses *Create it for me*,
+/// counted: every click is one interaction (typing would be one per field; none is needed).
+#[test]
+fn demo_with_create_it_for_me_reaches_the_first_sync_in_eleven_interactions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = harness(crate::wizard::tests::demo_wizard(tmp.path(), &rt));
+    settle(&mut h);
+    let mut interactions = 0;
+    let mut press = |h: &mut Harness<'static, Wizard>, label: &str| {
+        click(h, label);
+        settle(h);
+        interactions += 1;
+    };
+    press(&mut h, "Next");
+    assert_eq!(h.state().step, Step::AzureApp);
+    press(&mut h, "Create it for me");
+    assert!(matches!(h.state().azure.create, CreateState::Done(_)));
+    let lines = h.state().azure.test.done().cloned().expect("the test ran");
+    assert!(lines.iter().all(|l| l.ok), "{lines:?}");
+    press(&mut h, "Next");
+    assert_eq!(h.state().step, Step::Pairing);
+    press(&mut h, "Support Tier 1");
+    press(&mut h, "Tier 1");
+    press(&mut h, "Pair the selected groups");
+    press(&mut h, "Next");
+    assert_eq!(h.state().step, Step::Search);
+    press(&mut h, "Next");
+    press(&mut h, "Confirm");
+    assert_eq!(h.state().step, Step::Preview);
+    press(&mut h, "Next");
+    assert_eq!(h.state().step, Step::Finish);
+    press(&mut h, "Finish");
+    let report = h.state().finish.report.done().cloned().expect("finished");
+    assert!(report.saved, "{:?}", report.lines);
+    assert!(
+        matches!(
+            report.first_sync,
+            Some(crate::wizard::steps::finish::FirstSync::Applied { failed: 0, .. })
+        ),
+        "{:?}",
+        report.first_sync
+    );
+    // The written config signs in with the created app's certificate.
+    let file = crate::config::load(&h.state().config_path).unwrap();
+    let app = &h.state().demo.as_ref().unwrap().entra.created_apps()[0];
+    assert_eq!(file.entra.client_id, app.app_id);
+    assert_eq!(interactions, 11);
+}
