@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::entra::DeltaLinks;
 use crate::sync::{
-    Action, Link, Links, Plan, ResultStatus, RunOutcome, SourceCache, SourceGroup, SourceUser,
-    Summary, TargetInfo, Whereabouts,
+    Action, Link, Links, ManualLink, Plan, ResultStatus, RunOutcome, SourceCache, SourceGroup,
+    SourceUser, Summary, TargetInfo, Whereabouts,
 };
 
 /// Why the state store could not be used. Names the file and what to do.
@@ -113,6 +113,11 @@ const MIGRATIONS: &[&str] = &[
     // 3: the SCIM roles adsync gave each user (SPEC §3.1), so it removes only those.
     r#"
     ALTER TABLE links ADD COLUMN roles_given TEXT NOT NULL DEFAULT '[]';
+    "#,
+    // 4: links made by hand (`adsync link`): who made each and when; NULL for links adsync made.
+    r#"
+    ALTER TABLE links ADD COLUMN manual_by TEXT;
+    ALTER TABLE links ADD COLUMN manual_at INTEGER;
     "#,
 ];
 
@@ -283,12 +288,14 @@ impl StateStore {
             params![link.target_id, link.entra_id],
         )?;
         self.conn.execute(
-            "INSERT INTO links (entra_id, target_id, target_group, groups_added, values_hash, disabled_by_adsync, updated_at, roles_given)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO links (entra_id, target_id, target_group, groups_added, values_hash, disabled_by_adsync, updated_at, roles_given, manual_by, manual_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(entra_id) DO UPDATE SET target_id = excluded.target_id,
                 target_group = excluded.target_group, groups_added = excluded.groups_added,
                 values_hash = excluded.values_hash, disabled_by_adsync = excluded.disabled_by_adsync,
-                updated_at = excluded.updated_at, roles_given = excluded.roles_given",
+                updated_at = excluded.updated_at, roles_given = excluded.roles_given,
+                manual_by = COALESCE(excluded.manual_by, links.manual_by),
+                manual_at = COALESCE(excluded.manual_at, links.manual_at)",
             params![
                 link.entra_id,
                 link.target_id,
@@ -297,7 +304,9 @@ impl StateStore {
                 link.values_hash,
                 link.disabled_by_adsync,
                 now_ms(),
-                roles
+                roles,
+                link.manual.as_ref().map(|m| &m.by),
+                link.manual.as_ref().map(|m| m.at_ms),
             ],
         )?;
         Ok(())
@@ -640,7 +649,7 @@ impl StateStore {
 }
 
 const LINK_COLUMNS: &str = "SELECT entra_id, target_id, target_group, groups_added, values_hash, \
-                            disabled_by_adsync, roles_given FROM links";
+                            disabled_by_adsync, roles_given, manual_by, manual_at FROM links";
 
 fn link_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
     let groups: String = r.get(3)?;
@@ -662,6 +671,10 @@ fn link_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
             } else {
                 serde_json::from_str::<BTreeSet<String>>(&roles).unwrap_or_default()
             }
+        },
+        manual: match (r.get::<_, Option<String>>(7)?, r.get::<_, Option<i64>>(8)?) {
+            (Some(by), Some(at_ms)) => Some(ManualLink { by, at_ms }),
+            _ => None,
         },
     })
 }
@@ -732,8 +745,10 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
 
 mod journal;
 mod kinds;
+mod manual;
 
 pub use kinds::{DeltaStream, UnknownStream};
+pub use manual::Decision;
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,7 @@ fn link(entra: &str, target: &str) -> Link {
         values_hash: "abc".into(),
         disabled_by_adsync: false,
         roles_given: BTreeSet::from(["technician".to_owned()]),
+        manual: None,
     }
 }
 

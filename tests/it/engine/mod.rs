@@ -4,6 +4,7 @@
 //! `demo`.
 
 mod demo;
+mod link;
 mod service;
 mod sync;
 
