@@ -440,7 +440,9 @@ pub fn uninstall(
     let (unit_path, systemctl) = host(scope, overrides);
     let status = ServiceStatus::gather(scope, config, &systemctl);
     let mut report = Report::default();
-    if status.unit.is_none() {
+    // `gather` looks where the system keeps units; an overridden directory is looked at here.
+    let installed = unit_path.is_file() || status.unit.is_some();
+    if !installed {
         report.steps.push(Step::NotInstalled {
             scope,
             unit: unit_path,

@@ -317,3 +317,105 @@ fn status_summarizes_a_run_in_plan_order() {
         stopped.render()
     );
 }
+
+/// The install procedure in-process, as the wizard calls it: a per-user unit written where the
+/// overrides say, a stand-in systemctl called, the report's lines as `adsync service` prints
+/// them; then uninstall removes it and keeps the config.
+#[cfg(unix)]
+#[test]
+fn install_and_uninstall_in_process_report_what_they_did() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, CONFIG.replace("TOKEN", "keyring:adsync/token")).unwrap();
+    let calls = dir.path().join("calls");
+    let systemctl = dir.path().join("systemctl");
+    std::fs::write(
+        &systemctl,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let overrides = Overrides {
+        scope: None,
+        unit_dir: Some(dir.path().join("units")),
+        systemctl: Some(systemctl),
+    };
+    let request = InstallRequest {
+        scope: Scope::User,
+        exe: PathBuf::from("/opt/adsync/bin/adsync"),
+        config: config.clone(),
+        now: false,
+        overrides: overrides.clone(),
+    };
+
+    let report = install(&request).unwrap();
+    let unit = dir.path().join("units/adsync.service");
+    assert!(report.complete());
+    assert_eq!(
+        report.steps,
+        [
+            Step::Wrote(unit.clone()),
+            Step::Enabled {
+                scope: Scope::User,
+                now: false
+            },
+            Step::LingerNote,
+        ]
+    );
+    assert_eq!(
+        report.lines()[1],
+        "enabled adsync.service (user service); it starts at login. Start it now with `adsync \
+         service start --user`"
+    );
+    let text = std::fs::read_to_string(&unit).unwrap();
+    assert!(
+        text.contains(&format!(
+            "ExecStart=/opt/adsync/bin/adsync run --config {}\n",
+            config.display()
+        )),
+        "{text}"
+    );
+
+    let report = uninstall(Scope::User, &config, &overrides).unwrap();
+    assert!(!unit.exists());
+    assert_eq!(report.steps[0], Step::Removed(unit.clone()));
+    assert_eq!(report.steps[1], Step::Disabled);
+    assert!(matches!(&report.steps[2], Step::Kept { config: c, .. } if *c == config));
+    assert!(config.is_file());
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        "--user daemon-reload\n--user enable adsync.service\n--user is-enabled adsync.service\n\
+         --user is-active adsync.service\n--user disable --now adsync.service\n--user \
+         daemon-reload\n"
+    );
+}
+
+/// A config the service could not run with is refused before anything is written or called,
+/// as a usage error naming the file and the problem count.
+#[test]
+fn install_refuses_an_invalid_config_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "version = 1\n").unwrap();
+    let units = dir.path().join("units");
+    let request = InstallRequest {
+        scope: Scope::User,
+        exe: PathBuf::from("/usr/bin/adsync"),
+        config: config.clone(),
+        now: true,
+        overrides: Overrides {
+            scope: None,
+            unit_dir: Some(units.clone()),
+            systemctl: Some(dir.path().join("no-such-systemctl")),
+        },
+    };
+    let err = install(&request).unwrap_err();
+    assert!(err.is_usage());
+    let text = err.to_string();
+    assert!(
+        text.contains("fix the") && text.contains(&config.display().to_string()),
+        "{text}"
+    );
+    assert!(!units.exists());
+}
