@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use super::Exit;
 use crate::service::{
     self, InstallRequest, Overrides, Report, Scope, ServiceError, ServiceSpec, ServiceStatus,
-    Systemctl, UNIT_NAME, launchd, service_config, systemd,
+    Systemctl, launchd, service_config, systemd,
 };
 
 #[derive(Debug, Subcommand)]
@@ -133,8 +133,8 @@ fn platform(command: &ServiceCommand, config: Option<&Path>) -> anyhow::Result<E
         ServiceCommand::Install { scope, now } => install(scope.scope(), config, *now),
         ServiceCommand::Uninstall { scope } => uninstall(scope.scope(), config),
         ServiceCommand::Status { scope } => status(scope.scope(), config),
-        ServiceCommand::Start { scope } => control(scope.scope(), "start"),
-        ServiceCommand::Stop { scope } => control(scope.scope(), "stop"),
+        ServiceCommand::Start { scope } => control(scope.scope(), true),
+        ServiceCommand::Stop { scope } => control(scope.scope(), false),
         ServiceCommand::Print { .. } | ServiceCommand::Dispatch => {
             unreachable!("handled by run()")
         }
@@ -219,36 +219,13 @@ fn status(scope: Scope, config: Option<&Path>) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn control(scope: Scope, verb: &str) -> anyhow::Result<Exit> {
-    let systemctl = Systemctl::new(scope);
-    if let Some(why) = systemctl.unavailable() {
-        eprintln!(
-            "error: {why}. On a machine running systemd, run `{}`; to run adsync here in the \
-             foreground instead, use `adsync run`",
-            systemctl.display(&[verb, UNIT_NAME])
-        );
-        return Ok(Exit::Failure);
-    }
-    let unit_path = systemd::unit_path(scope);
-    let packaged = scope == Scope::System && Path::new(service::PACKAGED_UNIT).is_file();
-    if !unit_path.is_file() && !packaged {
-        eprintln!(
-            "error: the {} service is not installed; run `adsync service install{}` first",
-            scope.as_str(),
-            if scope == Scope::User { " --user" } else { "" }
-        );
-        return Ok(Exit::Failure);
-    }
-    systemctl.run(&[verb, UNIT_NAME])?;
-    println!(
-        "{} {UNIT_NAME}",
-        if verb == "start" {
-            "started"
-        } else {
-            "stopped"
-        }
-    );
-    Ok(Exit::Ok)
+fn control(scope: Scope, start: bool) -> anyhow::Result<Exit> {
+    report(
+        service::control(scope, start, &Overrides::default()).map(|step| Report {
+            steps: vec![step],
+            ..Report::default()
+        }),
+    )
 }
 
 /// macOS: install and uninstall write and remove the launchd plist; the rest names the

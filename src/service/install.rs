@@ -143,6 +143,8 @@ pub enum Step {
     Unload { job: String },
     /// launchd: the plist removed.
     RemovedPlist(PathBuf),
+    /// `systemctl start` (`true`) or `stop` (`false`).
+    Controlled { started: bool },
 }
 
 fn user_flag(scope: Scope) -> &'static str {
@@ -224,6 +226,11 @@ impl fmt::Display for Step {
                 logs.display()
             ),
             Step::Unload { job } => write!(f, "unload it first with: launchctl bootout {job}"),
+            Step::Controlled { started } => write!(
+                f,
+                "{} {UNIT_NAME}",
+                if *started { "started" } else { "stopped" }
+            ),
             Step::RemovedPlist(path) => write!(
                 f,
                 "removed {} (config, state and logs kept)",
@@ -499,4 +506,26 @@ fn uninstall_launchd(scope: Scope) -> Result<Report, ServiceError> {
         report.steps.push(Step::RemovedPlist(path));
     }
     Ok(report)
+}
+
+/// Starts (`start` true) or stops the installed systemd service; refuses, naming the command
+/// to run instead, where systemd cannot be asked or the service is not installed.
+pub fn control(scope: Scope, start: bool, overrides: &Overrides) -> Result<Step, ServiceError> {
+    let verb = if start { "start" } else { "stop" };
+    let (unit_path, systemctl) = host(scope, overrides);
+    if let Some(why) = systemctl.unavailable() {
+        return Err(ServiceError::NoSystemd {
+            why,
+            command: systemctl.display(&[verb, UNIT_NAME]),
+        });
+    }
+    let packaged = scope == Scope::System && Path::new(super::PACKAGED_UNIT).is_file();
+    if !unit_path.is_file() && !packaged {
+        return Err(ServiceError::NotInstalled {
+            scope: scope.as_str(),
+            flag: user_flag(scope),
+        });
+    }
+    systemctl.run(&[verb, UNIT_NAME])?;
+    Ok(Step::Controlled { started: start })
 }

@@ -21,8 +21,8 @@ pub mod windows;
 use std::path::{Path, PathBuf};
 
 pub use install::{
-    InstallRequest, NotEnabled, Overrides, Report, Step, current_exe, default_scope, install,
-    launchd_log_dir, launchd_target, running_as_root, service_config, uninstall,
+    InstallRequest, NotEnabled, Overrides, Report, Step, control, current_exe, default_scope,
+    install, launchd_log_dir, launchd_target, running_as_root, service_config, uninstall,
 };
 pub use status::{Activity, ServiceStatus, next_run_after, parse_time};
 pub use systemctl::Systemctl;
@@ -125,6 +125,16 @@ pub enum ServiceError {
          this again"
     )]
     NoSystemUser,
+    #[error(
+        "{why}. On a machine running systemd, run `{command}`; to run adsync here in the \
+         foreground instead, use `adsync run`"
+    )]
+    NoSystemd { why: &'static str, command: String },
+    #[error("the {scope} service is not installed; run `adsync service install{flag}` first")]
+    NotInstalled {
+        scope: &'static str,
+        flag: &'static str,
+    },
     #[error("{}: cannot give it to `{SERVICE_USER}`: {source}", path.display())]
     Chown {
         path: PathBuf,
