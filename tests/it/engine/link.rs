@@ -231,6 +231,12 @@ fn an_ambiguous_match_is_linked_by_hand_undone_and_linked_again_until_it_converg
         "newest first"
     );
     assert_eq!(kinds[0].0, "sync");
+    let text = w.run(&["history"]).stdout;
+    assert!(
+        text.contains("linked by hand by alice-admin to ann.second")
+            && text.contains(&format!("unlinked by hand by alice-admin from {chosen}")),
+        "{text}"
+    );
 }
 
 #[test]
