@@ -13,7 +13,7 @@ use crate::cycle::{CycleError, Engine, Planned};
 use crate::state::{StateError, StateStore};
 use crate::sync::{
     Link, Links, ManualLink, Plan, PlanInput, ScopeVerdict, SourceSnapshot, SourceUser,
-    TargetSnapshot, TargetUser, desired_user, plan, scope_verdict,
+    TargetSnapshot, TargetUser, Whereabouts, desired_user, plan, scope_verdict,
 };
 
 #[cfg(test)]
@@ -94,8 +94,9 @@ pub fn os_user() -> String {
         .unwrap_or_else(|| "an unknown user".into())
 }
 
-/// The in-scope candidates' user for `who` (object id, userPrincipalName or email, compared
-/// case-insensitively) among the members of the paired groups. `Ok(None)` when none matches.
+/// The member of a paired group that `who` names: its object id or userPrincipalName, else its
+/// email (compared case-insensitively). `Ok(None)` when none matches; an email two members share
+/// is [`LinkError::AmbiguousUser`].
 pub fn find_user<'a>(
     source: &'a SourceSnapshot,
     who: &str,
@@ -349,13 +350,19 @@ pub async fn link(engine: &Engine, who: &str, target_id: &str) -> Result<Decided
 pub async fn unlink(engine: &Engine, who: &str) -> Result<Decided, LinkError> {
     let planned = engine.read_and_plan().await?;
     let mut links = engine.store.links()?;
-    // A user deleted from Entra ID can still be unlinked by its object id.
+    // A managed user outside the paired groups, or deleted from Entra ID, can still be
+    // unlinked by its object id.
     let user = match links.get(who.trim()) {
-        Some(link) if find_user(&planned.source, who)?.is_none() => SourceUser {
-            id: link.entra_id.clone(),
-            user_principal_name: link.entra_id.clone(),
-            ..SourceUser::default()
-        },
+        Some(link) if find_user(&planned.source, who)?.is_none() => {
+            match planned.source.outside.get(&link.entra_id) {
+                Some(Whereabouts::Exists(user)) => (**user).clone(),
+                _ => SourceUser {
+                    id: link.entra_id.clone(),
+                    user_principal_name: link.entra_id.clone(),
+                    ..SourceUser::default()
+                },
+            }
+        }
         _ => resolve(engine, &planned, who).await?,
     };
     let Some(old) = links.remove(&user.id) else {

@@ -278,6 +278,18 @@ fn two_entra_users_sharing_an_email_are_linked_by_hand_and_converge() {
     let (_, plan) = w.plan_json();
     assert!(plan["actions"].as_array().unwrap().is_empty(), "{plan:#}");
     assert_eq!(w.scim.user(&two).unwrap()["externalId"], second.as_str());
+
+    // Deleted from Entra ID, the user can still be unlinked by its object id; its account is
+    // then no longer adsync's to disable.
+    w.entra.delete_user(&second);
+    let (_, plan) = w.plan_json();
+    assert_eq!(action(&plan, &second)["kind"], "disable");
+    let run = w.run_as_admin(&["unlink", &second]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!w.stored().0.iter().any(|(entra, _)| *entra == second));
+    let (_, plan) = w.plan_json();
+    assert!(plan["actions"].as_array().unwrap().is_empty(), "{plan:#}");
+    assert_eq!(w.scim.user(&two).unwrap()["active"], true);
 }
 
 /// The service's incremental cycles plan only for users Entra changed; a link made by hand while
