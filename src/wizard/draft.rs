@@ -42,6 +42,8 @@ pub(crate) struct Draft {
     pub azure: AzureStep,
     pub pairs: Vec<PairRow>,
     pub scope: Vec<ScopeRule>,
+    /// `policy.include_guests`, as step 4 shows it.
+    pub include_guests: bool,
     /// The config being edited (or the demo's): keys the wizard does not show are kept from it.
     pub base: Option<ConfigFile>,
 }
@@ -86,6 +88,7 @@ impl Draft {
         };
         let mut policy = base.as_ref().map(|b| b.policy.clone()).unwrap_or_default();
         policy.default_password = refs.default_password.clone();
+        policy.include_guests = self.include_guests;
         let service = ServiceSection {
             dry_run: c.dry_run,
             ..base.as_ref().map(|b| b.service.clone()).unwrap_or_default()
@@ -299,6 +302,12 @@ impl FingerprintPart for Vec<PairRow> {
         for p in self {
             (&p.entra.id, &p.target.id, p.nested).hash(&mut h);
         }
+    }
+}
+
+impl FingerprintPart for bool {
+    fn feed(&self, mut h: &mut dyn Hasher) {
+        self.hash(&mut h);
     }
 }
 
