@@ -8,6 +8,8 @@
 //! values written where they differ), so the next sync links the account and the warning that
 //! skipped the user is gone. Nothing is written on any error.
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::config::Settings;
 use crate::cycle::{CycleError, Engine, Planned};
 use crate::state::{StateError, StateStore};
@@ -197,27 +199,56 @@ pub fn check_link(
     })
 }
 
-/// The target users R2 would consider for `user`: its object id as externalId, or its email or
-/// computed userName as userName or an email (case-insensitive). What the wizard offers first.
+/// The target's users by the keys R2 matches on, built once per read: finding a skipped user's
+/// candidates is then a few lookups, not a pass over every account.
+#[derive(Debug, Default)]
+pub struct AccountIndex {
+    /// Lower-cased userName and emails, and externalIds → target ids.
+    by_key: HashMap<String, BTreeSet<String>>,
+}
+
+impl AccountIndex {
+    pub fn new(target: &TargetSnapshot) -> Self {
+        let mut by_key: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for t in target.users.values() {
+            let keys = std::iter::once(t.user_name.to_lowercase())
+                .chain(t.emails.iter().map(|e| e.to_lowercase()))
+                .chain(t.external_id.iter().map(|x| format!("externalId:{x}")));
+            for key in keys {
+                by_key.entry(key).or_default().insert(t.id.clone());
+            }
+        }
+        Self { by_key }
+    }
+
+    /// The ids of the target users R2 would consider for `user`: its object id as externalId,
+    /// or its email or computed userName as userName or an email (case-insensitive).
+    pub fn candidates(&self, settings: &Settings, user: &SourceUser) -> Vec<String> {
+        let user_name = desired_user(user, settings.policy.username).user_name;
+        let keys = [
+            format!("externalId:{}", user.id),
+            user.email().to_lowercase(),
+            user_name.to_lowercase(),
+        ];
+        let ids: BTreeSet<&String> = keys
+            .iter()
+            .filter_map(|k| self.by_key.get(k))
+            .flatten()
+            .collect();
+        ids.into_iter().cloned().collect()
+    }
+}
+
+/// The target users R2 would consider for `user` (see [`AccountIndex::candidates`]), in id order.
 pub fn candidates<'a>(
     settings: &Settings,
     target: &'a TargetSnapshot,
     user: &SourceUser,
 ) -> Vec<&'a TargetUser> {
-    let email = user.email().to_lowercase();
-    let user_name = desired_user(user, settings.policy.username)
-        .user_name
-        .to_lowercase();
-    target
-        .users
-        .values()
-        .filter(|t| {
-            t.external_id.as_deref() == Some(user.id.as_str())
-                || [&email, &user_name].iter().any(|key| {
-                    t.user_name.to_lowercase() == **key
-                        || t.emails.iter().any(|e| e.to_lowercase() == **key)
-                })
-        })
+    AccountIndex::new(target)
+        .candidates(settings, user)
+        .iter()
+        .filter_map(|id| target.users.get(id))
         .collect()
 }
 
