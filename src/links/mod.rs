@@ -1,7 +1,8 @@
 //! Links made by hand: an administrator's own decision where R2 refuses to guess (an ambiguous
 //! match, an account already linked to someone else, two Entra users sharing an email). [`link`]
 //! and [`unlink`] are what `adsync link` and `adsync unlink` run; [`check_link`] and
-//! [`candidates`] are the pure halves the wizard's preview uses before any state store exists.
+//! [`AccountIndex`] are the pure halves the wizard's preview uses before any state store exists,
+//! and [`record`] is how both front ends store a decision.
 //!
 //! A link made by hand is stored like any other, with [`ManualLink`] (who, when) and no values
 //! hash: the planner takes it for an R2 link still to be written (externalId and the mapped
@@ -25,11 +26,13 @@ mod tests;
 /// them nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
+    /// No Entra user has this object id, userPrincipalName or email.
     #[error(
         "{who}: no such user in Entra ID (by object id, userPrincipalName or email); check the \
          spelling, or give the user's object id"
     )]
     UnknownUser { who: String },
+    /// An email that several members of the paired groups share.
     #[error(
         "{who}: {count} Entra users have this email ({upns}); name one of them by its \
          userPrincipalName or object id"
@@ -39,18 +42,22 @@ pub enum LinkError {
         count: usize,
         upns: String,
     },
+    /// The user is in no paired Entra group.
     #[error(
         "{upn} is a member of no paired Entra group, so adsync does not sync it; add it to a \
          paired group (or pair one of its groups) first"
     )]
     NoPairs { upn: String },
+    /// The user is in a paired group but out of scope (disabled, a guest, a scope rule).
     #[error("{upn} is not in scope: {why}; adsync links only users it syncs")]
     OutOfScope { upn: String, why: String },
+    /// The target has no user with this id.
     #[error(
         "{target_id}: no such user in the target application; `adsync target users` lists their \
          ids"
     )]
     UnknownTarget { target_id: String },
+    /// The target user is linked to another Entra user.
     #[error(
         "target user {target_id} ({target_name}) is already linked to Entra user {other}; if \
          that link is wrong, run `adsync unlink {other}` first"
@@ -60,11 +67,13 @@ pub enum LinkError {
         target_name: String,
         other: String,
     },
+    /// The Entra user is linked already.
     #[error(
         "{upn} is already linked to target user {target_id}; to link it to another account, run \
          `adsync unlink {upn}` first"
     )]
     AlreadyLinked { upn: String, target_id: String },
+    /// `unlink` of a user with no link.
     #[error("{upn} is not linked to a target user; there is nothing to unlink")]
     NotLinked { upn: String },
     /// Reading, planning or opening failed (R10): nothing was written.
@@ -208,6 +217,7 @@ pub struct AccountIndex {
 }
 
 impl AccountIndex {
+    /// Indexes every user of the target snapshot.
     pub fn new(target: &TargetSnapshot) -> Self {
         let mut by_key: HashMap<String, BTreeSet<String>> = HashMap::new();
         for t in target.users.values() {
