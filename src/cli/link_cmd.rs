@@ -8,53 +8,48 @@ use super::Exit;
 use super::common::{emit, fail, runtime};
 use super::sync_cmd::BLOCKED_ADVICE;
 use crate::cycle::Engine;
-use crate::links::{self, Decided};
+use crate::links::{self, Decided, LinkError};
 use crate::render;
 
 /// `adsync link`.
 pub fn link_cmd(config_path: &Path, who: &str, target_id: &str) -> anyhow::Result<Exit> {
-    decide(config_path, |engine| {
-        runtime()?
-            .block_on(links::link(engine, who, target_id))
-            .map(|d| (d, "linked"))
-            .map_err(Into::into)
-    })
+    let rt = runtime()?;
+    Ok(decide(config_path, "linked", |engine| {
+        rt.block_on(links::link(engine, who, target_id))
+    }))
 }
 
 /// `adsync unlink`.
 pub fn unlink_cmd(config_path: &Path, who: &str) -> anyhow::Result<Exit> {
-    decide(config_path, |engine| {
-        runtime()?
-            .block_on(links::unlink(engine, who))
-            .map(|d| (d, "unlinked"))
-            .map_err(Into::into)
-    })
+    let rt = runtime()?;
+    Ok(decide(config_path, "unlinked", |engine| {
+        rt.block_on(links::unlink(engine, who))
+    }))
 }
 
+/// Opens the engine, runs the decision, and prints it with the user's next sync; an error is
+/// printed once, with its exit code (2 for wrong input).
 fn decide(
     config_path: &Path,
-    run: impl FnOnce(&Engine) -> anyhow::Result<(Decided, &'static str)>,
-) -> anyhow::Result<Exit> {
+    verb: &str,
+    run: impl FnOnce(&Engine) -> Result<Decided, LinkError>,
+) -> Exit {
     let engine = match Engine::open(config_path) {
         Ok(engine) => engine,
-        Err(error) => return Ok(fail(&error)),
-    };
-    let (decided, verb) = match run(&engine) {
-        Ok(done) => done,
-        Err(error) => match error.downcast::<links::LinkError>() {
-            Ok(error) => {
-                eprintln!("error: {error}");
-                return Ok(error.exit());
-            }
-            Err(other) => return Err(other),
-        },
+        Err(error) => return fail(&error),
     };
     let Decided {
         user,
         link,
         target_name,
         plan,
-    } = &decided;
+    } = match run(&engine) {
+        Ok(decided) => decided,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return error.exit();
+        }
+    };
     let target = if target_name.is_empty() {
         link.target_id.clone()
     } else {
@@ -67,7 +62,7 @@ fn decide(
     emit(&format!(
         "{verb} {} {to} target user {target}{note}\nNext sync for this user:\n{}",
         user.user_principal_name,
-        render::plan_text(plan, Some(BLOCKED_ADVICE))
+        render::plan_text(&plan, Some(BLOCKED_ADVICE))
     ));
-    Ok(Exit::Ok)
+    Exit::Ok
 }

@@ -165,6 +165,9 @@ struct Service<'a> {
     cache: Option<SourceCache>,
     /// A cycle failed after reading Entra's changes: the next one reconciles fully.
     full_next: bool,
+    /// When the last full cycle began (ms since the epoch): a link made by hand since then
+    /// (`adsync link`) is applied by a full cycle at the next tick, not at the next scheduled one.
+    last_full_ms: i64,
 }
 
 impl Service<'_> {
@@ -179,6 +182,7 @@ impl Service<'_> {
     async fn full_cycle(&mut self, why: &str) -> Result<Tick, TickError> {
         let engine = self.engine;
         self.cache = None;
+        self.last_full_ms = crate::state::now_ms();
         let graph_before = engine.graph.request_count();
         // Links taken before the read, so changes made during it show up in the next round.
         let links = engine
@@ -259,6 +263,14 @@ impl Service<'_> {
         }
         if self.full_next {
             return self.full_cycle("retry after a failed cycle").await;
+        }
+        // Incremental cycles plan only for users Entra changed; a link made by hand is not one.
+        if engine
+            .store
+            .newest_pending_manual_link()?
+            .is_some_and(|at| at >= self.last_full_ms)
+        {
+            return self.full_cycle("a link made by hand").await;
         }
         let Some(links) = load_links(engine) else {
             return self.full_cycle("no delta links").await;
@@ -431,6 +443,7 @@ pub async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
         stop: stop.clone(),
         cache: None,
         full_next: false,
+        last_full_ms: 0,
     };
     let mut last_full: Option<Instant> = None;
     let mut backoff = interval;

@@ -1,19 +1,22 @@
 //! Links made by hand: an administrator's own decision where R2 refuses to guess (an ambiguous
 //! match, an account already linked to someone else, two Entra users sharing an email). [`link`]
 //! and [`unlink`] are what `adsync link` and `adsync unlink` run; [`check_link`] and
-//! [`candidates`] are the pure halves the wizard's preview uses before any state store exists.
+//! [`AccountIndex`] are the pure halves the wizard's preview uses before any state store exists,
+//! and [`record`] is how both front ends store a decision.
 //!
 //! A link made by hand is stored like any other, with [`ManualLink`] (who, when) and no values
 //! hash: the planner takes it for an R2 link still to be written (externalId and the mapped
 //! values written where they differ), so the next sync links the account and the warning that
 //! skipped the user is gone. Nothing is written on any error.
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::config::Settings;
 use crate::cycle::{CycleError, Engine, Planned};
 use crate::state::{StateError, StateStore};
 use crate::sync::{
     Link, Links, ManualLink, Plan, PlanInput, ScopeVerdict, SourceSnapshot, SourceUser,
-    TargetSnapshot, TargetUser, desired_user, plan, scope_verdict,
+    TargetSnapshot, TargetUser, Whereabouts, desired_user, plan, scope_verdict,
 };
 
 #[cfg(test)]
@@ -23,11 +26,13 @@ mod tests;
 /// them nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
+    /// No Entra user has this object id, userPrincipalName or email.
     #[error(
         "{who}: no such user in Entra ID (by object id, userPrincipalName or email); check the \
          spelling, or give the user's object id"
     )]
     UnknownUser { who: String },
+    /// An email that several members of the paired groups share.
     #[error(
         "{who}: {count} Entra users have this email ({upns}); name one of them by its \
          userPrincipalName or object id"
@@ -37,18 +42,22 @@ pub enum LinkError {
         count: usize,
         upns: String,
     },
+    /// The user is in no paired Entra group.
     #[error(
         "{upn} is a member of no paired Entra group, so adsync does not sync it; add it to a \
          paired group (or pair one of its groups) first"
     )]
     NoPairs { upn: String },
+    /// The user is in a paired group but out of scope (disabled, a guest, a scope rule).
     #[error("{upn} is not in scope: {why}; adsync links only users it syncs")]
     OutOfScope { upn: String, why: String },
+    /// The target has no user with this id.
     #[error(
         "{target_id}: no such user in the target application; `adsync target users` lists their \
          ids"
     )]
     UnknownTarget { target_id: String },
+    /// The target user is linked to another Entra user.
     #[error(
         "target user {target_id} ({target_name}) is already linked to Entra user {other}; if \
          that link is wrong, run `adsync unlink {other}` first"
@@ -58,11 +67,13 @@ pub enum LinkError {
         target_name: String,
         other: String,
     },
+    /// The Entra user is linked already.
     #[error(
         "{upn} is already linked to target user {target_id}; to link it to another account, run \
          `adsync unlink {upn}` first"
     )]
     AlreadyLinked { upn: String, target_id: String },
+    /// `unlink` of a user with no link.
     #[error("{upn} is not linked to a target user; there is nothing to unlink")]
     NotLinked { upn: String },
     /// Reading, planning or opening failed (R10): nothing was written.
@@ -94,8 +105,9 @@ pub fn os_user() -> String {
         .unwrap_or_else(|| "an unknown user".into())
 }
 
-/// The in-scope candidates' user for `who` (object id, userPrincipalName or email, compared
-/// case-insensitively) among the members of the paired groups. `Ok(None)` when none matches.
+/// The member of a paired group that `who` names: its object id or userPrincipalName, else its
+/// email (compared case-insensitively). `Ok(None)` when none matches; an email two members share
+/// is [`LinkError::AmbiguousUser`].
 pub fn find_user<'a>(
     source: &'a SourceSnapshot,
     who: &str,
@@ -196,27 +208,57 @@ pub fn check_link(
     })
 }
 
-/// The target users R2 would consider for `user`: its object id as externalId, or its email or
-/// computed userName as userName or an email (case-insensitive). What the wizard offers first.
+/// The target's users by the keys R2 matches on, built once per read: finding a skipped user's
+/// candidates is then a few lookups, not a pass over every account.
+#[derive(Debug, Default)]
+pub struct AccountIndex {
+    /// Lower-cased userName and emails, and externalIds → target ids.
+    by_key: HashMap<String, BTreeSet<String>>,
+}
+
+impl AccountIndex {
+    /// Indexes every user of the target snapshot.
+    pub fn new(target: &TargetSnapshot) -> Self {
+        let mut by_key: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for t in target.users.values() {
+            let keys = std::iter::once(t.user_name.to_lowercase())
+                .chain(t.emails.iter().map(|e| e.to_lowercase()))
+                .chain(t.external_id.iter().map(|x| format!("externalId:{x}")));
+            for key in keys {
+                by_key.entry(key).or_default().insert(t.id.clone());
+            }
+        }
+        Self { by_key }
+    }
+
+    /// The ids of the target users R2 would consider for `user`: its object id as externalId,
+    /// or its email or computed userName as userName or an email (case-insensitive).
+    pub fn candidates(&self, settings: &Settings, user: &SourceUser) -> Vec<String> {
+        let user_name = desired_user(user, settings.policy.username).user_name;
+        let keys = [
+            format!("externalId:{}", user.id),
+            user.email().to_lowercase(),
+            user_name.to_lowercase(),
+        ];
+        let ids: BTreeSet<&String> = keys
+            .iter()
+            .filter_map(|k| self.by_key.get(k))
+            .flatten()
+            .collect();
+        ids.into_iter().cloned().collect()
+    }
+}
+
+/// The target users R2 would consider for `user` (see [`AccountIndex::candidates`]), in id order.
 pub fn candidates<'a>(
     settings: &Settings,
     target: &'a TargetSnapshot,
     user: &SourceUser,
 ) -> Vec<&'a TargetUser> {
-    let email = user.email().to_lowercase();
-    let user_name = desired_user(user, settings.policy.username)
-        .user_name
-        .to_lowercase();
-    target
-        .users
-        .values()
-        .filter(|t| {
-            t.external_id.as_deref() == Some(user.id.as_str())
-                || [&email, &user_name].iter().any(|key| {
-                    t.user_name.to_lowercase() == **key
-                        || t.emails.iter().any(|e| e.to_lowercase() == **key)
-                })
-        })
+    AccountIndex::new(target)
+        .candidates(settings, user)
+        .iter()
+        .filter_map(|id| target.users.get(id))
         .collect()
 }
 
@@ -349,13 +391,19 @@ pub async fn link(engine: &Engine, who: &str, target_id: &str) -> Result<Decided
 pub async fn unlink(engine: &Engine, who: &str) -> Result<Decided, LinkError> {
     let planned = engine.read_and_plan().await?;
     let mut links = engine.store.links()?;
-    // A user deleted from Entra ID can still be unlinked by its object id.
+    // A managed user outside the paired groups, or deleted from Entra ID, can still be
+    // unlinked by its object id.
     let user = match links.get(who.trim()) {
-        Some(link) if find_user(&planned.source, who)?.is_none() => SourceUser {
-            id: link.entra_id.clone(),
-            user_principal_name: link.entra_id.clone(),
-            ..SourceUser::default()
-        },
+        Some(link) if find_user(&planned.source, who)?.is_none() => {
+            match planned.source.outside.get(&link.entra_id) {
+                Some(Whereabouts::Exists(user)) => (**user).clone(),
+                _ => SourceUser {
+                    id: link.entra_id.clone(),
+                    user_principal_name: link.entra_id.clone(),
+                    ..SourceUser::default()
+                },
+            }
+        }
         _ => resolve(engine, &planned, who).await?,
     };
     let Some(old) = links.remove(&user.id) else {

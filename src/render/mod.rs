@@ -126,10 +126,13 @@ pub fn history_table(runs: &[RunRecord]) -> String {
                 a.kind,
                 a.user_principal_name,
                 a.status,
-                a.error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
+                match (&a.error, a.kind.as_str()) {
+                    (Some(e), _) => format!(" ({e})"),
+                    // A decision taken by hand says who took it.
+                    (None, "link" | "unlink") if run.trigger == a.kind =>
+                        format!(" ({})", a.reason),
+                    _ => String::new(),
+                }
             );
         }
     }

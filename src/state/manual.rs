@@ -67,6 +67,16 @@ impl StateStore {
         })
     }
 
+    /// When the newest link made by hand that no sync has written yet was made (ms since the
+    /// epoch), if there is one: the service runs a full cycle for it.
+    pub fn newest_pending_manual_link(&self) -> Result<Option<i64>, StateError> {
+        Ok(self.conn.query_row(
+            "SELECT MAX(manual_at) FROM links WHERE manual_at IS NOT NULL AND values_hash = ''",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     fn record_decision(
         &self,
         decision: Decision,
@@ -150,6 +160,10 @@ mod tests {
             .record_manual_link(&link, "ann@contoso.example", "linked by hand by alice")
             .unwrap();
         assert!(store.links().unwrap()["e1"].is_pending_manual());
+        assert_eq!(
+            store.newest_pending_manual_link().unwrap(),
+            Some(made.at_ms)
+        );
         // The sync's own write (which does not carry `manual`) keeps who made it.
         let synced = Link {
             values_hash: "h".into(),
@@ -160,6 +174,7 @@ mod tests {
         let stored = &store.links().unwrap()["e1"];
         assert_eq!(stored.manual.as_ref(), Some(&made));
         assert!(!stored.is_pending_manual());
+        assert_eq!(store.newest_pending_manual_link().unwrap(), None);
 
         store
             .record_unlink(stored, "ann@contoso.example", "unlinked by hand")

@@ -89,3 +89,31 @@ fn duplicate_emails_resolved_by_hand_sync_both_users() {
     assert!(w.plan().actions.is_empty());
     assert!(w.target.groups["tier-2"].members.contains(&second));
 }
+
+#[test]
+fn a_user_whose_match_is_linked_to_someone_else_is_linked_by_hand_elsewhere() {
+    let mut w = world();
+    w.add(user("e-vic", "vic"), &[SUPPORT]);
+    let shared = w.target_user("vic@contoso.example", None);
+    w.sync();
+    assert_eq!(w.links["e-vic"].target_id, shared);
+    // Ann's email is the account Vic is linked to: R2 will not take it from him.
+    let mut ann = user("e-ann", "ann");
+    ann.mail = Some("vic@contoso.example".into());
+    w.add(ann, &[SALES]);
+    let before = w.plan();
+    assert_eq!(only(&before).kind, ActionKind::Skip);
+    assert_eq!(before.warnings[0].code, "already-linked");
+
+    let own = w.target_user("ann.account", None);
+    w.links.insert("e-ann".into(), manual("e-ann", &own));
+    let plan = w.plan();
+    assert_eq!(
+        (only(&plan).kind, only(&plan).target_user_id.as_deref()),
+        (ActionKind::Link, Some(own.as_str()))
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    w.apply(&plan);
+    assert!(w.plan().actions.is_empty());
+    assert!(w.target.groups["tier-2"].members.contains(&own));
+}

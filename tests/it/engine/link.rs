@@ -231,6 +231,12 @@ fn an_ambiguous_match_is_linked_by_hand_undone_and_linked_again_until_it_converg
         "newest first"
     );
     assert_eq!(kinds[0].0, "sync");
+    let text = w.run(&["history"]).stdout;
+    assert!(
+        text.contains("linked by hand by alice-admin to ann.second")
+            && text.contains(&format!("unlinked by hand by alice-admin from {chosen}")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -272,4 +278,51 @@ fn two_entra_users_sharing_an_email_are_linked_by_hand_and_converge() {
     let (_, plan) = w.plan_json();
     assert!(plan["actions"].as_array().unwrap().is_empty(), "{plan:#}");
     assert_eq!(w.scim.user(&two).unwrap()["externalId"], second.as_str());
+
+    // Deleted from Entra ID, the user can still be unlinked by its object id; its account is
+    // then no longer adsync's to disable.
+    w.entra.delete_user(&second);
+    let (_, plan) = w.plan_json();
+    assert_eq!(action(&plan, &second)["kind"], "disable");
+    let run = w.run_as_admin(&["unlink", &second]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!w.stored().0.iter().any(|(entra, _)| *entra == second));
+    let (_, plan) = w.plan_json();
+    assert!(plan["actions"].as_array().unwrap().is_empty(), "{plan:#}");
+    assert_eq!(w.scim.user(&two).unwrap()["active"], true);
+}
+
+/// The service's incremental cycles plan only for users Entra changed; a link made by hand while
+/// it runs is applied by a full cycle at its next tick, once.
+#[test]
+fn the_running_service_applies_a_link_made_by_hand_at_its_next_cycle() {
+    let w = World::new("interval_secs = 5");
+    let mut taken = w.members(&w.tier1);
+    taken.extend(w.members(&w.tier2));
+    let ann = w.new_member(&mut taken);
+    let email = w.email_of(&ann);
+    w.app_account("ann.first", &email);
+    let chosen = w.app_account("ann.second", &email);
+    let service = Service::start(&w);
+    wait_for("the first full cycle", 60, &|| {
+        w.history().first().is_some_and(|r| r["outcome"] == "ok")
+    });
+    assert!(w.scim.user(&chosen).unwrap()["externalId"].is_null());
+
+    let run = w.run_as_admin(&["link", &ann, &chosen]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    wait_for("the service to write the link", 30, &|| {
+        w.scim.user(&chosen).unwrap()["externalId"] == ann.as_str()
+    });
+    service.wait_for_log("a link made by hand", 10);
+    let (_, plan) = w.plan_json();
+    assert!(plan["actions"].as_array().unwrap().is_empty(), "{plan:#}");
+    // Once written, the quiet cycles are incremental again.
+    w.wait_for_a_quiet_cycle();
+    assert_eq!(
+        service.plain_log().matches("a link made by hand").count(),
+        1,
+        "{}",
+        service.plain_log()
+    );
 }

@@ -47,12 +47,7 @@ impl Wizard {
                     links.insert(d.link.entra_id.clone(), d.link.clone());
                 }
                 let planned = conn.plan(&links).await?;
-                let basis = Basis {
-                    settings: conn.settings,
-                    source: planned.source,
-                    target: planned.target,
-                    links: stored,
-                };
+                let basis = Basis::new(conn.settings, planned.source, planned.target, stored);
                 Ok((planned.plan, basis))
             }
             .await;

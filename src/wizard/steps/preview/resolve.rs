@@ -26,6 +26,11 @@ pub struct Basis {
     pub target: TargetSnapshot,
     /// The links in the state store (none for a new config).
     pub links: Links,
+    /// The accounts by R2's keys, for each skipped user's candidates.
+    index: links::AccountIndex,
+    /// Each account's userName, emails and display name in lower case, with its id: what a
+    /// search looks through (made once here, not every frame).
+    haystack: Vec<(String, String)>,
 }
 
 /// A link decided in the preview, kept until Finish records it.
@@ -41,6 +46,40 @@ pub struct PreviewLink {
 const SEARCH_ROWS: usize = 20;
 
 impl Basis {
+    /// Indexes the target for candidates and searches (off the UI thread: a job makes it).
+    pub fn new(
+        settings: Settings,
+        source: SourceSnapshot,
+        target: TargetSnapshot,
+        links: Links,
+    ) -> Self {
+        let index = links::AccountIndex::new(&target);
+        let haystack = target
+            .users
+            .values()
+            .map(|t| {
+                let mut text = t.user_name.to_lowercase();
+                for e in &t.emails {
+                    text.push('\n');
+                    text.push_str(&e.to_lowercase());
+                }
+                if let Some(name) = &t.display_name {
+                    text.push('\n');
+                    text.push_str(&name.to_lowercase());
+                }
+                (text, t.id.clone())
+            })
+            .collect();
+        Self {
+            settings,
+            source,
+            target,
+            links,
+            index,
+            haystack,
+        }
+    }
+
     /// The stored links and the decisions, as the next sync will see them.
     pub fn links_with(&self, decisions: &[PreviewLink]) -> Links {
         let mut links = self.links.clone();
@@ -212,7 +251,12 @@ impl Resolver<'_> {
         let Some(user) = basis.source.users.get(&action.entra_id) else {
             return;
         };
-        let candidates = links::candidates(&basis.settings, &basis.target, user);
+        let candidates: Vec<&TargetUser> = basis
+            .index
+            .candidates(&basis.settings, user)
+            .iter()
+            .filter_map(|id| basis.target.users.get(id))
+            .collect();
         ui.indent(("resolve", &action.entra_id), |ui| {
             CollapsingHeader::new(format!(
                 "Choose the account for {} ({} matching)",
@@ -239,10 +283,10 @@ impl Resolver<'_> {
                     return;
                 }
                 let found: Vec<&TargetUser> = basis
-                    .target
-                    .users
-                    .values()
-                    .filter(|t| matches(t, &needle))
+                    .haystack
+                    .iter()
+                    .filter(|(text, _)| text.contains(&needle))
+                    .filter_map(|(_, id)| basis.target.users.get(id))
                     .take(SEARCH_ROWS + 1)
                     .collect();
                 if found.is_empty() {
@@ -292,19 +336,6 @@ impl Resolver<'_> {
             }
         });
     }
-}
-
-/// Does an account's userName, an email or its display name contain `needle` (lower case)?
-fn matches(account: &TargetUser, needle: &str) -> bool {
-    account.user_name.to_lowercase().contains(needle)
-        || account
-            .emails
-            .iter()
-            .any(|e| e.to_lowercase().contains(needle))
-        || account
-            .display_name
-            .as_deref()
-            .is_some_and(|n| n.to_lowercase().contains(needle))
 }
 
 /// At Finish, after the config is written and before the first sync: stores the links decided

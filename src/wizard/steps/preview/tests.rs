@@ -410,12 +410,12 @@ fn ambiguous_step() -> PreviewStep {
         );
     }
     let mut step = PreviewStep {
-        basis: Some(std::sync::Arc::new(resolve::Basis {
+        basis: Some(std::sync::Arc::new(resolve::Basis::new(
             settings,
             source,
             target,
-            links: Links::new(),
-        })),
+            Links::new(),
+        ))),
         ..PreviewStep::default()
     };
     step.replan();
