@@ -14,13 +14,13 @@ use crate::config::{
     ConfigFile, EntraSection, Mapping, Pair, ScopeRule, ServiceSection, Settings, TargetAuthKind,
     TargetSection,
 };
-use crate::cycle::CycleError;
+use crate::cycle::{CycleError, Planned};
 use crate::entra::{GraphClient, TokenSource};
 use crate::http::RetryPolicy;
 use crate::scim::{ScimAuth, ScimClient};
 use crate::secret::{Secret, SecretRef};
 use crate::state::StateStore;
-use crate::sync::{Links, Plan, SourceSnapshot, read_source};
+use crate::sync::{Links, SourceSnapshot, read_source};
 
 /// Stands in for a secret that is typed but not stored yet; never resolved (the wizard's clients
 /// get the typed value directly).
@@ -232,10 +232,10 @@ impl Connections {
     }
 
     /// The plan the engine would apply: both sides read, nothing written (the cycle's own read).
-    pub(crate) async fn plan(&self, links: &Links) -> Result<Plan, String> {
+    /// With the snapshots it was made from (the preview links skipped users by hand from them).
+    pub(crate) async fn plan(&self, links: &Links) -> Result<Planned, String> {
         crate::cycle::read_and_plan(&self.graph, &self.scim, &self.settings, links)
             .await
-            .map(|planned| planned.plan)
             .map_err(|e| match e {
                 CycleError::ReadSource(e) => {
                     format!("Reading the paired groups from Entra ID failed: {e}")
