@@ -112,6 +112,24 @@ impl MappingRow {
     }
 }
 
+/// Where a problem's column ("Target: …") stands among the columns.
+fn column_rank(message: &str) -> usize {
+    let label = message.split(':').next().unwrap_or_default();
+    [
+        "Target",
+        "Omit",
+        "Source",
+        "Constant",
+        "Template",
+        "Default",
+        "Transform",
+        "On create",
+    ]
+    .iter()
+    .position(|l| *l == label)
+    .unwrap_or(usize::MAX)
+}
+
 /// A transform as the screen names it.
 fn transform_label(transform: Option<Transform>) -> &'static str {
     match transform {
@@ -136,13 +154,14 @@ pub struct AttributesPanel {
 }
 
 /// The columns' widths, shared by the header and the rows so they line up.
-const TARGET_W: f32 = 196.0;
-const KIND_W: f32 = 112.0;
-const TEXT_W: f32 = 166.0;
-const DEFAULT_W: f32 = 80.0;
-const TRANSFORM_W: f32 = 96.0;
-const CREATE_W: f32 = 52.0;
-const PICK_W: f32 = 30.0;
+/// Sized so that the value column keeps about 200 points in a 1024-point-wide window.
+const TARGET_W: f32 = 150.0;
+const KIND_W: f32 = 110.0;
+const TEXT_W: f32 = 140.0;
+const DEFAULT_W: f32 = 70.0;
+const TRANSFORM_W: f32 = 92.0;
+const CREATE_W: f32 = 44.0;
+const PICK_W: f32 = 22.0;
 
 impl AttributesPanel {
     /// Shows a config's mappings and username policy.
@@ -176,7 +195,7 @@ impl AttributesPanel {
             if row.target.trim().is_empty() {
                 out.push((
                     i,
-                    "Target: empty; pick the attribute to write from the list".into(),
+                    "Target: empty; pick the attribute to write from the … list".into(),
                 ));
             }
             if row.kind != MappingKind::Omit
@@ -186,7 +205,9 @@ impl AttributesPanel {
                 out.push((
                     i,
                     match row.kind {
-                        MappingKind::Source => "Source: empty; pick a Graph property from the list",
+                        MappingKind::Source => {
+                            "Source: empty; pick a Graph property from the … list"
+                        }
                         _ => "Template: empty; write text with {property} placeholders",
                     }
                     .into(),
@@ -206,7 +227,8 @@ impl AttributesPanel {
                 out.push((i, message));
             }
         }
-        out.sort_by_key(|(i, _)| *i);
+        // By row, then in the order of the columns.
+        out.sort_by_key(|(i, message)| (*i, column_rank(message)));
         out
     }
 
@@ -235,14 +257,14 @@ impl AttributesPanel {
                 .map_or(0, |i| i + 1);
             message = format!("`{key}` is already mapped in row {first}; keep one row per target");
         }
-        // The loader lists every allowed name; the screen has them behind the List button.
+        // The loader lists every allowed name; the screen has them behind the … button.
         if let Some(cut) = message.find("; use one of ") {
             message.truncate(cut);
             message.push_str(if key == "target" {
-                "; pick one from the list, or write another schema extension's attribute in full \
+                "; pick one from the … list, or write another schema extension's attribute in full \
                  (urn:…:User:attribute)"
             } else {
-                "; pick one from the list"
+                "; pick one from the … list"
             });
         }
         for (config, screen) in [
@@ -318,7 +340,7 @@ impl AttributesPanel {
             header(ui, "Source, constant or template", TEXT_W + PICK_W + 4.0);
             header(ui, "Default", DEFAULT_W);
             header(ui, "Transform", TRANSFORM_W);
-            header(ui, "On create", CREATE_W);
+            header(ui, "Create", CREATE_W);
             ui.strong("Value");
         });
         let mut remove = None;
@@ -348,15 +370,22 @@ impl AttributesPanel {
                     }
                     (false, _) => ("(empty)".into(), true),
                 };
-                let remaining = (ui.available_width() - 64.0).max(40.0);
+                let remaining = (ui.available_width() - 32.0).max(40.0);
                 let text = if weak {
                     RichText::new(text).weak()
                 } else {
                     RichText::new(text)
                 };
-                ui.add_sized([remaining, 18.0], Label::new(text).truncate());
+                ui.allocate_ui_with_layout(
+                    egui::vec2(remaining, ui.spacing().interact_size.y),
+                    egui::Layout::left_to_right(egui::Align::Center),
+                    |ui| {
+                        ui.set_min_width(remaining);
+                        ui.add(Label::new(text).truncate());
+                    },
+                );
                 if ui
-                    .add(Button::new("Remove").small())
+                    .add(Button::new("×").small())
                     .accessible_name(format!("Remove mapping {n}"))
                     .on_hover_text("Remove this row")
                     .clicked()
@@ -457,9 +486,14 @@ impl AttributesPanel {
 
 /// The editable cells of one row (all but the value and the remove button).
 fn row_ui(ui: &mut Ui, row: &mut MappingRow, n: usize) {
-    ui.add(TextEdit::singleline(&mut row.target).desired_width(TARGET_W))
+    let target = ui
+        .add(TextEdit::singleline(&mut row.target).desired_width(TARGET_W))
         .accessible_name(format!("Target {n}"));
-    ui.menu_button("List", |ui| {
+    if !row.target.is_empty() {
+        // The field is narrower than most paths.
+        target.on_hover_text(row.target.as_str());
+    }
+    ui.menu_button("…", |ui| {
         ScrollArea::vertical().max_height(320.0).show(ui, |ui| {
             for path in known_targets() {
                 if ui.button(&path).clicked() {
@@ -470,7 +504,8 @@ fn row_ui(ui: &mut Ui, row: &mut MappingRow, n: usize) {
         });
     })
     .response
-    .accessible_name(format!("Pick target {n}"));
+    .accessible_name(format!("Pick target {n}"))
+    .on_hover_text("Pick a target path from the list");
     ComboBox::from_id_salt(("mapping-kind", n))
         .selected_text(row.kind.label())
         .width(KIND_W)
@@ -494,10 +529,11 @@ fn row_ui(ui: &mut Ui, row: &mut MappingRow, n: usize) {
             .hint_text(hint)
             .desired_width(TEXT_W),
     )
-    .accessible_name(format!("{} {n}", row.kind.field()));
+    .accessible_name(format!("{} {n}", row.kind.field()))
+    .on_hover_text(row.text.as_str());
     let pick_sources = row.kind == MappingKind::Source;
     ui.add_enabled_ui(pick_sources, |ui| {
-        ui.menu_button("List", |ui| {
+        ui.menu_button("…", |ui| {
             ScrollArea::vertical().max_height(320.0).show(ui, |ui| {
                 let numbered = (1..=15)
                     .map(|i| format!("onPremisesExtensionAttributes.extensionAttribute{i}"));
@@ -510,7 +546,8 @@ fn row_ui(ui: &mut Ui, row: &mut MappingRow, n: usize) {
             });
         })
         .response
-        .accessible_name(format!("Pick source {n}"));
+        .accessible_name(format!("Pick source {n}"))
+        .on_hover_text("Pick a Graph property from the list");
     });
     ui.add_enabled(
         !omit,
@@ -543,6 +580,6 @@ fn row_ui(ui: &mut Ui, row: &mut MappingRow, n: usize) {
             egui::Checkbox::without_text(&mut row.create_only),
         )
         .accessible_name(format!("On create only {n}"))
-        .on_hover_text("Written when the user is created, never updated afterwards");
+        .on_hover_text("On create only: written when the user is created, never updated");
     });
 }

@@ -170,10 +170,11 @@ pub fn criteria_ui(ui: &mut Ui, criteria: &mut Vec<Criterion>) {
                     })
                     .response
                     .accessible_name(format!("Operator{suffix}"));
-                ui.add(
+                // A grid cell gives a text field only the width it had last frame: fix it.
+                ui.add_sized(
+                    [220.0, ui.spacing().interact_size.y],
                     TextEdit::singleline(&mut criterion.value)
-                        .hint_text(value_hint(criterion.attribute))
-                        .desired_width(220.0),
+                        .hint_text(value_hint(criterion.attribute)),
                 )
                 .accessible_name(format!("Term{suffix}"));
                 ui.horizontal(|ui| {

@@ -403,21 +403,18 @@ impl SearchStep {
         let rows = self.attributes.rows.len();
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.tab, SearchTab::Users, "Matching users");
-            let attributes = match (rows, problems) {
-                (0, _) => "Attributes (default mapping)".to_owned(),
-                (n, 0) => format!("Attributes ({})", plural(n, "mapping", "mappings")),
-                (n, p) => format!(
-                    "Attributes ({}, {})",
-                    plural(n, "mapping", "mappings"),
-                    plural(p, "problem", "problems")
-                ),
+            let attributes = match rows {
+                0 => "Attributes (default mapping)".to_owned(),
+                n => format!("Attributes ({})", plural(n, "mapping", "mappings")),
             };
-            let text = if problems > 0 {
-                RichText::new(attributes).color(ui.visuals().error_fg_color)
-            } else {
-                RichText::new(attributes)
-            };
-            ui.selectable_value(&mut self.tab, SearchTab::Attributes, text);
+            ui.selectable_value(&mut self.tab, SearchTab::Attributes, attributes);
+            if problems > 0 {
+                // Beside the tab, not on it: red on the selected tab's fill is hard to read.
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    plural(problems, "problem", "problems"),
+                );
+            }
         });
         ui.separator();
     }

@@ -599,9 +599,10 @@ fn rows_are_added_changed_and_removed() {
     harness.get_by_label("+ Add a mapping").click();
     harness.run();
     // A new row says what it lacks, beside it.
-    harness.get_by_label("Row 3: Target: empty; pick the attribute to write from the list");
-    harness.get_by_label("Row 3: Source: empty; pick a Graph property from the list");
-    harness.get_by_label("Attributes (3 mappings, 2 problems)");
+    harness.get_by_label("Row 3: Target: empty; pick the attribute to write from the … list");
+    harness.get_by_label("Row 3: Source: empty; pick a Graph property from the … list");
+    harness.get_by_label("Attributes (3 mappings)");
+    harness.get_by_label("2 problems");
 
     harness.get_by_label("Target 3").focus();
     harness.run();
@@ -670,18 +671,18 @@ fn each_rows_problem_is_the_config_loaders_in_the_screens_words() {
         ),
         (
             1,
-            "Target: `phone` is not a target path adsync can write; pick one from the list, or write \
+            "Target: `phone` is not a target path adsync can write; pick one from the … list, or write \
              another schema extension's attribute in full (urn:…:User:attribute)",
         ),
         (
             2,
             "Source: `mobilephone` is not a Graph user property adsync can read (did you mean \
-             `mobilePhone`? names are case-sensitive); pick one from the list",
+             `mobilePhone`? names are case-sensitive); pick one from the … list",
         ),
         (
             3,
             "Template: the placeholder {nope}: `nope` is not a Graph user property adsync can \
-             read; pick one from the list",
+             read; pick one from the … list",
         ),
         (
             4,
