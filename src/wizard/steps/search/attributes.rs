@@ -370,28 +370,25 @@ impl AttributesPanel {
                     }
                     (false, _) => ("(empty)".into(), true),
                 };
-                let remaining = (ui.available_width() - 32.0).max(40.0);
                 let text = if weak {
                     RichText::new(text).weak()
                 } else {
                     RichText::new(text)
                 };
-                ui.allocate_ui_with_layout(
-                    egui::vec2(remaining, ui.spacing().interact_size.y),
-                    egui::Layout::left_to_right(egui::Align::Center),
-                    |ui| {
-                        ui.set_min_width(remaining);
+                // The remove button at the right edge, the value in the width left of it.
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui
+                        .add(Button::new("×").small())
+                        .accessible_name(format!("Remove mapping {n}"))
+                        .on_hover_text("Remove this row")
+                        .clicked()
+                    {
+                        remove = Some(i);
+                    }
+                    ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                         ui.add(Label::new(text).truncate());
-                    },
-                );
-                if ui
-                    .add(Button::new("×").small())
-                    .accessible_name(format!("Remove mapping {n}"))
-                    .on_hover_text("Remove this row")
-                    .clicked()
-                {
-                    remove = Some(i);
-                }
+                    });
+                });
             });
             for (_, message) in problems.iter().filter(|(r, _)| *r == i) {
                 ui.horizontal(|ui| {

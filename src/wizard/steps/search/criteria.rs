@@ -202,7 +202,22 @@ pub fn criteria_ui(ui: &mut Ui, criteria: &mut Vec<Criterion>) {
     }
     ui.horizontal(|ui| {
         if ui.button("+ Add a criterion").clicked() {
-            criteria.push(Criterion::default());
+            // A new row starts on an attribute no row tests yet, the likeliest ones first.
+            let attribute = [
+                ScopeAttribute::Department,
+                ScopeAttribute::JobTitle,
+                ScopeAttribute::OfficeLocation,
+                ScopeAttribute::CompanyName,
+                ScopeAttribute::Country,
+            ]
+            .into_iter()
+            .chain(ScopeAttribute::ALL.iter().copied())
+            .find(|a| criteria.iter().all(|c| c.attribute != *a))
+            .unwrap_or_default();
+            criteria.push(Criterion {
+                attribute,
+                ..Criterion::default()
+            });
         }
         if criteria.iter().filter(|c| c.rule().is_some()).count() > 1 {
             ui.weak("A user must match every criterion.");

@@ -444,6 +444,21 @@ value = "Member"
 
 [policy]
 include_guests = false
+
+[[mappings]]
+target = "phoneNumbers[type eq \"mobile\"].value"
+source = "mobilePhone"
+
+[[mappings]]
+target = "title"
+template = "{jobTitle} ({department})"
+default = "Staff"
+transform = "upper"
+when = "create"
+
+[[mappings]]
+target = "nickName"
+omit = true
 "#;
 
 #[test]
@@ -478,6 +493,26 @@ fn a_config_with_several_rules_opens_with_them_and_is_written_back_as_the_cli_re
             .is_some()
     );
     assert!(!h.state().has_unsaved_changes());
+    // The mappings show as rows of the Attributes panel.
+    let rows = h.state().search.attributes.rows.clone();
+    assert_eq!(
+        rows[1],
+        MappingRow {
+            target: "title".into(),
+            kind: MappingKind::Template,
+            text: "{jobTitle} ({department})".into(),
+            default: "Staff".into(),
+            transform: Some(crate::config::Transform::Upper),
+            create_only: true,
+        }
+    );
+    assert_eq!(rows[2].kind, MappingKind::Omit);
+    let opened = crate::config::load(&path).unwrap().mappings;
+    assert_eq!(
+        h.state().search.attributes.mappings(),
+        opened,
+        "unchanged, as read"
+    );
 
     // Change them, then write the config as Finish would and read it as the CLI does.
     h.state_mut().search.criteria[1].value = "Guest".into();
@@ -507,6 +542,10 @@ fn a_config_with_several_rules_opens_with_them_and_is_written_back_as_the_cli_re
         ]
     );
     assert!(file.policy.include_guests);
+    assert_eq!(
+        file.mappings, opened,
+        "the mappings are written back as they were read"
+    );
 }
 
 // The Attributes panel.
