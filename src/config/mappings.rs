@@ -243,6 +243,26 @@ pub fn canonical_target(path: &str) -> Result<String, String> {
     ))
 }
 
+/// Every target path as SPEC §3.1 lists it (typed values in full, the enterprise attributes by
+/// their short names), for a picker; another schema extension's attributes are written in full.
+pub fn known_targets() -> Vec<String> {
+    let mut out: Vec<String> = CORE_SIMPLE.iter().map(|p| (*p).to_owned()).collect();
+    out.extend(
+        MULTI
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| p.contains('['))
+            .map(str::to_owned),
+    );
+    out.extend(
+        ADDRESS_PARTS
+            .iter()
+            .map(|part| format!(r#"addresses[type eq "work"].{part}"#)),
+    );
+    out.extend(ENTERPRISE_ATTRS.iter().map(|a| (*a).to_owned()));
+    out
+}
+
 /// Graph user properties a mapping may read, besides the numbered and directory extensions.
 pub const SOURCES: &[&str] = &[
     "id",

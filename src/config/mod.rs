@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use file::*;
 pub use mappings::*;
-pub use parse::{ConfigProblem, parse_str};
+pub use parse::{ConfigProblem, mapping_problems, parse_str};
 // The wizard checks its fields with the same rules (and words) as the config file.
 pub(crate) use parse::{check_email, check_guid, check_tenant, check_url};
 pub use settings::*;

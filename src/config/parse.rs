@@ -66,6 +66,28 @@ pub fn parse_str(text: &str) -> Result<ConfigFile, Vec<ConfigProblem>> {
     })
 }
 
+/// The problems the config loader reports for these `[[mappings]]` entries (keys
+/// `mappings[N].…`, lines counted in a file holding only the entries): the setup wizard's
+/// Attributes panel shows them beside its rows, so the screen and `config validate` agree.
+pub fn mapping_problems(mappings: &[super::Mapping]) -> Vec<ConfigProblem> {
+    #[derive(serde::Serialize)]
+    struct Only<'a> {
+        mappings: &'a [super::Mapping],
+    }
+    if mappings.is_empty() {
+        return Vec::new();
+    }
+    let text = toml::to_string(&Only { mappings }).expect("mappings always serialize");
+    let mut walker = Walker {
+        text: &text,
+        problems: Vec::new(),
+    };
+    let (root, _) = DeTable::parse_recoverable(&text);
+    walker.mappings(root.get_ref());
+    walker.problems.sort_by_key(|p| p.line);
+    walker.problems
+}
+
 /// What a key's value must be.
 #[derive(Clone, Copy)]
 enum Kind {

@@ -11,7 +11,7 @@ use super::steps::credentials::CredentialsStep;
 use super::steps::pairing::PairRow;
 use super::widgets::SecretInput;
 use crate::config::{
-    ConfigFile, EntraSection, Pair, ScopeRule, ServiceSection, Settings, TargetAuthKind,
+    ConfigFile, EntraSection, Mapping, Pair, ScopeRule, ServiceSection, Settings, TargetAuthKind,
     TargetSection,
 };
 use crate::cycle::{CycleError, Planned};
@@ -44,6 +44,8 @@ pub(crate) struct Draft {
     pub scope: Vec<ScopeRule>,
     /// `policy.include_guests`, as step 4 shows it.
     pub include_guests: bool,
+    /// `[[mappings]]`, as step 4's Attributes panel holds them.
+    pub mappings: Vec<Mapping>,
     /// The config being edited (or the demo's): keys the wizard does not show are kept from it.
     pub base: Option<ConfigFile>,
 }
@@ -138,11 +140,7 @@ impl Draft {
             scope: self.scope.clone(),
             policy,
             service,
-            // The Attributes panel comes later; keep the mappings the config had.
-            mappings: base
-                .as_ref()
-                .map(|b| b.mappings.clone())
-                .unwrap_or_default(),
+            mappings: self.mappings.clone(),
         }
     }
 
@@ -302,6 +300,22 @@ impl FingerprintPart for Vec<PairRow> {
         for p in self {
             (&p.entra.id, &p.target.id, p.nested).hash(&mut h);
         }
+    }
+}
+
+impl FingerprintPart for Vec<Mapping> {
+    fn feed(&self, mut h: &mut dyn Hasher) {
+        for m in self {
+            serde_json::to_string(m)
+                .expect("plain data serializes")
+                .hash(&mut h);
+        }
+    }
+}
+
+impl FingerprintPart for Vec<String> {
+    fn feed(&self, mut h: &mut dyn Hasher) {
+        self.hash(&mut h);
     }
 }
 

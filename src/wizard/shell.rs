@@ -213,6 +213,7 @@ impl Wizard {
             pairs: self.pairing.pairs.clone(),
             scope: self.search.scope_rules(),
             include_guests: self.search.include_guests,
+            mappings: self.search.attributes.mappings(),
             // An edited config keeps the keys the wizard does not show; so does the demo's
             // (its state and log paths under the demo directory). Its pairs and scope are
             // replaced by the wizard's.
@@ -229,6 +230,7 @@ impl Wizard {
             &draft.pairs,
             &draft.scope,
             &draft.include_guests,
+            &draft.mappings,
         ])
     }
 

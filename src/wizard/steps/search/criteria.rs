@@ -170,10 +170,11 @@ pub fn criteria_ui(ui: &mut Ui, criteria: &mut Vec<Criterion>) {
                     })
                     .response
                     .accessible_name(format!("Operator{suffix}"));
-                ui.add(
+                // A grid cell gives a text field only the width it had last frame: fix it.
+                ui.add_sized(
+                    [220.0, ui.spacing().interact_size.y],
                     TextEdit::singleline(&mut criterion.value)
-                        .hint_text(value_hint(criterion.attribute))
-                        .desired_width(220.0),
+                        .hint_text(value_hint(criterion.attribute)),
                 )
                 .accessible_name(format!("Term{suffix}"));
                 ui.horizontal(|ui| {
@@ -201,7 +202,22 @@ pub fn criteria_ui(ui: &mut Ui, criteria: &mut Vec<Criterion>) {
     }
     ui.horizontal(|ui| {
         if ui.button("+ Add a criterion").clicked() {
-            criteria.push(Criterion::default());
+            // A new row starts on an attribute no row tests yet, the likeliest ones first.
+            let attribute = [
+                ScopeAttribute::Department,
+                ScopeAttribute::JobTitle,
+                ScopeAttribute::OfficeLocation,
+                ScopeAttribute::CompanyName,
+                ScopeAttribute::Country,
+            ]
+            .into_iter()
+            .chain(ScopeAttribute::ALL.iter().copied())
+            .find(|a| criteria.iter().all(|c| c.attribute != *a))
+            .unwrap_or_default();
+            criteria.push(Criterion {
+                attribute,
+                ..Criterion::default()
+            });
         }
         if criteria.iter().filter(|c| c.rule().is_some()).count() > 1 {
             ui.weak("A user must match every criterion.");

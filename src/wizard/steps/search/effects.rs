@@ -25,18 +25,26 @@ impl Wizard {
         }
     }
 
+    /// The inputs of the members' read: the connections, the pairs, and the Graph properties
+    /// the mappings read.
     fn source_key(&self) -> u64 {
+        let sources: Vec<String> = self.search.mapping_sources().into_iter().collect();
         fingerprint(&[
             &self.credentials as &dyn FingerprintPart,
             &self.azure,
             &self.pairing.pairs,
+            &sources,
         ])
     }
 
     fn load_source(&mut self) {
         let key = self.source_key();
         self.search.source.start(key);
-        let draft = self.draft();
+        let read_for = self.search.mapping_sources();
+        let mut draft = self.draft();
+        // Graph is asked for what the rows without a problem read (a half-typed property name
+        // would make it refuse the read).
+        draft.mappings = self.search.attributes.valid_mappings();
         self.jobs.spawn_pinned(move || async move {
             let result = async {
                 let conn = Connections::open(&draft).await?;
@@ -48,6 +56,7 @@ impl Wizard {
                 if w.search.source.finish(key, result) {
                     // New members: the cached matches are for the old ones.
                     w.search.view = Default::default();
+                    w.search.read_for = Some(read_for);
                 }
             }) as Reply
         });

@@ -2,23 +2,27 @@
 //! match) and the guests switch narrow which members of the paired groups are synchronized (they
 //! become the config's `[[scope]]` rules and `policy.include_guests`); the matching users are
 //! counted and listed live. Next asks "Synchronize N users from M groups?" in a confirmation
-//! dialog; the step returns [`SearchCommand::Confirmed`] when the administrator agrees.
+//! dialog; the step returns [`SearchCommand::Confirmed`] when the administrator agrees. Its
+//! Attributes tab edits the mappings (see [`attributes`]).
 
+pub mod attributes;
 mod criteria;
 mod effects;
 
+use std::collections::BTreeSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use egui::{Id, Label, Modal, RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
+pub use attributes::{AttributesPanel, MappingKind, MappingRow};
 pub use criteria::{Criterion, attribute_label};
 use criteria::{attribute_in_sentence, criteria_ui, guests_ui, operator_text, rules_text};
 
 use super::pairing::widgets::{row_height, thousands};
 use crate::config::{ConfigFile, ScopeAttribute, ScopeRule};
-use crate::sync::{SourceSnapshot, SourceUser, matches_scope, scope_value};
+use crate::sync::{MappingSet, SourceSnapshot, SourceUser, matches_scope, scope_value};
 use crate::wizard::jobs::{Load, Task};
 
 /// What the step asks the app to do after the frame.
@@ -30,6 +34,16 @@ pub enum SearchCommand {
     Confirmed,
 }
 
+/// What step 4 shows below the criteria.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchTab {
+    /// The matching members.
+    #[default]
+    Users,
+    /// The Attributes panel: the mappings.
+    Attributes,
+}
+
 /// The state of step 4.
 #[derive(Clone, Debug)]
 pub struct SearchStep {
@@ -39,6 +53,12 @@ pub struct SearchStep {
     pub criteria: Vec<Criterion>,
     /// `policy.include_guests`: whether guest accounts of the paired groups are synchronized.
     pub include_guests: bool,
+    /// The mappings (`[[mappings]]`) and the values they give a picked member.
+    pub attributes: AttributesPanel,
+    pub tab: SearchTab,
+    /// The mapping sources the members were read with (`None`: a snapshot set directly, taken
+    /// to hold them all). A mapping naming another one reads the members again.
+    pub read_for: Option<BTreeSet<String>>,
     /// Set by [`SearchStep::ask_confirmation`] (the app's Next button); the dialog shows while true.
     pub confirming: bool,
     /// How many users the sync will act on (the N of the confirmation), counted from the plan
@@ -55,6 +75,9 @@ impl Default for SearchStep {
             source: Load::default(),
             criteria: vec![Criterion::default()],
             include_guests: true,
+            attributes: AttributesPanel::default(),
+            tab: SearchTab::Users,
+            read_for: None,
             confirming: false,
             acted_on: Task::Idle,
             view: SearchView::default(),
@@ -188,13 +211,20 @@ impl SearchStep {
             }
         }
         self.include_guests = file.policy.include_guests;
+        self.attributes.load_config(file);
         self.view = SearchView::default();
+    }
+
+    /// The Graph properties the mappings without a problem read, beyond the default ones.
+    pub fn mapping_sources(&self) -> BTreeSet<String> {
+        MappingSet::new(&self.attributes.valid_mappings()).sources()
     }
 
     /// Shows a newly read snapshot of the paired groups' members (this also clears the cached
     /// matches).
     pub fn set_source(&mut self, source: SourceSnapshot) {
         self.source.set(source);
+        self.read_for = None;
         self.view = SearchView::default();
     }
 
@@ -209,6 +239,7 @@ impl SearchStep {
                     .into(),
             );
         }
+        self.attributes.validate()?;
         let rules = self.scope_rules();
         let any = match &self.view.key {
             Some(key) if *key == self.key(source) => !self.view.matches.is_empty(),
@@ -297,6 +328,29 @@ impl SearchStep {
         guests_ui(ui, &mut self.include_guests, self.view.guests);
         ui.add_space(6.0);
 
+        // A mapping that names a property the members were not read with reads them again.
+        if self.source.done().is_some()
+            && let Some(read_for) = &self.read_for
+            && !self.mapping_sources().is_subset(read_for)
+        {
+            commands.push(SearchCommand::Reload);
+        }
+        self.tabs_ui(ui);
+        ui.add_space(4.0);
+        if self.tab == SearchTab::Attributes {
+            self.refresh();
+            let source = self.source.done();
+            self.attributes.ui(ui, source, &self.view.matches);
+            if let Some(error) = self.source.failure() {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+                if ui.button("Try again").clicked() {
+                    commands.push(SearchCommand::Reload);
+                }
+            }
+            self.confirm_if_asked(ui, &mut commands);
+            return commands;
+        }
+
         if self.source.done().is_none() {
             match self.source.failure() {
                 Some(error) => {
@@ -339,14 +393,44 @@ impl SearchStep {
             .first()
             .map_or(ScopeAttribute::Department, |r| r.attribute);
         users_table_ui(ui, source, &view.matches, attribute);
+        self.confirm_if_asked(ui, &mut commands);
+        commands
+    }
 
+    /// The two tabs under the criteria: the matching members, and the Attributes panel.
+    fn tabs_ui(&mut self, ui: &mut Ui) {
+        let problems = self.attributes.problems().len();
+        let rows = self.attributes.rows.len();
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.tab, SearchTab::Users, "Matching users");
+            let attributes = match rows {
+                0 => "Attributes (default mapping)".to_owned(),
+                n => format!("Attributes ({})", plural(n, "mapping", "mappings")),
+            };
+            ui.selectable_value(&mut self.tab, SearchTab::Attributes, attributes);
+            if problems > 0 {
+                // Beside the tab, not on it: red on the selected tab's fill is hard to read.
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    plural(problems, "problem", "problems"),
+                );
+            }
+        });
+        ui.separator();
+    }
+
+    /// The confirmation dialog while it is asked for.
+    fn confirm_if_asked(&mut self, ui: &mut Ui, commands: &mut Vec<SearchCommand>) {
+        let Some(source) = self.source.done() else {
+            return;
+        };
+        let enabled = self.view.matches.len() - self.view.disabled;
         let groups = source.groups.len();
         if !self.confirming {
             self.view.dialog_open = false;
-        } else if self.confirm_ui(ui, n - view.disabled, groups) {
+        } else if self.confirm_ui(ui, enabled, groups) {
             commands.push(SearchCommand::Confirmed);
         }
-        commands
     }
 
     /// The modal dialog; returns true when the administrator confirmed. `enabled_matches` is N
