@@ -6,7 +6,7 @@
 //! The step holds no network code: the app fills `entra_groups` / `target_groups` and answers
 //! the [`PairingCommand`]s that [`PairingStep::ui`] returns after the frame.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::wizard::jobs::{Load, Task};
 use egui::{Align, Layout, ScrollArea, TextEdit, Ui, vec2};
@@ -38,6 +38,8 @@ pub struct PairRow {
     pub entra: GroupItem,
     pub target: GroupItem,
     pub nested: bool,
+    /// SCIM `roles` values this pair gives its users (`roles = [...]` on `[[pairs]]`).
+    pub roles: Vec<String>,
 }
 
 /// What the step asks the app to do after the frame.
@@ -75,6 +77,9 @@ pub struct PairingView {
     message: Option<String>,
     /// Member counts asked for already, so each is asked for once.
     requested: HashSet<(Side, String)>,
+    /// Each pair's roles as typed (by Entra group id), so a half-typed "a, " stays on screen
+    /// while the pair's roles hold the parsed list.
+    roles_text: HashMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -311,6 +316,7 @@ impl PairingStep {
             entra,
             target,
             nested: true,
+            roles: Vec::new(),
         });
         Ok(())
     }
@@ -548,11 +554,12 @@ impl PairingStep {
                                      Off: direct members only.",
                                 );
                             ui.weak(format!(
-                                "{} · {}",
+                                "Entra: {} · target: {}",
                                 members_text(pair.entra.members),
                                 members_text(pair.target.members)
                             ));
                         });
+                        roles_ui(ui, number, pair, &mut self.view.roles_text);
                         ui.add_space(4.0);
                     }
                     if let Some(i) = clicked {
@@ -561,6 +568,47 @@ impl PairingStep {
                 });
         });
     }
+}
+
+/// A pair's roles: one comma-separated field. The pair keeps the parsed list.
+fn roles_ui(ui: &mut Ui, number: usize, pair: &mut PairRow, texts: &mut HashMap<String, String>) {
+    let text = texts
+        .entry(pair.entra.id.clone())
+        .or_insert_with(|| pair.roles.join(", "));
+    // The config may have changed the roles underneath (a reopened draft): show those.
+    if parse_roles(text) != pair.roles {
+        *text = pair.roles.join(", ");
+    }
+    ui.horizontal(|ui| {
+        ui.add_space(ui.spacing().button_padding.x);
+        let label = ui.label("Roles");
+        let edit = ui
+            .add(
+                TextEdit::singleline(text)
+                    .hint_text("none; e.g. technician, reports")
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id)
+            .accessible_name(format!("Roles for pair {number}"))
+            .on_hover_text(
+                "SCIM roles this pair gives its users, separated by commas. adsync removes only \
+                 the roles it gave; roles added in the application stay.",
+            );
+        if edit.changed() {
+            pair.roles = parse_roles(text);
+        }
+    });
+}
+
+/// The roles in a comma-separated text: trimmed, without empty entries or repeats.
+pub fn parse_roles(text: &str) -> Vec<String> {
+    let mut roles: Vec<String> = Vec::new();
+    for role in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        if !roles.iter().any(|r| r == role) {
+            roles.push(role.to_owned());
+        }
+    }
+    roles
 }
 
 /// Lays out `add_contents` top-down in a box of exactly `size`.

@@ -31,6 +31,7 @@ fn pair(entra: &str, entra_name: &str, target: &str, target_name: &str) -> PairR
         entra: group(entra, entra_name),
         target: group(target, target_name),
         nested: true,
+        roles: Vec::new(),
     }
 }
 
@@ -362,5 +363,117 @@ fn twenty_thousand_groups_per_column_show_only_the_visible_rows() {
     assert_eq!(
         harness.state().step.selected(Side::Entra),
         Some("Entra19999")
+    );
+}
+
+#[test]
+fn each_pair_takes_its_roles_as_a_comma_separated_list() {
+    let mut harness = harness(paired_step());
+    harness.get_by_label("Roles for pair 2").focus();
+    harness.run();
+    harness
+        .get_by_label("Roles for pair 2")
+        .type_text(" technician,reports , technician,");
+    harness.run();
+    let step = &harness.state().step;
+    assert_eq!(step.pairs[1].roles, ["technician", "reports"]);
+    assert!(step.pairs[0].roles.is_empty(), "only that pair's roles");
+    // What was typed stays on screen while typing (the trailing comma too).
+    assert_eq!(
+        harness.get_by_label("Roles for pair 2").value().as_deref(),
+        Some(" technician,reports , technician,")
+    );
+    // The member counts say which side is which.
+    assert!(
+        harness
+            .query_all_by_label_contains("Entra: … members · target: … members")
+            .next()
+            .is_some()
+    );
+}
+
+const WITH_ROLES: &str = r#"version = 1
+
+[entra]
+tenant = "contoso.onmicrosoft.com"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "keyring:adsync/entra-client-secret"
+
+[target]
+url = "https://app.example.com/scim/v2"
+token = "file:/etc/adsync/target-token"
+
+[[pairs]]
+entra_group_id = "6f1d0000-0000-0000-0000-000000000001"
+entra_group_name = "Support"
+target_group_id = "a81c"
+target_group_name = "Tier 1"
+order = 1
+roles = ["technician", "reports"]
+
+[[pairs]]
+entra_group_id = "6f1d0000-0000-0000-0000-000000000002"
+entra_group_name = "Sales"
+target_group_id = "a81d"
+target_group_name = "Tier 2"
+order = 2
+"#;
+
+#[test]
+fn roles_are_written_to_the_config_and_shown_when_it_is_reopened() {
+    use crate::wizard::tests::{harness as wizard_harness, replace_in, runtime};
+    use crate::wizard::{Step, Wizard, WizardOptions};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let path = tmp.path().join("config.toml");
+    std::fs::write(&path, WITH_ROLES).unwrap();
+    let open = |path: &std::path::Path| {
+        let mut h = wizard_harness(Wizard::new(
+            WizardOptions {
+                config_path: Some(path.to_owned()),
+                ..Default::default()
+            },
+            rt.handle().clone(),
+        ));
+        // Straight to the pairs, without reading the (unreachable) groups.
+        h.state_mut().step = Step::Pairing;
+        h.run_steps(3);
+        h
+    };
+    let mut h = open(&path);
+    assert_eq!(
+        h.get_by_label("Roles for pair 1").value().as_deref(),
+        Some("technician, reports")
+    );
+    assert_eq!(
+        h.get_by_label("Roles for pair 2").value().as_deref(),
+        Some("")
+    );
+    replace_in(&mut h, "Roles for pair 2", "sales-agent");
+    assert!(h.state().has_unsaved_changes(), "a role change is a change");
+
+    // The config Finish would write holds each pair's roles.
+    let draft = h.state().draft();
+    let refs = crate::wizard::draft::SecretRefs {
+        target_token: Some("file:/etc/adsync/target-token".parse().unwrap()),
+        entra_secret: Some("keyring:adsync/entra-client-secret".parse().unwrap()),
+        ..Default::default()
+    };
+    let file = draft.compose(&refs);
+    let text = file.to_toml();
+    assert!(text.contains(r#""technician""#), "{text}");
+    assert!(text.contains(r#"roles = ["sales-agent"]"#), "{text}");
+    let written = tmp.path().join("written.toml");
+    crate::config::save(&written, &file).unwrap();
+    let reread = crate::config::load(&written).unwrap();
+    assert_eq!(reread.pairs[0].roles, ["technician", "reports"]);
+    assert_eq!(reread.pairs[1].roles, ["sales-agent"]);
+
+    // Reopened, the step shows them.
+    let h = open(&written);
+    assert_eq!(
+        h.get_by_label("Roles for pair 2").value().as_deref(),
+        Some("sales-agent")
     );
 }
