@@ -3,6 +3,9 @@
 //! unpair; ↑/↓ reorder (the order is the precedence); a check box per pair turns nested
 //! membership on or off. Both columns are virtualized so 20,000 groups per side stay smooth.
 //!
+//! Keyboard: each list is one Tab stop (its search box; the rows are not stops), the arrow keys
+//! move the selection within the list last used, and Enter pairs the selected two.
+//!
 //! The step holds no network code: the app fills `entra_groups` / `target_groups` and answers
 //! the [`PairingCommand`]s that [`PairingStep::ui`] returns after the frame.
 
@@ -23,6 +26,18 @@ pub struct GroupItem {
     pub name: String,
     /// Member count when known (the app fills it in answer to [`PairingCommand::CountMembers`]).
     pub members: Option<usize>,
+}
+
+/// The list the arrow keys move in: a group column or the pairs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActiveList {
+    Groups(Side),
+    Pairs,
+}
+
+/// The id of a column's search box (its Tab stop), so focus can be told and set.
+pub fn search_id(side: Side) -> egui::Id {
+    egui::Id::unique(("pairing-search", side))
 }
 
 /// Which column a group belongs to.
@@ -80,6 +95,10 @@ pub struct PairingView {
     /// Each pair's roles as typed (by Entra group id), so a half-typed "a, " stays on screen
     /// while the pair's roles hold the parsed list.
     roles_text: HashMap<String, String>,
+    /// The list the arrow keys move in (the one last clicked or searched in).
+    active: Option<ActiveList>,
+    /// The selected pair moved by keyboard: bring it into view.
+    scroll_to_pair: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -90,6 +109,10 @@ struct ColumnView {
     /// The selection whose member count was last looked at.
     count_checked: Option<String>,
     filter: FilterCache,
+    /// The list's scroll offset and visible height last frame.
+    scroll: (f32, f32),
+    /// A row (position in the filtered rows) moved to by keyboard, to bring into view.
+    scroll_to: Option<usize>,
 }
 
 /// The rows a column shows for its search, recomputed only when the search or the list changes:
@@ -404,9 +427,92 @@ impl PairingStep {
             .collect()
     }
 
+    /// The list the arrow keys move in, if one was used.
+    pub fn active_list(&self) -> Option<ActiveList> {
+        self.view.active
+    }
+
+    /// Arrow keys within the active list, Enter to pair. Keys are taken only while nothing
+    /// but a search box has the focus (a role being typed keeps its keys).
+    fn keyboard(&mut self, ctx: &egui::Context) {
+        use egui::{Key, Modifiers};
+        let focused = ctx.memory(|m| m.focused());
+        let active = match focused {
+            None => self.view.active,
+            Some(id) if id == search_id(Side::Entra) => Some(ActiveList::Groups(Side::Entra)),
+            Some(id) if id == search_id(Side::Target) => Some(ActiveList::Groups(Side::Target)),
+            Some(_) => return,
+        };
+        let Some(active) = active else {
+            return;
+        };
+        self.view.active = Some(active);
+        let (up, down) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::NONE, Key::ArrowUp),
+                i.consume_key(Modifiers::NONE, Key::ArrowDown),
+            )
+        });
+        let step: isize = match (up, down) {
+            (true, false) => -1,
+            (false, true) => 1,
+            _ => 0,
+        };
+        if step != 0 {
+            match active {
+                ActiveList::Groups(side) => self.move_in_column(side, step),
+                ActiveList::Pairs => {
+                    let next = match self.selected_pair() {
+                        Some(i) => i.saturating_add_signed(step).min(self.pairs.len() - 1),
+                        None => 0,
+                    };
+                    if !self.pairs.is_empty() {
+                        self.select_pair(Some(next));
+                        self.view.scroll_to_pair = true;
+                    }
+                }
+            }
+        }
+        // Enter pairs once a group is selected; with no group selected it stays the wizard's
+        // Next.
+        let wants_pair =
+            self.selected(Side::Entra).is_some() || self.selected(Side::Target).is_some();
+        if matches!(active, ActiveList::Groups(_))
+            && wants_pair
+            && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
+        {
+            let _ = self.pair_selected();
+        }
+    }
+
+    /// Moves a column's selection `step` rows among the rows its search shows.
+    fn move_in_column(&mut self, side: Side, step: isize) {
+        let (list, column) = match side {
+            Side::Entra => (&self.entra_groups, &mut self.view.entra),
+            Side::Target => (&self.target_groups, &mut self.view.target),
+        };
+        column.filter.update(list, &column.search);
+        let rows = &column.filter.rows;
+        if rows.is_empty() {
+            return;
+        }
+        let current = column
+            .selected
+            .as_deref()
+            .and_then(|id| rows.iter().position(|&i| list[i].id == id));
+        let next = match current {
+            Some(at) => at.saturating_add_signed(step).min(rows.len() - 1),
+            None => 0,
+        };
+        column.selected = Some(list[rows[next]].id.clone());
+        column.scroll_to = Some(next);
+        self.view.message = None;
+    }
+
     /// Draws the step; returns what the app should do after the frame.
     #[must_use]
     pub fn ui(&mut self, ui: &mut Ui) -> Vec<PairingCommand> {
+        self.keyboard(ui.ctx());
         let mut reload = false;
         match &self.groups.task {
             Task::Pending => crate::wizard::widgets::busy_ui(
@@ -452,11 +558,14 @@ impl PairingStep {
                     Side::Entra => &mut self.view.entra,
                     Side::Target => &mut self.view.target,
                 };
-                let clicked = fixed_ui(ui, vec2(column_width, height), |ui| {
+                let (clicked, searching) = fixed_ui(ui, vec2(column_width, height), |ui| {
                     group_column_ui(ui, side, list, column, &paired)
                 });
                 if clicked {
                     self.view.message = None;
+                }
+                if clicked || searching {
+                    self.view.active = Some(ActiveList::Groups(side));
                 }
             }
             fixed_ui(ui, vec2(middle_width, height), |ui| self.buttons_ui(ui));
@@ -545,6 +654,9 @@ impl PairingStep {
                         if row.clicked() {
                             clicked = Some(i);
                         }
+                        if selected == Some(i) && std::mem::take(&mut self.view.scroll_to_pair) {
+                            row.scroll_to_me(None);
+                        }
                         ui.horizontal(|ui| {
                             ui.add_space(ui.spacing().button_padding.x);
                             ui.checkbox(&mut pair.nested, "nested groups")
@@ -564,6 +676,7 @@ impl PairingStep {
                     }
                     if let Some(i) = clicked {
                         self.select_pair(Some(i));
+                        self.view.active = Some(ActiveList::Pairs);
                     }
                 });
         });
@@ -621,14 +734,15 @@ fn fixed_ui<R>(ui: &mut Ui, size: egui::Vec2, add_contents: impl FnOnce(&mut Ui)
     .inner
 }
 
-/// One searchable, virtualized group column. Returns whether a row was clicked.
+/// One searchable, virtualized group column. Returns whether a row was clicked and whether
+/// its search box has the focus.
 fn group_column_ui(
     ui: &mut Ui,
     side: Side,
     groups: &[GroupItem],
     column: &mut ColumnView,
     paired: &HashSet<String>,
-) -> bool {
+) -> (bool, bool) {
     let (title, search_name) = match side {
         Side::Entra => ("Entra ID groups", "Search Entra groups"),
         Side::Target => ("Target groups", "Search target groups"),
@@ -637,12 +751,16 @@ fn group_column_ui(
         ui.strong(title);
         ui.weak(thousands(groups.len()));
     });
-    ui.add(
-        TextEdit::singleline(&mut column.search)
-            .hint_text("Search by name")
-            .desired_width(f32::INFINITY),
-    )
-    .accessible_name(search_name);
+    let searching = ui
+        .add(
+            TextEdit::singleline(&mut column.search)
+                .id(search_id(side))
+                .hint_text("Search by name")
+                .desired_width(f32::INFINITY),
+        )
+        .accessible_name(search_name)
+        .on_hover_text("Up and Down arrows move in the list; Enter pairs the selected groups")
+        .has_focus();
     column.filter.update(groups, &column.search);
     let rows = &column.filter.rows;
     let status = if groups.is_empty() {
@@ -664,32 +782,44 @@ fn group_column_ui(
     widgets::list_frame(ui).show(ui, |ui| {
         ui.spacing_mut().item_spacing.y = 1.0;
         let row_height = widgets::row_height(ui);
-        ScrollArea::vertical()
+        let mut area = ScrollArea::vertical()
             .id_salt(("groups", side))
-            .auto_shrink(false)
-            .show_rows(ui, row_height, rows.len(), |ui, range| {
-                for &index in &rows[range] {
-                    let group = &groups[index];
-                    let selected = column.selected.as_deref() == Some(group.id.as_str());
-                    let is_paired = side == Side::Entra && paired.contains(&group.id);
-                    let detail = match (group.members, is_paired) {
-                        (Some(n), true) => Some(format!("paired · {}", members_text(Some(n)))),
-                        (Some(n), false) => Some(members_text(Some(n))),
-                        (None, true) => Some("paired".to_owned()),
-                        (None, false) => None,
-                    };
-                    if select_row(ui, selected, &group.name, detail.as_deref()).clicked() {
-                        clicked = Some(group.id.clone());
-                    }
+            .auto_shrink(false);
+        if let Some(row) = column.scroll_to.take() {
+            // Bring a row moved to by keyboard into view, scrolling as little as possible.
+            let pitch = row_height + ui.spacing().item_spacing.y;
+            let top = row as f32 * pitch;
+            let (offset, visible) = column.scroll;
+            if top < offset {
+                area = area.vertical_scroll_offset(top);
+            } else if top + pitch > offset + visible {
+                area = area.vertical_scroll_offset(top + pitch - visible);
+            }
+        }
+        let output = area.show_rows(ui, row_height, rows.len(), |ui, range| {
+            for &index in &rows[range] {
+                let group = &groups[index];
+                let selected = column.selected.as_deref() == Some(group.id.as_str());
+                let is_paired = side == Side::Entra && paired.contains(&group.id);
+                let detail = match (group.members, is_paired) {
+                    (Some(n), true) => Some(format!("paired · {}", members_text(Some(n)))),
+                    (Some(n), false) => Some(members_text(Some(n))),
+                    (None, true) => Some("paired".to_owned()),
+                    (None, false) => None,
+                };
+                if select_row(ui, selected, &group.name, detail.as_deref()).clicked() {
+                    clicked = Some(group.id.clone());
                 }
-            });
+            }
+        });
+        column.scroll = (output.state.clamped_offset().y, output.inner_rect.height());
     });
     match clicked {
         Some(id) => {
             column.selected = Some(id);
-            true
+            (true, searching)
         }
-        None => false,
+        None => (false, searching),
     }
 }
 

@@ -477,3 +477,86 @@ fn roles_are_written_to_the_config_and_shown_when_it_is_reopened() {
         Some("sales-agent")
     );
 }
+
+fn focused(harness: &Harness<'_, State>) -> Option<egui::Id> {
+    harness.ctx.memory(|m| m.focused())
+}
+
+#[test]
+fn arrow_keys_move_within_a_list_tab_moves_between_lists_and_enter_pairs() {
+    let mut harness = harness(step());
+    harness.get_by_label("Search Entra groups").focus();
+    harness.run();
+    assert_eq!(focused(&harness), Some(search_id(Side::Entra)));
+    for (key, expected) in [
+        (egui::Key::ArrowDown, "e-support"),
+        (egui::Key::ArrowDown, "e-sales"),
+        (egui::Key::ArrowDown, "e-eng"),
+        // The last row stays the last.
+        (egui::Key::ArrowDown, "e-eng"),
+        (egui::Key::ArrowUp, "e-sales"),
+    ] {
+        harness.key_press(key);
+        harness.run();
+        assert_eq!(harness.state().step.selected(Side::Entra), Some(expected));
+    }
+    assert_eq!(
+        harness.state().step.selected(Side::Target),
+        None,
+        "the other list does not move"
+    );
+    // One Tab leaves the Entra list for the target list: its rows are not Tab stops.
+    harness.key_press(egui::Key::Tab);
+    harness.run();
+    assert_eq!(focused(&harness), Some(search_id(Side::Target)));
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    assert_eq!(harness.state().step.selected(Side::Target), Some("t-2"));
+    assert_eq!(harness.state().step.selected(Side::Entra), Some("e-sales"));
+    // Enter pairs the selected two.
+    harness.key_press(egui::Key::Enter);
+    harness.run();
+    assert_eq!(pair_names(&harness.state().step), [("Sales", "Tier 2")]);
+    // The arrows move through the pairs once a pair is clicked.
+    let mut step = paired_step();
+    step.pairs
+        .push(pair("e-eng", "Engineering", "t-1", "Tier 1"));
+    let mut harness = super::tests::harness(step);
+    harness.get_by_label("1. Support → Tier 1").click();
+    harness.run();
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    assert_eq!(harness.state().step.selected_pair(), Some(2));
+}
+
+#[test]
+fn a_row_reached_by_arrow_keys_is_scrolled_into_view() {
+    let groups: Vec<GroupItem> = (0..500)
+        .map(|i| group(&format!("e-{i:03}"), &format!("Team {i:03}")))
+        .collect();
+    let mut harness = harness(PairingStep {
+        entra_groups: groups,
+        target_groups: vec![group("t-1", "Tier 1")],
+        ..PairingStep::default()
+    });
+    assert!(
+        harness.query_by_label("Team 120").is_none(),
+        "not drawn yet"
+    );
+    harness.get_by_label("Search Entra groups").focus();
+    harness.run();
+    for _ in 0..=120 {
+        harness.key_press(egui::Key::ArrowDown);
+        harness.step();
+    }
+    harness.run();
+    assert_eq!(harness.state().step.selected(Side::Entra), Some("e-120"));
+    assert!(
+        harness.query_by_label("Team 120").is_some(),
+        "the selected row is on screen"
+    );
+}
