@@ -544,7 +544,12 @@ impl PairingStep {
         let gap = ui.spacing().item_spacing.x * 2.0;
         let middle_width = 52.0;
         let height = ui.available_height().max(240.0);
-        let column_width = ((ui.available_width() - middle_width - 3.0 * gap) / 3.0).max(150.0);
+        // The columns share the width: the pairs, which show two names and a roles field, get a
+        // little more. A few pixels are kept back for the page's scroll bar so nothing runs past
+        // the window's edge.
+        let shared = (ui.available_width() - middle_width - 3.0 * gap - 12.0).max(3.0 * 150.0);
+        let column_width = shared * 0.31;
+        let pairs_width = shared - 2.0 * column_width;
         let paired: HashSet<String> = self.pairs.iter().map(|p| p.entra.id.clone()).collect();
 
         ui.horizontal_top(|ui| {
@@ -569,7 +574,7 @@ impl PairingStep {
                 }
             }
             fixed_ui(ui, vec2(middle_width, height), |ui| self.buttons_ui(ui));
-            fixed_ui(ui, vec2(column_width, height), |ui| self.pairs_ui(ui));
+            fixed_ui(ui, vec2(pairs_width, height), |ui| self.pairs_ui(ui));
         });
 
         let mut commands = self.member_requests();
@@ -665,6 +670,9 @@ impl PairingStep {
                                     "On: members of groups inside the Entra group count too. \
                                      Off: direct members only.",
                                 );
+                        });
+                        ui.horizontal_wrapped(|ui| {
+                            ui.add_space(ui.spacing().button_padding.x);
                             ui.weak(format!(
                                 "Entra: {} · target: {}",
                                 members_text(pair.entra.members),
@@ -699,7 +707,7 @@ fn roles_ui(ui: &mut Ui, number: usize, pair: &mut PairRow, texts: &mut HashMap<
             .add(
                 TextEdit::singleline(text)
                     .hint_text("none; e.g. technician, reports")
-                    .desired_width(f32::INFINITY),
+                    .desired_width(ui.available_width() - ui.spacing().button_padding.x),
             )
             .labelled_by(label.id)
             .accessible_name(format!("Roles for pair {number}"))

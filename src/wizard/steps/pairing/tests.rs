@@ -560,3 +560,26 @@ fn a_row_reached_by_arrow_keys_is_scrolled_into_view() {
         "the selected row is on screen"
     );
 }
+
+#[test]
+fn at_1024_pixels_the_pairs_stay_inside_the_window_and_widen_with_it() {
+    let long = "Support engineers of the northern region, second line, weekend rota";
+    let mut step = paired_step();
+    step.pairs[0].entra.name = long.into();
+    step.entra_groups[0].name = long.into();
+    let mut widths = Vec::new();
+    for width in [1024.0, 1600.0] {
+        let mut harness = harness(step.clone());
+        harness.set_size(egui::vec2(width, 768.0));
+        harness.run();
+        let roles = harness.get_by_label("Roles for pair 1").rect();
+        let row = harness.get_by_label(&format!("1. {long} → Tier 1")).rect();
+        assert!(roles.right() <= width, "{roles:?} at {width}");
+        assert!(row.right() <= width, "{row:?} at {width}");
+        widths.push(row.width());
+    }
+    assert!(
+        widths[1] > widths[0] + 100.0,
+        "the columns grow with the window: {widths:?}"
+    );
+}
