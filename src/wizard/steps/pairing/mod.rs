@@ -64,6 +64,8 @@ pub enum PairingCommand {
     CountMembers { side: Side, id: String },
     /// Read both group lists again (after a failure).
     Reload,
+    /// Open the step where a failure's fix is (the Azure app, or the application's credentials).
+    Fix(crate::wizard::Step),
 }
 
 /// The state of step 3.
@@ -514,6 +516,7 @@ impl PairingStep {
     pub fn ui(&mut self, ui: &mut Ui) -> Vec<PairingCommand> {
         self.keyboard(ui.ctx());
         let mut reload = false;
+        let mut fix = None;
         match &self.groups.task {
             Task::Pending => crate::wizard::widgets::busy_ui(
                 ui,
@@ -521,7 +524,21 @@ impl PairingStep {
             ),
             Task::Failed(message) => {
                 crate::wizard::widgets::failure_ui(ui, message);
-                reload = ui.button("Try again").clicked();
+                // The fix is on an earlier step: link to it.
+                let (step, label) = if message.contains("Entra") {
+                    (crate::wizard::Step::AzureApp, "Back to step 2: Azure app")
+                } else {
+                    (
+                        crate::wizard::Step::Credentials,
+                        "Back to step 1: Credentials and token",
+                    )
+                };
+                ui.horizontal(|ui| {
+                    if ui.button(label).clicked() {
+                        fix = Some(step);
+                    }
+                    reload = ui.button("Try again").clicked();
+                });
             }
             _ => {}
         }
@@ -581,6 +598,7 @@ impl PairingStep {
         if reload {
             commands.push(PairingCommand::Reload);
         }
+        commands.extend(fix.map(PairingCommand::Fix));
         commands
     }
 

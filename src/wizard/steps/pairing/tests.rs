@@ -436,6 +436,8 @@ fn roles_are_written_to_the_config_and_shown_when_it_is_reopened() {
             },
             rt.handle().clone(),
         ));
+        // Jobs the wizard starts on opening report first (they may reset what counts as saved).
+        crate::wizard::tests::settle(&mut h);
         // Straight to the pairs, without reading the (unreachable) groups.
         h.state_mut().step = Step::Pairing;
         h.run_steps(3);
@@ -451,6 +453,7 @@ fn roles_are_written_to_the_config_and_shown_when_it_is_reopened() {
         Some("")
     );
     replace_in(&mut h, "Roles for pair 2", "sales-agent");
+    assert_eq!(h.state().pairing.pairs[1].roles, ["sales-agent"]);
     assert!(h.state().has_unsaved_changes(), "a role change is a change");
 
     // The config Finish would write holds each pair's roles.
@@ -581,5 +584,19 @@ fn at_1024_pixels_the_pairs_stay_inside_the_window_and_widen_with_it() {
     assert!(
         widths[1] > widths[0] + 100.0,
         "the columns grow with the window: {widths:?}"
+    );
+}
+
+#[test]
+fn a_failed_read_of_the_entra_groups_links_back_to_step_two() {
+    let mut step = step();
+    step.groups
+        .fail("Reading the Entra groups failed: Entra ID refused the sign-in");
+    let mut harness = harness(step);
+    harness.get_by_label("Back to step 2: Azure app").click();
+    harness.run();
+    assert_eq!(
+        harness.state().commands,
+        [PairingCommand::Fix(crate::wizard::Step::AzureApp)]
     );
 }
