@@ -444,14 +444,16 @@ impl AzureStep {
 
         widgets::section_ui(ui, "Check");
         ui.horizontal(|ui| {
-            let enabled = self.validate().is_ok() && !self.test.is_pending();
+            // The fields, not the last result: a failed test must be repeatable.
+            let fields_ok = self.problems().is_empty();
+            let enabled = fields_ok && !self.test.is_pending();
             if ui
                 .add_enabled(enabled, egui::Button::new("Test connection"))
                 .clicked()
             {
                 command = Some(AzureCommand::TestConnection);
             }
-            if self.validate().is_err() {
+            if !fields_ok {
                 ui.weak("Fill in the fields above to test them.");
             }
         });
@@ -462,10 +464,8 @@ impl AzureStep {
             Task::Pending => widgets::busy_ui(ui, "Signing in to Entra ID…"),
             Task::Done(test) => {
                 test.view.stale = test.key != key;
-                if widgets::result_ui(ui, &mut test.view) {
-                    self.focus = test.field;
-                }
-                // The permissions granted and missing, line by line, once signed in.
+                // The permissions granted and missing, line by line, once signed in; above the
+                // summary, which is scrolled into view.
                 let permissions: Vec<CheckLine> = test
                     .lines
                     .iter()
@@ -475,6 +475,10 @@ impl AzureStep {
                 if !test.view.stale && test.lines.first().is_some_and(|l| l.ok) {
                     widgets::check_lines_ui(ui, &permissions);
                 }
+                let first = !test.view.revealed();
+                if widgets::result_ui(ui, &mut test.view) {
+                    self.focus = test.field;
+                }
                 if !test.view.ok && !test.view.stale {
                     ui.checkbox(&mut continue_anyway, "Continue anyway")
                         .on_hover_text(
@@ -482,6 +486,10 @@ impl AzureStep {
                              consent is still pending); step 3 cannot read the Entra groups \
                              until the test passes.",
                         );
+                }
+                if first {
+                    // What to do next is under the result: bring it into view with it.
+                    ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
                 }
             }
             Task::Failed(message) => widgets::failure_ui(ui, message),

@@ -293,6 +293,12 @@ fn a_failed_sign_in_names_the_field_goes_stale_on_change_and_holds_next() {
     // to go on anyway.
     let why = h.state().validate_current().unwrap_err();
     assert!(why.contains("Test connection failed"), "{why}");
+    // The test itself can be run again.
+    assert!(
+        !h.get_by_label("Test connection")
+            .accesskit_node()
+            .is_disabled()
+    );
     click(&mut h, "Continue anyway");
     assert!(h.state().validate_current().is_ok());
     // The action goes to the field.
