@@ -101,7 +101,13 @@ pub struct PairingView {
     active: Option<ActiveList>,
     /// The selected pair moved by keyboard: bring it into view.
     scroll_to_pair: bool,
+    /// The Entra and target columns' shares of the width, once the administrator dragged a gap.
+    shares: Option<(f32, f32)>,
 }
+
+/// The Entra and target columns' shares of the width until a gap is dragged (the pairs get the
+/// rest).
+const DEFAULT_SHARES: (f32, f32) = (0.31, 0.31);
 
 #[derive(Clone, Debug, Default)]
 struct ColumnView {
@@ -561,17 +567,25 @@ impl PairingStep {
         let gap = ui.spacing().item_spacing.x * 2.0;
         let middle_width = 52.0;
         let height = ui.available_height().max(240.0);
-        // The columns share the width: the pairs, which show two names and a roles field, get a
-        // little more. A few pixels are kept back for the page's scroll bar so nothing runs past
+        // The columns share the width (the pairs, which show two names and a roles field, a
+        // little more by default), and the administrator can drag the gaps to share it
+        // differently. A few pixels are kept back for the page's scroll bar so nothing runs past
         // the window's edge.
         let shared = (ui.available_width() - middle_width - 3.0 * gap - 12.0).max(3.0 * 150.0);
-        let column_width = shared * 0.31;
-        let pairs_width = shared - 2.0 * column_width;
+        let (entra_share, target_share) = self.view.shares.unwrap_or(DEFAULT_SHARES);
+        let entra_width = shared * entra_share;
+        let target_width = shared * target_share;
+        let pairs_width = shared - entra_width - target_width;
+        let mut drags = [0.0_f32; 2];
         let paired: HashSet<String> = self.pairs.iter().map(|p| p.entra.id.clone()).collect();
 
         ui.horizontal_top(|ui| {
-            ui.spacing_mut().item_spacing.x = gap;
+            ui.spacing_mut().item_spacing.x = 0.0;
             for side in [Side::Entra, Side::Target] {
+                let column_width = match side {
+                    Side::Entra => entra_width,
+                    Side::Target => target_width,
+                };
                 let list = match side {
                     Side::Entra => &self.entra_groups,
                     Side::Target => &self.target_groups,
@@ -589,10 +603,25 @@ impl PairingStep {
                 if clicked || searching {
                     self.view.active = Some(ActiveList::Groups(side));
                 }
+                match side {
+                    Side::Entra => drags[0] = resize_handle(ui, gap, height, "entra-target"),
+                    Side::Target => ui.add_space(gap),
+                }
             }
             fixed_ui(ui, vec2(middle_width, height), |ui| self.buttons_ui(ui));
+            drags[1] = resize_handle(ui, gap, height, "target-pairs");
             fixed_ui(ui, vec2(pairs_width, height), |ui| self.pairs_ui(ui));
         });
+        if drags != [0.0, 0.0] {
+            // Each handle moves the width between its two neighbours; every column keeps a
+            // sixth of the width at least.
+            let min = 1.0 / 6.0;
+            let mut entra = entra_share + drags[0] / shared;
+            let mut target = target_share - drags[0] / shared + drags[1] / shared;
+            entra = entra.clamp(min, 1.0 - 2.0 * min);
+            target = target.clamp(min, 1.0 - entra - min);
+            self.view.shares = Some((entra, target));
+        }
 
         let mut commands = self.member_requests();
         if reload {
@@ -707,6 +736,31 @@ impl PairingStep {
                 });
         });
     }
+}
+
+/// A gap between two columns that can be dragged sideways to share the width differently; the
+/// horizontal distance dragged this frame.
+fn resize_handle(ui: &mut Ui, width: f32, height: f32, name: &str) -> f32 {
+    // Dragged with the mouse only: not a Tab stop.
+    let (rect, response) = ui.allocate_exact_size(vec2(width, height), egui::Sense::DRAG);
+    let response = response
+        .on_hover_cursor(egui::CursorIcon::ResizeHorizontal)
+        .on_hover_text("Drag to make the columns wider or narrower");
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(
+            egui::Role::Splitter,
+            true,
+            format!("Resize the columns ({name})"),
+        )
+    });
+    if response.hovered() || response.dragged() {
+        let x = rect.center().x;
+        ui.painter().line_segment(
+            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+            ui.visuals().widgets.hovered.fg_stroke,
+        );
+    }
+    response.drag_delta().x
 }
 
 /// A pair's roles: one comma-separated field. The pair keeps the parsed list.

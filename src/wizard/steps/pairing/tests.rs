@@ -600,3 +600,33 @@ fn a_failed_read_of_the_entra_groups_links_back_to_step_two() {
         [PairingCommand::Fix(crate::wizard::Step::AzureApp)]
     );
 }
+
+#[test]
+fn dragging_the_gap_before_the_pairs_widens_them() {
+    let mut harness = harness(paired_step());
+    let before = harness.get_by_label("1. Support → Tier 1").rect().width();
+    let handle = harness
+        .get_by_label("Resize the columns (target-pairs)")
+        .rect()
+        .center();
+    let press = |pressed| egui::Event::PointerButton {
+        pos: handle - egui::vec2(if pressed { 0.0 } else { 150.0 }, 0.0),
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    harness.event(egui::Event::PointerMoved(handle));
+    harness.run();
+    harness.event(press(true));
+    harness.run();
+    for step in 1..=6 {
+        harness.event(egui::Event::PointerMoved(
+            handle - egui::vec2(25.0 * step as f32, 0.0),
+        ));
+        harness.run();
+    }
+    harness.event(press(false));
+    harness.run();
+    let after = harness.get_by_label("1. Support → Tier 1").rect().width();
+    assert!(after > before + 100.0, "{before} -> {after}");
+}
