@@ -455,17 +455,11 @@ impl PairingStep {
             return;
         };
         self.view.active = Some(active);
-        let (up, down) = ctx.input_mut(|i| {
-            (
-                i.consume_key(Modifiers::NONE, Key::ArrowUp),
-                i.consume_key(Modifiers::NONE, Key::ArrowDown),
-            )
+        // Every press counts: several can arrive in one frame (a held key, a fast typist).
+        let step = ctx.input_mut(|i| {
+            i.count_and_consume_key(Modifiers::NONE, Key::ArrowDown) as isize
+                - i.count_and_consume_key(Modifiers::NONE, Key::ArrowUp) as isize
         });
-        let step: isize = match (up, down) {
-            (true, false) => -1,
-            (false, true) => 1,
-            _ => 0,
-        };
         if step != 0 {
             match active {
                 ActiveList::Groups(side) => self.move_in_column(side, step),
@@ -806,7 +800,11 @@ pub fn parse_roles(text: &str) -> Vec<String> {
 
 /// Lays out `add_contents` top-down in a box of exactly `size`.
 fn fixed_ui<R>(ui: &mut Ui, size: egui::Vec2, add_contents: impl FnOnce(&mut Ui) -> R) -> R {
+    // The row of columns is laid out without spacing (the gaps are drawn as handles); inside a
+    // column, widgets are spaced as everywhere else.
+    let item_spacing = ui.ctx().global_style().spacing.item_spacing;
     ui.allocate_ui_with_layout(size, Layout::top_down_justified(Align::Min), |ui| {
+        ui.spacing_mut().item_spacing = item_spacing;
         ui.set_min_size(size);
         ui.set_max_width(size.x);
         add_contents(ui)

@@ -512,8 +512,8 @@ fn arrow_keys_move_within_a_list_tab_moves_between_lists_and_enter_pairs() {
     harness.key_press(egui::Key::Tab);
     harness.run();
     assert_eq!(focused(&harness), Some(search_id(Side::Target)));
+    // Two presses within one frame move two rows.
     harness.key_press(egui::Key::ArrowDown);
-    harness.run();
     harness.key_press(egui::Key::ArrowDown);
     harness.run();
     assert_eq!(harness.state().step.selected(Side::Target), Some("t-2"));
