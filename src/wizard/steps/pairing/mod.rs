@@ -103,6 +103,9 @@ pub struct PairingView {
     scroll_to_pair: bool,
     /// The Entra and target columns' shares of the width, once the administrator dragged a gap.
     shares: Option<(f32, f32)>,
+    /// The groups' read failure as shown (for the message it was made from), so its Details
+    /// toggle keeps its state between frames.
+    failure: Option<(String, crate::wizard::widgets::ResultView)>,
 }
 
 /// The Entra and target columns' shares of the width until a gap is dragged (the pairs get the
@@ -523,22 +526,37 @@ impl PairingStep {
                 "Reading the groups of Entra ID and of the application…",
             ),
             Task::Failed(message) => {
-                crate::wizard::widgets::failure_ui(ui, message);
-                // The fix is on an earlier step: link to it.
-                let (step, label) = if message.contains("Entra") {
-                    (crate::wizard::Step::AzureApp, "Back to step 2: Azure app")
+                // In the screen's words, with the fix on an earlier step one click away and the
+                // technical text behind Details.
+                let entra = message.contains("Entra");
+                let (step, label, words) = if entra {
+                    (
+                        crate::wizard::Step::AzureApp,
+                        "Back to step 2: Azure app",
+                        "The Entra groups cannot be read with the app of step 2. Go back, press \
+                         Test connection there and follow what it says.",
+                    )
                 } else {
                     (
                         crate::wizard::Step::Credentials,
                         "Back to step 1: Credentials and token",
+                        "The application's groups cannot be read with the credentials of step 1. \
+                         Go back, press Test connection there and follow what it says.",
                     )
                 };
-                ui.horizontal(|ui| {
-                    if ui.button(label).clicked() {
-                        fix = Some(step);
+                let view = match &mut self.view.failure {
+                    Some((shown, view)) if shown == message => view,
+                    slot => {
+                        let view = crate::wizard::widgets::ResultView::failure(words)
+                            .with_action(label)
+                            .with_details(message.clone());
+                        &mut slot.insert((message.clone(), view)).1
                     }
-                    reload = ui.button("Try again").clicked();
-                });
+                };
+                if crate::wizard::widgets::result_ui(ui, view) {
+                    fix = Some(step);
+                }
+                reload = ui.button("Try again").clicked();
             }
             _ => {}
         }
@@ -772,6 +790,9 @@ fn roles_ui(ui: &mut Ui, number: usize, pair: &mut PairRow, texts: &mut HashMap<
         let edit = ui
             .add(
                 TextEdit::singleline(text)
+                    // A stable id: a banner appearing above (a member count that failed) must
+                    // not take the focus from a role being typed.
+                    .id(egui::Id::unique(("pair-roles", pair.entra.id.as_str())))
                     .hint_text("none; e.g. technician, reports")
                     .desired_width(ui.available_width() - ui.spacing().button_padding.x),
             )

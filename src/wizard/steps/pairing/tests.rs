@@ -593,6 +593,19 @@ fn a_failed_read_of_the_entra_groups_links_back_to_step_two() {
     step.groups
         .fail("Reading the Entra groups failed: Entra ID refused the sign-in");
     let mut harness = harness(step);
+    // The screen's words first; the technical text behind Details.
+    assert!(
+        harness
+            .query_all_by_label_contains("cannot be read with the app of step 2")
+            .next()
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_all_by_label_contains("Entra ID refused the sign-in")
+            .next()
+            .is_none()
+    );
     harness.get_by_label("Back to step 2: Azure app").click();
     harness.run();
     assert_eq!(
