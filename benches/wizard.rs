@@ -56,6 +56,7 @@ fn step() -> PairingStep {
             entra: entra_groups[i * 97].clone(),
             target: target_groups[i * 13].clone(),
             nested: i % 2 == 0,
+            roles: Vec::new(),
         })
         .collect();
     let mut step = PairingStep {

@@ -125,16 +125,7 @@ impl Draft {
                     target_group_name: Some(p.target.name.clone()),
                     order: i as u32 + 1,
                     nested: p.nested,
-                    // Roles are not edited in the wizard yet; keep those the config had.
-                    roles: base
-                        .as_ref()
-                        .and_then(|b| {
-                            b.pairs
-                                .iter()
-                                .find(|q| q.entra_group_id == p.entra.id)
-                                .map(|q| q.roles.clone())
-                        })
-                        .unwrap_or_default(),
+                    roles: p.roles.clone(),
                 })
                 .collect(),
             scope: self.scope.clone(),
@@ -298,7 +289,7 @@ impl FingerprintPart for AzureStep {
 impl FingerprintPart for Vec<PairRow> {
     fn feed(&self, mut h: &mut dyn Hasher) {
         for p in self {
-            (&p.entra.id, &p.target.id, p.nested).hash(&mut h);
+            (&p.entra.id, &p.target.id, p.nested, &p.roles).hash(&mut h);
         }
     }
 }

@@ -668,6 +668,7 @@ fn pairs_of(file: &ConfigFile) -> Vec<PairRow> {
                 members: None,
             },
             nested: p.nested,
+            roles: p.roles,
         })
         .collect()
 }

@@ -21,7 +21,7 @@ pub use crate::entra::certificate::{GeneratedCertificate, generate_certificate};
 use crate::health::CheckLine;
 use crate::wizard::jobs::{Reply, Task};
 use crate::wizard::shell::Wizard;
-use crate::wizard::widgets::{self, SecretInput, Touched};
+use crate::wizard::widgets::{self, ResultView, SecretInput, Touched};
 
 /// What the step asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +75,19 @@ impl AzureField {
     }
 }
 
+/// What *Test connection* found, for the fields it was run with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AzureTest {
+    /// The lines of the check (sign-in, each permission, reads), as `adsync check` words them.
+    pub lines: Vec<CheckLine>,
+    /// The outcome in the screen's words; stale once a field it used changes.
+    pub view: ResultView,
+    /// The field the outcome's action opens, if the fix is in one.
+    pub field: Option<AzureField>,
+    /// [`AzureStep::tested_key`] of the fields tested.
+    key: u64,
+}
+
 /// A certificate file's check, remembered for its path and modification time.
 type CertificateCheck = (
     String,
@@ -94,7 +107,11 @@ pub struct AzureStep {
     /// Advanced: where the identity platform and Graph are, when not the cloud's own.
     pub authority_url: String,
     pub graph_url: String,
-    pub test: Task<Vec<CheckLine>>,
+    pub test: Task<AzureTest>,
+    /// The administrator chose to go on although the last test failed (consent may come later).
+    pub continue_anyway: bool,
+    /// A field to focus in the next frame (a result's action asked for it).
+    focus: Option<AzureField>,
     pub generated: Task<GeneratedCertificate>,
     /// *Create it for me*.
     pub create: CreateState,
@@ -191,10 +208,31 @@ impl AzureStep {
 
     /// `Err` with the first problem, naming its field, while Next must stay disabled.
     pub fn validate(&self) -> Result<(), String> {
-        match self.problems().into_iter().next() {
-            Some((field, message)) => Err(format!("{}: {message}", field.label())),
-            None => Ok(()),
+        if let Some((field, message)) = self.problems().into_iter().next() {
+            return Err(format!("{}: {message}", field.label()));
         }
+        // After a failed sign-in step 3 could only fail too: say so here, where the fix is.
+        if let Some(test) = self.failed_test()
+            && !self.continue_anyway
+        {
+            return Err(format!(
+                "Test connection failed: {} Fix it and test again, or choose Continue anyway.",
+                test.view.message
+            ));
+        }
+        Ok(())
+    }
+
+    /// The last test, if it failed for the fields as they are now.
+    pub fn failed_test(&self) -> Option<&AzureTest> {
+        self.test
+            .done()
+            .filter(|t| !t.view.ok && t.key == self.tested_key())
+    }
+
+    /// A fingerprint of every field *Test connection* uses.
+    pub fn tested_key(&self) -> u64 {
+        crate::wizard::draft::fingerprint(&[self as &dyn crate::wizard::draft::FingerprintPart])
     }
 
     fn shown_error(&self, field: AzureField, filled: bool) -> Option<String> {
@@ -406,23 +444,57 @@ impl AzureStep {
 
         widgets::section_ui(ui, "Check");
         ui.horizontal(|ui| {
-            let enabled = self.validate().is_ok() && !self.test.is_pending();
+            // The fields, not the last result: a failed test must be repeatable.
+            let fields_ok = self.problems().is_empty();
+            let enabled = fields_ok && !self.test.is_pending();
             if ui
                 .add_enabled(enabled, egui::Button::new("Test connection"))
                 .clicked()
             {
                 command = Some(AzureCommand::TestConnection);
             }
-            if self.validate().is_err() {
+            if !fields_ok {
                 ui.weak("Fill in the fields above to test them.");
             }
         });
-        match &self.test {
+        let key = self.tested_key();
+        let mut continue_anyway = self.continue_anyway;
+        match &mut self.test {
             Task::Idle => {}
             Task::Pending => widgets::busy_ui(ui, "Signing in to Entra ID…"),
-            Task::Done(lines) => widgets::check_lines_ui(ui, lines),
+            Task::Done(test) => {
+                test.view.stale = test.key != key;
+                // The permissions granted and missing, line by line, once signed in; above the
+                // summary, which is scrolled into view.
+                let permissions: Vec<CheckLine> = test
+                    .lines
+                    .iter()
+                    .filter(|l| l.name.starts_with("permission "))
+                    .cloned()
+                    .collect();
+                if !test.view.stale && test.lines.first().is_some_and(|l| l.ok) {
+                    widgets::check_lines_ui(ui, &permissions);
+                }
+                let first = !test.view.revealed();
+                if widgets::result_ui(ui, &mut test.view) {
+                    self.focus = test.field;
+                }
+                if !test.view.ok && !test.view.stale {
+                    ui.checkbox(&mut continue_anyway, "Continue anyway")
+                        .on_hover_text(
+                            "Go on to step 3 although the test failed (for example while admin \
+                             consent is still pending); step 3 cannot read the Entra groups \
+                             until the test passes.",
+                        );
+                }
+                if first {
+                    // What to do next is under the result: bring it into view with it.
+                    ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
+                }
+            }
             Task::Failed(message) => widgets::failure_ui(ui, message),
         }
+        self.continue_anyway = continue_anyway;
         command
     }
 
@@ -430,7 +502,152 @@ impl AzureStep {
         if response.lost_focus() {
             self.touched.mark(field.label());
         }
+        if self.focus == Some(field) {
+            self.focus = None;
+            response.request_focus();
+            response.scroll_to_me(None);
+        }
     }
+}
+
+/// *Test connection*'s findings in the words of step 2: what failed, naming the field as the
+/// screen labels it, with one action; the check's own lines go behind *Details*.
+pub fn azure_test_view(
+    lines: &[CheckLine],
+    credential: CredentialKind,
+) -> (ResultView, Option<AzureField>) {
+    use AzureField as F;
+    let details = lines
+        .iter()
+        .map(|l| {
+            let mark = if l.ok { "ok" } else { "FAILED" };
+            format!("{}: {mark}: {}", l.name, l.detail)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let Some(failed) = lines.iter().find(|l| !l.ok) else {
+        let view = ResultView::success(
+            "Signed in: the app has the Microsoft Graph permissions adsync needs.",
+        );
+        return (view.with_details(details), None);
+    };
+    let detail = failed.detail.as_str();
+    let has = |words: &[&str]| words.iter().any(|w| detail.contains(w));
+    let credential_field = match credential {
+        CredentialKind::Secret => F::ClientSecret,
+        CredentialKind::Certificate => F::Certificate,
+    };
+    let (message, field): (String, Option<AzureField>) = if failed.name.starts_with("permission ") {
+        let missing: Vec<&str> = lines
+            .iter()
+            .filter(|l| !l.ok && l.name.starts_with("permission "))
+            .map(|l| l.name.trim_start_matches("permission "))
+            .collect();
+        (
+            format!(
+                "Signed in, but the app lacks {}. Add it under API permissions in the app \
+                 registration, then press Open admin consent.",
+                missing.join(" and ")
+            ),
+            None,
+        )
+    } else if failed.name.starts_with("read ") {
+        (
+            "Signed in, but Microsoft Graph refused to list users or groups; the Details show its \
+             answer."
+                .into(),
+            None,
+        )
+    } else if has(&["cannot load the Entra ID credential"]) {
+        (
+            match credential {
+                CredentialKind::Secret => {
+                    "The stored client secret cannot be read on this machine. Type it again in \
+                     Client secret."
+                }
+                CredentialKind::Certificate => {
+                    "The certificate cannot be read. Check Certificate PEM, or press Generate \
+                     certificate."
+                }
+            }
+            .into(),
+            Some(credential_field),
+        )
+    } else if has(&["was not found", "cannot be used by a background app"]) {
+        (
+            "Entra ID has no tenant by that name in this cloud. Check Tenant: the Directory \
+             (tenant) ID or a verified domain."
+                .into(),
+            Some(F::Tenant),
+        )
+    } else if has(&["another national cloud"]) {
+        (
+            "This tenant is in another national cloud. Choose it under National cloud.".into(),
+            None,
+        )
+    } else if has(&["no application with client ID"]) {
+        (
+            "The tenant has no app with this Client ID. Copy the Application (client) ID from the \
+             app registration's Overview page into Client ID."
+                .into(),
+            Some(F::ClientId),
+        )
+    } else if has(&["is disabled in tenant"]) {
+        (
+            "The app is disabled in the tenant. Enable it under Enterprise applications > \
+             Properties, then test again."
+                .into(),
+            None,
+        )
+    } else if has(&["rejected the client secret"]) {
+        (
+            "Entra ID refused the client secret. Paste the secret's Value (not its Secret ID) \
+             in Client secret."
+                .into(),
+            Some(F::ClientSecret),
+        )
+    } else if has(&["has expired"]) {
+        (
+            "The client secret has expired. Create a new one under Certificates & secrets and \
+             paste its Value in Client secret."
+                .into(),
+            Some(F::ClientSecret),
+        )
+    } else if has(&[
+        "is not registered on app",
+        "could not verify the certificate",
+    ]) {
+        (
+            "Entra ID does not know this certificate for the app. Upload its .cer under \
+             Certificates & secrets, or choose the registered one in Certificate PEM."
+                .into(),
+            Some(F::Certificate),
+        )
+    } else if has(&["valid time range"]) {
+        (
+            "Entra ID refused the sign-in because this computer's clock is wrong. Set the clock, \
+             then test again."
+                .into(),
+            None,
+        )
+    } else if has(&["cannot reach"]) {
+        (
+            "Entra ID cannot be reached from this computer. Check the network, or clear Login \
+             URL override."
+                .into(),
+            Some(F::AuthorityUrl),
+        )
+    } else {
+        (
+            "Entra ID refused the sign-in; the Details show its answer.".into(),
+            None,
+        )
+    };
+    let mut view = ResultView::failure(message).with_details(details);
+    if let Some(field) = field {
+        view = view.with_action(format!("Edit {}", field.label()));
+    }
+    (view, field)
 }
 
 /// The cloud's name for people.
@@ -473,6 +690,9 @@ impl Wizard {
         match command {
             AzureCommand::TestConnection => {
                 self.azure.test = Task::Pending;
+                self.azure.continue_anyway = false;
+                let key = self.azure.tested_key();
+                let credential = self.azure.credential;
                 let draft = self.draft();
                 self.jobs.spawn(async move {
                     let settings = draft.settings();
@@ -485,11 +705,21 @@ impl Wizard {
                         .await),
                         Err(e) => Err(e),
                     };
+                    let lines = lines.unwrap_or_else(|e| {
+                        vec![CheckLine::new(
+                            "Entra sign-in",
+                            false,
+                            format!("cannot load the Entra ID credential: {e}"),
+                        )]
+                    });
+                    let (view, field) = azure_test_view(&lines, credential);
                     Box::new(move |w: &mut Wizard| {
-                        w.azure.test = match lines {
-                            Ok(lines) => Task::Done(lines),
-                            Err(e) => Task::Failed(e),
-                        }
+                        w.azure.test = Task::Done(AzureTest {
+                            lines,
+                            view,
+                            field,
+                            key,
+                        })
                     }) as Reply
                 });
             }

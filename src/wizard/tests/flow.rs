@@ -66,7 +66,14 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     );
     click(&mut h, "Test connection");
     settle(&mut h);
-    let lines = h.state().azure.test.done().cloned().expect("test finished");
+    let lines = h
+        .state()
+        .azure
+        .test
+        .done()
+        .cloned()
+        .expect("test finished")
+        .lines;
     assert!(
         lines.iter().any(|l| l.name == "Entra sign-in" && l.ok),
         "{lines:?}"

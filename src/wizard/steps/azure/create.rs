@@ -14,7 +14,7 @@ use super::{AzureCommand, AzureStep, CredentialKind};
 use crate::entra::register::{self, Opener, RegisterError, RegisterOptions};
 use crate::wizard::jobs::Reply;
 use crate::wizard::shell::Wizard;
-use crate::wizard::widgets;
+use crate::wizard::widgets::{self, ResultView};
 
 /// How far a registration has come, in the order the library reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -84,13 +84,6 @@ pub struct Created {
     pub adopted: bool,
 }
 
-/// A failed registration: one sentence with one action, and the library's full text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CreateFailure {
-    pub message: String,
-    pub details: String,
-}
-
 /// The state of *Create it for me*.
 #[derive(Clone, Debug, Default)]
 pub enum CreateState {
@@ -101,7 +94,8 @@ pub enum CreateState {
         cancel: Arc<tokio::sync::Notify>,
     },
     Done(Created),
-    Failed(CreateFailure),
+    /// In the screen's words, the library's full text behind *Details*.
+    Failed(ResultView),
     Cancelled,
 }
 
@@ -209,6 +203,10 @@ fn simulated_browser() -> Opener {
 }
 
 impl AzureStep {
+    fn create_progress(&self) -> Progress {
+        self.create.progress().unwrap_or_default()
+    }
+
     /// Draws the *Create it for me* button, or the running job's stages, or its outcome.
     pub(super) fn create_ui(&mut self, ui: &mut Ui) -> Option<AzureCommand> {
         let mut command = None;
@@ -237,10 +235,10 @@ impl AzureStep {
                 ui.weak("Enter the tenant first.");
             }
         });
-        match &self.create {
+        match &mut self.create {
             CreateState::Idle => {}
             CreateState::Running { .. } => {
-                let progress = self.create.progress().unwrap_or_default();
+                let progress = self.create_progress();
                 stages_ui(ui, &progress);
                 // The clock on screen moves even while the library is quiet.
                 ui.ctx()
@@ -265,8 +263,7 @@ impl AzureStep {
                 );
             }
             CreateState::Failed(failure) => {
-                widgets::failure_ui(ui, &failure.message);
-                details_ui(ui, "create-details", &failure.details);
+                widgets::result_ui(ui, failure);
             }
             CreateState::Cancelled => {
                 ui.weak(
@@ -328,18 +325,6 @@ fn stages_ui(ui: &mut Ui, progress: &Progress) {
     }
 }
 
-/// Technical detail behind a toggle, with a copy button.
-pub(crate) fn details_ui(ui: &mut Ui, id: &str, details: &str) {
-    egui::CollapsingHeader::new("Details")
-        .id_salt(id)
-        .show(ui, |ui| {
-            ui.add(egui::Label::new(egui::RichText::new(details).monospace()).wrap());
-            if ui.small_button("Copy details").clicked() {
-                ui.ctx().copy_text(details.to_owned());
-            }
-        });
-}
-
 // The effects, run by the shell after the frame.
 impl Wizard {
     /// Starts the registration off the UI thread.
@@ -361,12 +346,10 @@ impl Wizard {
             url(&a.authority_url, endpoints.authority),
             url(&a.graph_url, endpoints.graph),
         ) else {
-            self.azure.create = CreateState::Failed(CreateFailure {
-                message: "The Login URL override or Graph URL override is not a URL. Correct it \
-                          or leave it empty."
-                    .into(),
-                details: String::new(),
-            });
+            self.azure.create = CreateState::Failed(ResultView::failure(
+                "The Login URL override or Graph URL override is not a URL. Correct it or leave \
+                 it empty.",
+            ));
             return;
         };
         let certificate = certificate_path(&self.config_path);
@@ -393,14 +376,12 @@ impl Wizard {
             if let Some(dir) = certificate.parent()
                 && let Err(e) = std::fs::create_dir_all(dir)
             {
-                let failure = CreateFailure {
-                    message: format!(
-                        "The folder {} cannot be created for the certificate. Choose a config \
-                         path you may write to.",
-                        dir.display()
-                    ),
-                    details: e.to_string(),
-                };
+                let failure = ResultView::failure(format!(
+                    "The folder {} cannot be created for the certificate. Choose a config path \
+                     you may write to.",
+                    dir.display()
+                ))
+                .with_details(e.to_string());
                 return Box::new(move |w: &mut Wizard| w.azure.create = CreateState::Failed(failure))
                     as Reply;
             }
@@ -446,10 +427,9 @@ impl Wizard {
                 if let Some(app) = app_left(&error) {
                     fill(&mut self.azure, &app.client_id);
                 }
-                self.azure.create = CreateState::Failed(CreateFailure {
-                    message: explain(&error),
-                    details: error.to_string(),
-                });
+                self.azure.create = CreateState::Failed(
+                    ResultView::failure(explain(&error)).with_details(error.to_string()),
+                );
             }
         }
     }

@@ -4,12 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
 use super::create::Stage;
 use super::*;
 use crate::wizard::step::Step;
 use crate::wizard::tests::{Harness, click, demo_at, harness, runtime, settle, shown};
+use crate::wizard::widgets::STALE_NOTE;
 
 /// The demo opened at step 2, its simulators running.
 fn at_step_two(dir: &Path, rt: &tokio::runtime::Runtime) -> Harness<'static, Wizard> {
@@ -100,7 +101,14 @@ fn create_it_for_me_fills_the_step_and_the_test_passes() {
 
     // Test connection ran by itself, with the new app's certificate, and passes.
     settle(&mut h);
-    let lines = h.state().azure.test.done().cloned().expect("test ran");
+    let lines = h
+        .state()
+        .azure
+        .test
+        .done()
+        .cloned()
+        .expect("test ran")
+        .lines;
     assert!(lines.iter().all(|l| l.ok), "{lines:?}");
     assert!(h.query_by_label("permission User.Read.All").is_some());
     assert!(h.state().validate_current().is_ok());
@@ -176,9 +184,13 @@ fn an_administrator_without_the_grant_role_is_told_which_role() {
     assert!(!failure.message.contains("--"), "{failure:?}");
     assert!(shown(&h, "may not grant Microsoft Graph permissions"));
     // The library's text is behind Details.
-    assert!(!shown(&h, "Copy details"));
+    assert!(h.query_by_label("Copy").is_none());
     click(&mut h, "Details");
-    assert!(shown(&h, "Copy details"));
+    assert!(h.query_by_label("Copy").is_some());
+    assert!(shown(
+        &h,
+        "may not grant Microsoft Graph application permissions"
+    ));
     // The app that was made is in the fields, so Open admin consent is for it.
     let apps = h.state().demo.as_ref().unwrap().entra.created_apps();
     assert_eq!(h.state().azure.client_id, apps[0].app_id);
@@ -202,7 +214,14 @@ fn demo_with_create_it_for_me_reaches_the_first_sync_in_eleven_interactions() {
     assert_eq!(h.state().step, Step::AzureApp);
     press(&mut h, "Create it for me");
     assert!(matches!(h.state().azure.create, CreateState::Done(_)));
-    let lines = h.state().azure.test.done().cloned().expect("the test ran");
+    let lines = h
+        .state()
+        .azure
+        .test
+        .done()
+        .cloned()
+        .expect("the test ran")
+        .lines;
     assert!(lines.iter().all(|l| l.ok), "{lines:?}");
     press(&mut h, "Next");
     assert_eq!(h.state().step, Step::Pairing);
@@ -232,4 +251,61 @@ fn demo_with_create_it_for_me_reaches_the_first_sync_in_eleven_interactions() {
     let app = &h.state().demo.as_ref().unwrap().entra.created_apps()[0];
     assert_eq!(file.entra.client_id, app.app_id);
     assert_eq!(interactions, 11);
+}
+
+#[test]
+fn a_failed_sign_in_names_the_field_goes_stale_on_change_and_holds_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = at_step_two(tmp.path(), &rt);
+    click(&mut h, "Test connection");
+    settle(&mut h);
+    assert!(shown(
+        &h,
+        "Signed in: the app has the Microsoft Graph permissions"
+    ));
+    assert!(!shown(&h, STALE_NOTE));
+
+    // Another client ID: the result is for other fields now.
+    crate::wizard::tests::replace_in(&mut h, "Client ID", "0b1e0b1e-0000-4000-8000-000000000001");
+    assert!(shown(&h, STALE_NOTE), "a result for other fields is marked");
+    assert!(
+        h.state().validate_current().is_ok(),
+        "a stale result holds nothing"
+    );
+
+    click(&mut h, "Test connection");
+    settle(&mut h);
+    let test = h.state().azure.test.done().cloned().unwrap();
+    assert!(!test.view.ok);
+    assert!(!shown(&h, STALE_NOTE));
+    // In the screen's words: the field as labelled, one action, no config keys.
+    assert!(test.view.message.contains("Client ID"), "{:?}", test.view);
+    assert!(!test.view.message.contains("entra."), "{:?}", test.view);
+    assert!(!test.view.message.contains('`'), "{:?}", test.view);
+    assert_eq!(test.view.action.as_deref(), Some("Edit Client ID"));
+    assert!(
+        test.view.details.contains("AADSTS700016"),
+        "{:?}",
+        test.view
+    );
+    // Next stays disabled after a failed sign-in, saying why, until the administrator chooses
+    // to go on anyway.
+    let why = h.state().validate_current().unwrap_err();
+    assert!(why.contains("Test connection failed"), "{why}");
+    // The test itself can be run again.
+    assert!(
+        !h.get_by_label("Test connection")
+            .accesskit_node()
+            .is_disabled()
+    );
+    click(&mut h, "Continue anyway");
+    assert!(h.state().validate_current().is_ok());
+    // The action goes to the field.
+    click(&mut h, "Edit Client ID");
+    h.run_steps(2);
+    assert!(
+        h.get_by_label("Client ID").accesskit_node().is_focused(),
+        "the action focuses Client ID"
+    );
 }

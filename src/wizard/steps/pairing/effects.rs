@@ -11,6 +11,7 @@ impl Wizard {
         match command {
             PairingCommand::CountMembers { side, id } => self.count_members(side, id),
             PairingCommand::Reload => self.load_groups(),
+            PairingCommand::Fix(step) => self.go_to(step),
         }
     }
 

@@ -3,10 +3,13 @@
 //! unpair; ↑/↓ reorder (the order is the precedence); a check box per pair turns nested
 //! membership on or off. Both columns are virtualized so 20,000 groups per side stay smooth.
 //!
+//! Keyboard: each list is one Tab stop (its search box; the rows are not stops), the arrow keys
+//! move the selection within the list last used, and Enter pairs the selected two.
+//!
 //! The step holds no network code: the app fills `entra_groups` / `target_groups` and answers
 //! the [`PairingCommand`]s that [`PairingStep::ui`] returns after the frame.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::wizard::jobs::{Load, Task};
 use egui::{Align, Layout, ScrollArea, TextEdit, Ui, vec2};
@@ -25,6 +28,18 @@ pub struct GroupItem {
     pub members: Option<usize>,
 }
 
+/// The list the arrow keys move in: a group column or the pairs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActiveList {
+    Groups(Side),
+    Pairs,
+}
+
+/// The id of a column's search box (its Tab stop), so focus can be told and set.
+pub fn search_id(side: Side) -> egui::Id {
+    egui::Id::unique(("pairing-search", side))
+}
+
 /// Which column a group belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -38,6 +53,8 @@ pub struct PairRow {
     pub entra: GroupItem,
     pub target: GroupItem,
     pub nested: bool,
+    /// SCIM `roles` values this pair gives its users (`roles = [...]` on `[[pairs]]`).
+    pub roles: Vec<String>,
 }
 
 /// What the step asks the app to do after the frame.
@@ -47,6 +64,8 @@ pub enum PairingCommand {
     CountMembers { side: Side, id: String },
     /// Read both group lists again (after a failure).
     Reload,
+    /// Open the step where a failure's fix is (the Azure app, or the application's credentials).
+    Fix(crate::wizard::Step),
 }
 
 /// The state of step 3.
@@ -75,7 +94,23 @@ pub struct PairingView {
     message: Option<String>,
     /// Member counts asked for already, so each is asked for once.
     requested: HashSet<(Side, String)>,
+    /// Each pair's roles as typed (by Entra group id), so a half-typed "a, " stays on screen
+    /// while the pair's roles hold the parsed list.
+    roles_text: HashMap<String, String>,
+    /// The list the arrow keys move in (the one last clicked or searched in).
+    active: Option<ActiveList>,
+    /// The selected pair moved by keyboard: bring it into view.
+    scroll_to_pair: bool,
+    /// The Entra and target columns' shares of the width, once the administrator dragged a gap.
+    shares: Option<(f32, f32)>,
+    /// The groups' read failure as shown (for the message it was made from), so its Details
+    /// toggle keeps its state between frames.
+    failure: Option<(String, crate::wizard::widgets::ResultView)>,
 }
+
+/// The Entra and target columns' shares of the width until a gap is dragged (the pairs get the
+/// rest).
+const DEFAULT_SHARES: (f32, f32) = (0.31, 0.31);
 
 #[derive(Clone, Debug, Default)]
 struct ColumnView {
@@ -85,6 +120,10 @@ struct ColumnView {
     /// The selection whose member count was last looked at.
     count_checked: Option<String>,
     filter: FilterCache,
+    /// The list's scroll offset and visible height last frame.
+    scroll: (f32, f32),
+    /// A row (position in the filtered rows) moved to by keyboard, to bring into view.
+    scroll_to: Option<usize>,
 }
 
 /// The rows a column shows for its search, recomputed only when the search or the list changes:
@@ -311,6 +350,7 @@ impl PairingStep {
             entra,
             target,
             nested: true,
+            roles: Vec::new(),
         });
         Ok(())
     }
@@ -398,17 +438,124 @@ impl PairingStep {
             .collect()
     }
 
+    /// The list the arrow keys move in, if one was used.
+    pub fn active_list(&self) -> Option<ActiveList> {
+        self.view.active
+    }
+
+    /// Arrow keys within the active list, Enter to pair. Keys are taken only while nothing
+    /// but a search box has the focus (a role being typed keeps its keys).
+    fn keyboard(&mut self, ctx: &egui::Context) {
+        use egui::{Key, Modifiers};
+        let focused = ctx.memory(|m| m.focused());
+        let active = match focused {
+            None => self.view.active,
+            Some(id) if id == search_id(Side::Entra) => Some(ActiveList::Groups(Side::Entra)),
+            Some(id) if id == search_id(Side::Target) => Some(ActiveList::Groups(Side::Target)),
+            Some(_) => return,
+        };
+        let Some(active) = active else {
+            return;
+        };
+        self.view.active = Some(active);
+        // Every press counts: several can arrive in one frame (a held key, a fast typist).
+        let step = ctx.input_mut(|i| {
+            i.count_and_consume_key(Modifiers::NONE, Key::ArrowDown) as isize
+                - i.count_and_consume_key(Modifiers::NONE, Key::ArrowUp) as isize
+        });
+        if step != 0 {
+            match active {
+                ActiveList::Groups(side) => self.move_in_column(side, step),
+                ActiveList::Pairs => {
+                    let next = match self.selected_pair() {
+                        Some(i) => i.saturating_add_signed(step).min(self.pairs.len() - 1),
+                        None => 0,
+                    };
+                    if !self.pairs.is_empty() {
+                        self.select_pair(Some(next));
+                        self.view.scroll_to_pair = true;
+                    }
+                }
+            }
+        }
+        // Enter pairs once a group is selected; with no group selected it stays the wizard's
+        // Next.
+        let wants_pair =
+            self.selected(Side::Entra).is_some() || self.selected(Side::Target).is_some();
+        if matches!(active, ActiveList::Groups(_))
+            && wants_pair
+            && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
+        {
+            let _ = self.pair_selected();
+        }
+    }
+
+    /// Moves a column's selection `step` rows among the rows its search shows.
+    fn move_in_column(&mut self, side: Side, step: isize) {
+        let (list, column) = match side {
+            Side::Entra => (&self.entra_groups, &mut self.view.entra),
+            Side::Target => (&self.target_groups, &mut self.view.target),
+        };
+        column.filter.update(list, &column.search);
+        let rows = &column.filter.rows;
+        if rows.is_empty() {
+            return;
+        }
+        let current = column
+            .selected
+            .as_deref()
+            .and_then(|id| rows.iter().position(|&i| list[i].id == id));
+        let next = match current {
+            Some(at) => at.saturating_add_signed(step).min(rows.len() - 1),
+            None => 0,
+        };
+        column.selected = Some(list[rows[next]].id.clone());
+        column.scroll_to = Some(next);
+        self.view.message = None;
+    }
+
     /// Draws the step; returns what the app should do after the frame.
     #[must_use]
     pub fn ui(&mut self, ui: &mut Ui) -> Vec<PairingCommand> {
+        self.keyboard(ui.ctx());
         let mut reload = false;
+        let mut fix = None;
         match &self.groups.task {
             Task::Pending => crate::wizard::widgets::busy_ui(
                 ui,
                 "Reading the groups of Entra ID and of the application…",
             ),
             Task::Failed(message) => {
-                crate::wizard::widgets::failure_ui(ui, message);
+                // In the screen's words, with the fix on an earlier step one click away and the
+                // technical text behind Details.
+                let entra = message.contains("Entra");
+                let (step, label, words) = if entra {
+                    (
+                        crate::wizard::Step::AzureApp,
+                        "Back to step 2: Azure app",
+                        "The Entra groups cannot be read with the app of step 2. Go back, press \
+                         Test connection there and follow what it says.",
+                    )
+                } else {
+                    (
+                        crate::wizard::Step::Credentials,
+                        "Back to step 1: Credentials and token",
+                        "The application's groups cannot be read with the credentials of step 1. \
+                         Go back, press Test connection there and follow what it says.",
+                    )
+                };
+                let view = match &mut self.view.failure {
+                    Some((shown, view)) if shown == message => view,
+                    slot => {
+                        let view = crate::wizard::widgets::ResultView::failure(words)
+                            .with_action(label)
+                            .with_details(message.clone());
+                        &mut slot.insert((message.clone(), view)).1
+                    }
+                };
+                if crate::wizard::widgets::result_ui(ui, view) {
+                    fix = Some(step);
+                }
                 reload = ui.button("Try again").clicked();
             }
             _ => {}
@@ -432,12 +579,25 @@ impl PairingStep {
         let gap = ui.spacing().item_spacing.x * 2.0;
         let middle_width = 52.0;
         let height = ui.available_height().max(240.0);
-        let column_width = ((ui.available_width() - middle_width - 3.0 * gap) / 3.0).max(150.0);
+        // The columns share the width (the pairs, which show two names and a roles field, a
+        // little more by default), and the administrator can drag the gaps to share it
+        // differently. A few pixels are kept back for the page's scroll bar so nothing runs past
+        // the window's edge.
+        let shared = (ui.available_width() - middle_width - 3.0 * gap - 12.0).max(3.0 * 150.0);
+        let (entra_share, target_share) = self.view.shares.unwrap_or(DEFAULT_SHARES);
+        let entra_width = shared * entra_share;
+        let target_width = shared * target_share;
+        let pairs_width = shared - entra_width - target_width;
+        let mut drags = [0.0_f32; 2];
         let paired: HashSet<String> = self.pairs.iter().map(|p| p.entra.id.clone()).collect();
 
         ui.horizontal_top(|ui| {
-            ui.spacing_mut().item_spacing.x = gap;
+            ui.spacing_mut().item_spacing.x = 0.0;
             for side in [Side::Entra, Side::Target] {
+                let column_width = match side {
+                    Side::Entra => entra_width,
+                    Side::Target => target_width,
+                };
                 let list = match side {
                     Side::Entra => &self.entra_groups,
                     Side::Target => &self.target_groups,
@@ -446,21 +606,40 @@ impl PairingStep {
                     Side::Entra => &mut self.view.entra,
                     Side::Target => &mut self.view.target,
                 };
-                let clicked = fixed_ui(ui, vec2(column_width, height), |ui| {
+                let (clicked, searching) = fixed_ui(ui, vec2(column_width, height), |ui| {
                     group_column_ui(ui, side, list, column, &paired)
                 });
                 if clicked {
                     self.view.message = None;
                 }
+                if clicked || searching {
+                    self.view.active = Some(ActiveList::Groups(side));
+                }
+                match side {
+                    Side::Entra => drags[0] = resize_handle(ui, gap, height, "entra-target"),
+                    Side::Target => ui.add_space(gap),
+                }
             }
             fixed_ui(ui, vec2(middle_width, height), |ui| self.buttons_ui(ui));
-            fixed_ui(ui, vec2(column_width, height), |ui| self.pairs_ui(ui));
+            drags[1] = resize_handle(ui, gap, height, "target-pairs");
+            fixed_ui(ui, vec2(pairs_width, height), |ui| self.pairs_ui(ui));
         });
+        if drags != [0.0, 0.0] {
+            // Each handle moves the width between its two neighbours; every column keeps a
+            // sixth of the width at least.
+            let min = 1.0 / 6.0;
+            let mut entra = entra_share + drags[0] / shared;
+            let mut target = target_share - drags[0] / shared + drags[1] / shared;
+            entra = entra.clamp(min, 1.0 - 2.0 * min);
+            target = target.clamp(min, 1.0 - entra - min);
+            self.view.shares = Some((entra, target));
+        }
 
         let mut commands = self.member_requests();
         if reload {
             commands.push(PairingCommand::Reload);
         }
+        commands.extend(fix.map(PairingCommand::Fix));
         commands
     }
 
@@ -539,6 +718,9 @@ impl PairingStep {
                         if row.clicked() {
                             clicked = Some(i);
                         }
+                        if selected == Some(i) && std::mem::take(&mut self.view.scroll_to_pair) {
+                            row.scroll_to_me(None);
+                        }
                         ui.horizontal(|ui| {
                             ui.add_space(ui.spacing().button_padding.x);
                             ui.checkbox(&mut pair.nested, "nested groups")
@@ -547,25 +729,103 @@ impl PairingStep {
                                     "On: members of groups inside the Entra group count too. \
                                      Off: direct members only.",
                                 );
+                        });
+                        ui.horizontal_wrapped(|ui| {
+                            ui.add_space(ui.spacing().button_padding.x);
                             ui.weak(format!(
-                                "{} · {}",
+                                "Entra: {} · target: {}",
                                 members_text(pair.entra.members),
                                 members_text(pair.target.members)
                             ));
                         });
+                        roles_ui(ui, number, pair, &mut self.view.roles_text);
                         ui.add_space(4.0);
                     }
                     if let Some(i) = clicked {
                         self.select_pair(Some(i));
+                        self.view.active = Some(ActiveList::Pairs);
                     }
                 });
         });
     }
 }
 
+/// A gap between two columns that can be dragged sideways to share the width differently; the
+/// horizontal distance dragged this frame.
+fn resize_handle(ui: &mut Ui, width: f32, height: f32, name: &str) -> f32 {
+    // Dragged with the mouse only: not a Tab stop.
+    let (rect, response) = ui.allocate_exact_size(vec2(width, height), egui::Sense::DRAG);
+    let response = response
+        .on_hover_cursor(egui::CursorIcon::ResizeHorizontal)
+        .on_hover_text("Drag to make the columns wider or narrower");
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(
+            egui::Role::Splitter,
+            true,
+            format!("Resize the columns ({name})"),
+        )
+    });
+    if response.hovered() || response.dragged() {
+        let x = rect.center().x;
+        ui.painter().line_segment(
+            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+            ui.visuals().widgets.hovered.fg_stroke,
+        );
+    }
+    response.drag_delta().x
+}
+
+/// A pair's roles: one comma-separated field. The pair keeps the parsed list.
+fn roles_ui(ui: &mut Ui, number: usize, pair: &mut PairRow, texts: &mut HashMap<String, String>) {
+    let text = texts
+        .entry(pair.entra.id.clone())
+        .or_insert_with(|| pair.roles.join(", "));
+    // The config may have changed the roles underneath (a reopened draft): show those.
+    if parse_roles(text) != pair.roles {
+        *text = pair.roles.join(", ");
+    }
+    ui.horizontal(|ui| {
+        ui.add_space(ui.spacing().button_padding.x);
+        let label = ui.label("Roles");
+        let edit = ui
+            .add(
+                TextEdit::singleline(text)
+                    // A stable id: a banner appearing above (a member count that failed) must
+                    // not take the focus from a role being typed.
+                    .id(egui::Id::unique(("pair-roles", pair.entra.id.as_str())))
+                    .hint_text("none; e.g. technician, reports")
+                    .desired_width(ui.available_width() - ui.spacing().button_padding.x),
+            )
+            .labelled_by(label.id)
+            .accessible_name(format!("Roles for pair {number}"))
+            .on_hover_text(
+                "SCIM roles this pair gives its users, separated by commas. adsync removes only \
+                 the roles it gave; roles added in the application stay.",
+            );
+        if edit.changed() {
+            pair.roles = parse_roles(text);
+        }
+    });
+}
+
+/// The roles in a comma-separated text: trimmed, without empty entries or repeats.
+pub fn parse_roles(text: &str) -> Vec<String> {
+    let mut roles: Vec<String> = Vec::new();
+    for role in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        if !roles.iter().any(|r| r == role) {
+            roles.push(role.to_owned());
+        }
+    }
+    roles
+}
+
 /// Lays out `add_contents` top-down in a box of exactly `size`.
 fn fixed_ui<R>(ui: &mut Ui, size: egui::Vec2, add_contents: impl FnOnce(&mut Ui) -> R) -> R {
+    // The row of columns is laid out without spacing (the gaps are drawn as handles); inside a
+    // column, widgets are spaced as everywhere else.
+    let item_spacing = ui.ctx().global_style().spacing.item_spacing;
     ui.allocate_ui_with_layout(size, Layout::top_down_justified(Align::Min), |ui| {
+        ui.spacing_mut().item_spacing = item_spacing;
         ui.set_min_size(size);
         ui.set_max_width(size.x);
         add_contents(ui)
@@ -573,14 +833,15 @@ fn fixed_ui<R>(ui: &mut Ui, size: egui::Vec2, add_contents: impl FnOnce(&mut Ui)
     .inner
 }
 
-/// One searchable, virtualized group column. Returns whether a row was clicked.
+/// One searchable, virtualized group column. Returns whether a row was clicked and whether
+/// its search box has the focus.
 fn group_column_ui(
     ui: &mut Ui,
     side: Side,
     groups: &[GroupItem],
     column: &mut ColumnView,
     paired: &HashSet<String>,
-) -> bool {
+) -> (bool, bool) {
     let (title, search_name) = match side {
         Side::Entra => ("Entra ID groups", "Search Entra groups"),
         Side::Target => ("Target groups", "Search target groups"),
@@ -589,12 +850,16 @@ fn group_column_ui(
         ui.strong(title);
         ui.weak(thousands(groups.len()));
     });
-    ui.add(
-        TextEdit::singleline(&mut column.search)
-            .hint_text("Search by name")
-            .desired_width(f32::INFINITY),
-    )
-    .accessible_name(search_name);
+    let searching = ui
+        .add(
+            TextEdit::singleline(&mut column.search)
+                .id(search_id(side))
+                .hint_text("Search by name")
+                .desired_width(f32::INFINITY),
+        )
+        .accessible_name(search_name)
+        .on_hover_text("Up and Down arrows move in the list; Enter pairs the selected groups")
+        .has_focus();
     column.filter.update(groups, &column.search);
     let rows = &column.filter.rows;
     let status = if groups.is_empty() {
@@ -616,32 +881,44 @@ fn group_column_ui(
     widgets::list_frame(ui).show(ui, |ui| {
         ui.spacing_mut().item_spacing.y = 1.0;
         let row_height = widgets::row_height(ui);
-        ScrollArea::vertical()
+        let mut area = ScrollArea::vertical()
             .id_salt(("groups", side))
-            .auto_shrink(false)
-            .show_rows(ui, row_height, rows.len(), |ui, range| {
-                for &index in &rows[range] {
-                    let group = &groups[index];
-                    let selected = column.selected.as_deref() == Some(group.id.as_str());
-                    let is_paired = side == Side::Entra && paired.contains(&group.id);
-                    let detail = match (group.members, is_paired) {
-                        (Some(n), true) => Some(format!("paired · {}", members_text(Some(n)))),
-                        (Some(n), false) => Some(members_text(Some(n))),
-                        (None, true) => Some("paired".to_owned()),
-                        (None, false) => None,
-                    };
-                    if select_row(ui, selected, &group.name, detail.as_deref()).clicked() {
-                        clicked = Some(group.id.clone());
-                    }
+            .auto_shrink(false);
+        if let Some(row) = column.scroll_to.take() {
+            // Bring a row moved to by keyboard into view, scrolling as little as possible.
+            let pitch = row_height + ui.spacing().item_spacing.y;
+            let top = row as f32 * pitch;
+            let (offset, visible) = column.scroll;
+            if top < offset {
+                area = area.vertical_scroll_offset(top);
+            } else if top + pitch > offset + visible {
+                area = area.vertical_scroll_offset(top + pitch - visible);
+            }
+        }
+        let output = area.show_rows(ui, row_height, rows.len(), |ui, range| {
+            for &index in &rows[range] {
+                let group = &groups[index];
+                let selected = column.selected.as_deref() == Some(group.id.as_str());
+                let is_paired = side == Side::Entra && paired.contains(&group.id);
+                let detail = match (group.members, is_paired) {
+                    (Some(n), true) => Some(format!("paired · {}", members_text(Some(n)))),
+                    (Some(n), false) => Some(members_text(Some(n))),
+                    (None, true) => Some("paired".to_owned()),
+                    (None, false) => None,
+                };
+                if select_row(ui, selected, &group.name, detail.as_deref()).clicked() {
+                    clicked = Some(group.id.clone());
                 }
-            });
+            }
+        });
+        column.scroll = (output.state.clamped_offset().y, output.inner_rect.height());
     });
     match clicked {
         Some(id) => {
             column.selected = Some(id);
-            true
+            (true, searching)
         }
-        None => false,
+        None => (false, searching),
     }
 }
 

@@ -31,6 +31,7 @@ fn pair(entra: &str, entra_name: &str, target: &str, target_name: &str) -> PairR
         entra: group(entra, entra_name),
         target: group(target, target_name),
         nested: true,
+        roles: Vec::new(),
     }
 }
 
@@ -363,4 +364,282 @@ fn twenty_thousand_groups_per_column_show_only_the_visible_rows() {
         harness.state().step.selected(Side::Entra),
         Some("Entra19999")
     );
+}
+
+#[test]
+fn each_pair_takes_its_roles_as_a_comma_separated_list() {
+    let mut harness = harness(paired_step());
+    harness.get_by_label("Roles for pair 2").focus();
+    harness.run();
+    harness
+        .get_by_label("Roles for pair 2")
+        .type_text(" technician,reports , technician,");
+    harness.run();
+    let step = &harness.state().step;
+    assert_eq!(step.pairs[1].roles, ["technician", "reports"]);
+    assert!(step.pairs[0].roles.is_empty(), "only that pair's roles");
+    // What was typed stays on screen while typing (the trailing comma too).
+    assert_eq!(
+        harness.get_by_label("Roles for pair 2").value().as_deref(),
+        Some(" technician,reports , technician,")
+    );
+    // The member counts say which side is which.
+    assert!(
+        harness
+            .query_all_by_label_contains("Entra: … members · target: … members")
+            .next()
+            .is_some()
+    );
+}
+
+const WITH_ROLES: &str = r#"version = 1
+
+[entra]
+tenant = "contoso.onmicrosoft.com"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "keyring:adsync/entra-client-secret"
+
+[target]
+url = "https://app.example.com/scim/v2"
+token = "file:/etc/adsync/target-token"
+
+[[pairs]]
+entra_group_id = "6f1d0000-0000-0000-0000-000000000001"
+entra_group_name = "Support"
+target_group_id = "a81c"
+target_group_name = "Tier 1"
+order = 1
+roles = ["technician", "reports"]
+
+[[pairs]]
+entra_group_id = "6f1d0000-0000-0000-0000-000000000002"
+entra_group_name = "Sales"
+target_group_id = "a81d"
+target_group_name = "Tier 2"
+order = 2
+"#;
+
+#[test]
+fn roles_are_written_to_the_config_and_shown_when_it_is_reopened() {
+    use crate::wizard::tests::{harness as wizard_harness, replace_in, runtime};
+    use crate::wizard::{Step, Wizard, WizardOptions};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let path = tmp.path().join("config.toml");
+    std::fs::write(&path, WITH_ROLES).unwrap();
+    let open = |path: &std::path::Path| {
+        let mut h = wizard_harness(Wizard::new(
+            WizardOptions {
+                config_path: Some(path.to_owned()),
+                ..Default::default()
+            },
+            rt.handle().clone(),
+        ));
+        // Jobs the wizard starts on opening report first (they may reset what counts as saved).
+        crate::wizard::tests::settle(&mut h);
+        // Straight to the pairs, without reading the (unreachable) groups.
+        h.state_mut().step = Step::Pairing;
+        h.run_steps(3);
+        h
+    };
+    let mut h = open(&path);
+    assert_eq!(
+        h.get_by_label("Roles for pair 1").value().as_deref(),
+        Some("technician, reports")
+    );
+    assert_eq!(
+        h.get_by_label("Roles for pair 2").value().as_deref(),
+        Some("")
+    );
+    replace_in(&mut h, "Roles for pair 2", "sales-agent");
+    assert_eq!(h.state().pairing.pairs[1].roles, ["sales-agent"]);
+    assert!(h.state().has_unsaved_changes(), "a role change is a change");
+
+    // The config Finish would write holds each pair's roles.
+    let draft = h.state().draft();
+    let refs = crate::wizard::draft::SecretRefs {
+        target_token: Some("file:/etc/adsync/target-token".parse().unwrap()),
+        entra_secret: Some("keyring:adsync/entra-client-secret".parse().unwrap()),
+        ..Default::default()
+    };
+    let file = draft.compose(&refs);
+    let text = file.to_toml();
+    assert!(text.contains(r#""technician""#), "{text}");
+    assert!(text.contains(r#"roles = ["sales-agent"]"#), "{text}");
+    let written = tmp.path().join("written.toml");
+    crate::config::save(&written, &file).unwrap();
+    let reread = crate::config::load(&written).unwrap();
+    assert_eq!(reread.pairs[0].roles, ["technician", "reports"]);
+    assert_eq!(reread.pairs[1].roles, ["sales-agent"]);
+
+    // Reopened, the step shows them.
+    let h = open(&written);
+    assert_eq!(
+        h.get_by_label("Roles for pair 2").value().as_deref(),
+        Some("sales-agent")
+    );
+}
+
+fn focused(harness: &Harness<'_, State>) -> Option<egui::Id> {
+    harness.ctx.memory(|m| m.focused())
+}
+
+#[test]
+fn arrow_keys_move_within_a_list_tab_moves_between_lists_and_enter_pairs() {
+    let mut harness = harness(step());
+    harness.get_by_label("Search Entra groups").focus();
+    harness.run();
+    assert_eq!(focused(&harness), Some(search_id(Side::Entra)));
+    for (key, expected) in [
+        (egui::Key::ArrowDown, "e-support"),
+        (egui::Key::ArrowDown, "e-sales"),
+        (egui::Key::ArrowDown, "e-eng"),
+        // The last row stays the last.
+        (egui::Key::ArrowDown, "e-eng"),
+        (egui::Key::ArrowUp, "e-sales"),
+    ] {
+        harness.key_press(key);
+        harness.run();
+        assert_eq!(harness.state().step.selected(Side::Entra), Some(expected));
+    }
+    assert_eq!(
+        harness.state().step.selected(Side::Target),
+        None,
+        "the other list does not move"
+    );
+    // One Tab leaves the Entra list for the target list: its rows are not Tab stops.
+    harness.key_press(egui::Key::Tab);
+    harness.run();
+    assert_eq!(focused(&harness), Some(search_id(Side::Target)));
+    // Two presses within one frame move two rows.
+    harness.key_press(egui::Key::ArrowDown);
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    assert_eq!(harness.state().step.selected(Side::Target), Some("t-2"));
+    assert_eq!(harness.state().step.selected(Side::Entra), Some("e-sales"));
+    // Enter pairs the selected two.
+    harness.key_press(egui::Key::Enter);
+    harness.run();
+    assert_eq!(pair_names(&harness.state().step), [("Sales", "Tier 2")]);
+    // The arrows move through the pairs once a pair is clicked.
+    let mut step = paired_step();
+    step.pairs
+        .push(pair("e-eng", "Engineering", "t-1", "Tier 1"));
+    let mut harness = super::tests::harness(step);
+    harness.get_by_label("1. Support → Tier 1").click();
+    harness.run();
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    assert_eq!(harness.state().step.selected_pair(), Some(2));
+}
+
+#[test]
+fn a_row_reached_by_arrow_keys_is_scrolled_into_view() {
+    let groups: Vec<GroupItem> = (0..500)
+        .map(|i| group(&format!("e-{i:03}"), &format!("Team {i:03}")))
+        .collect();
+    let mut harness = harness(PairingStep {
+        entra_groups: groups,
+        target_groups: vec![group("t-1", "Tier 1")],
+        ..PairingStep::default()
+    });
+    assert!(
+        harness.query_by_label("Team 120").is_none(),
+        "not drawn yet"
+    );
+    harness.get_by_label("Search Entra groups").focus();
+    harness.run();
+    for _ in 0..=120 {
+        harness.key_press(egui::Key::ArrowDown);
+        harness.step();
+    }
+    harness.run();
+    assert_eq!(harness.state().step.selected(Side::Entra), Some("e-120"));
+    assert!(
+        harness.query_by_label("Team 120").is_some(),
+        "the selected row is on screen"
+    );
+}
+
+#[test]
+fn at_1024_pixels_the_pairs_stay_inside_the_window_and_widen_with_it() {
+    let long = "Support engineers of the northern region, second line, weekend rota";
+    let mut step = paired_step();
+    step.pairs[0].entra.name = long.into();
+    step.entra_groups[0].name = long.into();
+    let mut widths = Vec::new();
+    for width in [1024.0, 1600.0] {
+        let mut harness = harness(step.clone());
+        harness.set_size(egui::vec2(width, 768.0));
+        harness.run();
+        let roles = harness.get_by_label("Roles for pair 1").rect();
+        let row = harness.get_by_label(&format!("1. {long} → Tier 1")).rect();
+        assert!(roles.right() <= width, "{roles:?} at {width}");
+        assert!(row.right() <= width, "{row:?} at {width}");
+        widths.push(row.width());
+    }
+    assert!(
+        widths[1] > widths[0] + 100.0,
+        "the columns grow with the window: {widths:?}"
+    );
+}
+
+#[test]
+fn a_failed_read_of_the_entra_groups_links_back_to_step_two() {
+    let mut step = step();
+    step.groups
+        .fail("Reading the Entra groups failed: Entra ID refused the sign-in");
+    let mut harness = harness(step);
+    // The screen's words first; the technical text behind Details.
+    assert!(
+        harness
+            .query_all_by_label_contains("cannot be read with the app of step 2")
+            .next()
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_all_by_label_contains("Entra ID refused the sign-in")
+            .next()
+            .is_none()
+    );
+    harness.get_by_label("Back to step 2: Azure app").click();
+    harness.run();
+    assert_eq!(
+        harness.state().commands,
+        [PairingCommand::Fix(crate::wizard::Step::AzureApp)]
+    );
+}
+
+#[test]
+fn dragging_the_gap_before_the_pairs_widens_them() {
+    let mut harness = harness(paired_step());
+    let before = harness.get_by_label("1. Support → Tier 1").rect().width();
+    let handle = harness
+        .get_by_label("Resize the columns (target-pairs)")
+        .rect()
+        .center();
+    let press = |pressed| egui::Event::PointerButton {
+        pos: handle - egui::vec2(if pressed { 0.0 } else { 150.0 }, 0.0),
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    harness.event(egui::Event::PointerMoved(handle));
+    harness.run();
+    harness.event(press(true));
+    harness.run();
+    for step in 1..=6 {
+        harness.event(egui::Event::PointerMoved(
+            handle - egui::vec2(25.0 * step as f32, 0.0),
+        ));
+        harness.run();
+    }
+    harness.event(press(false));
+    harness.run();
+    let after = harness.get_by_label("1. Support → Tier 1").rect().width();
+    assert!(after > before + 100.0, "{before} -> {after}");
 }

@@ -12,12 +12,13 @@ pub fn row_height(ui: &Ui) -> f32 {
     ui.text_style_height(&TextStyle::Body) + 2.0 * ui.spacing().button_padding.y
 }
 
-/// A full-width row that can be selected by click (or Space/Enter when focused): `text` on the
-/// left, cut with … when too long (the full text shows on hover), and an optional small `detail`
+/// A full-width row that can be selected by click: `text` on the left, cut with … when too long (the full text shows on hover), and an optional small `detail`
 /// on the right. Reads as a selectable label to screen readers and kittest.
 pub fn select_row(ui: &mut Ui, selected: bool, text: &str, detail: Option<&str>) -> Response {
     let size = vec2(ui.available_width(), row_height(ui));
-    let (rect, response) = ui.allocate_exact_size(size, Sense::click());
+    // Clickable but no Tab stop: a list is one stop (its search box) and the arrow keys move
+    // within it, or Tab would visit each of 20,000 rows.
+    let (rect, response) = ui.allocate_exact_size(size, Sense::CLICK);
     let enabled = ui.is_enabled();
     response.widget_info(|| WidgetInfo::selected(Role::Button, enabled, selected, text));
     if !ui.is_rect_visible(rect) {
@@ -105,7 +106,9 @@ pub fn paint_arrow(ui: &Ui, center: Pos2, direction: Vec2, length: f32, stroke: 
 /// accessible name reads `label`.
 pub fn arrow_row(ui: &mut Ui, selected: bool, label: &str, from: &str, to: &str) -> Response {
     let size = vec2(ui.available_width(), row_height(ui));
-    let (rect, response) = ui.allocate_exact_size(size, Sense::click());
+    // Clickable but no Tab stop: a list is one stop (its search box) and the arrow keys move
+    // within it, or Tab would visit each of 20,000 rows.
+    let (rect, response) = ui.allocate_exact_size(size, Sense::CLICK);
     let enabled = ui.is_enabled();
     response.widget_info(|| WidgetInfo::selected(Role::Button, enabled, selected, label));
     if !ui.is_rect_visible(rect) {
