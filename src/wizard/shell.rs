@@ -34,6 +34,8 @@ pub struct WizardOptions {
     pub open_step: Option<Step>,
     /// The `adsync` binary that installs the service (default: beside this program).
     pub adsync_exe: Option<PathBuf>,
+    /// Draw in this theme rather than the system's (screenshots).
+    pub theme: Option<egui::Theme>,
 }
 
 /// How the wizard ended.
@@ -81,6 +83,8 @@ pub struct Wizard {
     /// Fingerprint of the fields as loaded: Cancel asks first when they differ.
     clean: u64,
     styled: bool,
+    /// Frames drawn with nothing left to load (`u32::MAX` once `ready` was printed).
+    ready_frames: u32,
 }
 
 impl Wizard {
@@ -123,6 +127,7 @@ impl Wizard {
             extra_scope: Vec::new(),
             clean: 0,
             styled: false,
+            ready_frames: 0,
         };
         match mode {
             Mode::Edit => match crate::config::load(&wizard.config_path) {
@@ -258,7 +263,20 @@ impl Wizard {
             Step::Preview => self.preview.validate(),
             Step::Finish => match &self.finish.report {
                 Task::Pending => Err("Finishing…".into()),
-                _ => Ok(()),
+                // Edit mode reaches Finish from any step: what Finish writes must still be
+                // valid, so the fields of steps 1 to 3 are checked again, naming the step.
+                _ => [
+                    (Step::Credentials, self.credentials.validate()),
+                    (Step::AzureApp, self.azure.validate()),
+                    (Step::Pairing, self.pairing.validate()),
+                ]
+                .into_iter()
+                .find_map(|(step, result)| {
+                    result
+                        .err()
+                        .map(|why| format!("Step {} ({}): {why}", step.number(), step.title()))
+                })
+                .map_or(Ok(()), Err),
             },
         }
     }
@@ -318,6 +336,21 @@ impl Wizard {
         }
     }
 
+    /// Can the step indicator open `step` now? Earlier steps always (as Back does); when editing
+    /// an existing config, every step, since each already has its values.
+    pub fn reachable(&self, step: Step) -> bool {
+        let finished = self.finish.report.done().is_some_and(|r| r.saved);
+        if step == self.step
+            || self.finish.report.is_pending()
+            || finished
+            || self.demo_status.is_pending()
+            || self.confirming_cancel
+        {
+            return false;
+        }
+        self.mode == Mode::Edit || step.number() < self.step.number()
+    }
+
     /// Opens a step and starts loading what it shows.
     pub fn go_to(&mut self, step: Step) {
         self.step = step;
@@ -352,6 +385,9 @@ impl Wizard {
         self.jobs.attach(&ctx);
         if !self.styled {
             style(&ctx);
+            if let Some(theme) = self.options.theme {
+                ctx.set_theme(theme);
+            }
             self.styled = true;
         }
         self.apply_replies();
@@ -360,14 +396,19 @@ impl Wizard {
         // closes while drawing (Esc closing the confirmation must not also cancel the wizard).
         let dialog_open = self.confirming_cancel || self.search.confirming;
 
-        egui::Panel::top("header").show(ui, |ui| self.header_ui(ui));
-        egui::Panel::bottom("buttons").show(ui, |ui| self.buttons_ui(ui));
         let mut commands: Vec<Command> = Vec::new();
+        let indicator = egui::Panel::top("header").show(ui, |ui| self.header_ui(ui));
+        commands.extend(indicator.inner.map(Command::GoTo));
+        egui::Panel::bottom("buttons").show(ui, |ui| self.buttons_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
                 .show(ui, |ui| {
-                    ui.set_max_width(980.0);
+                    // Forms and the summary keep a readable width; the lists and tables of
+                    // steps 3 to 5 grow with the window.
+                    if matches!(self.step, Step::Credentials | Step::AzureApp | Step::Finish) {
+                        ui.set_max_width(980.0);
+                    }
                     if let Some(banner) = &self.banner {
                         widgets::failure_ui(ui, banner);
                         if ui.small_button("Dismiss").clicked() {
@@ -405,6 +446,28 @@ impl Wizard {
         if let Some(outcome) = self.outcome {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             let _ = outcome;
+        }
+        self.announce_ready(&ctx);
+    }
+
+    /// With `--open-step` (the screenshot aid): prints `ready` on standard output once the demo
+    /// has started and the step's reads have settled for a few frames, so a script can take the
+    /// picture then instead of guessing how long to wait.
+    fn announce_ready(&mut self, ctx: &egui::Context) {
+        if self.options.open_step.is_none() || self.ready_frames == u32::MAX {
+            return;
+        }
+        let settled = matches!(self.demo_status, Task::Done(()) | Task::Failed(_))
+            && self.jobs_running() == 0;
+        self.ready_frames = if settled { self.ready_frames + 1 } else { 0 };
+        if self.ready_frames >= 10 {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "ready");
+            let _ = out.flush();
+            self.ready_frames = u32::MAX;
+        } else {
+            ctx.request_repaint();
         }
     }
 
@@ -489,7 +552,9 @@ impl Wizard {
         }
     }
 
-    fn header_ui(&mut self, ui: &mut Ui) {
+    /// Draws the title and the step indicator; returns the step clicked in the indicator.
+    fn header_ui(&mut self, ui: &mut Ui) -> Option<Step> {
+        let mut clicked = None;
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             ui.heading(RichText::new("adsync setup").strong());
@@ -498,10 +563,14 @@ impl Wizard {
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 theme_ui(ui);
-                ui.weak(match self.mode {
+                // The path takes what width is left and is cut short (in full on hover), so a
+                // narrow window never draws it over the title.
+                let path = match self.mode {
                     Mode::Edit => format!("Editing {}", self.config_path.display()),
                     _ => format!("Writes {}", self.config_path.display()),
-                });
+                };
+                ui.add(egui::Label::new(RichText::new(&path).weak()).truncate())
+                    .on_hover_text(path);
             });
         });
         ui.add_space(4.0);
@@ -509,30 +578,46 @@ impl Wizard {
             for step in Step::ALL {
                 let current = step == self.step;
                 let done = step.number() < self.step.number();
-                let accent = ui.visuals().selection.bg_fill;
+                let accent = step_accent(ui.visuals());
                 let text = RichText::new(format!("{}  {}", step.number(), step.title()));
                 let text = if current {
                     text.strong().color(accent)
-                } else if done {
+                } else if done || self.reachable(step) {
                     text
                 } else {
-                    text.weak()
+                    text.color(ui.visuals().weak_text_color())
                 };
-                let frame = egui::Frame::new()
-                    .inner_margin(egui::Margin::symmetric(8, 4))
-                    .corner_radius(4.0)
-                    .stroke(if current {
-                        egui::Stroke::new(1.5, accent)
-                    } else {
-                        egui::Stroke::NONE
-                    });
-                frame.show(ui, |ui| ui.label(text));
+                // One widget per step (not a frame around a label), so a narrow window wraps
+                // the indicator between steps instead of squeezing a step's name.
+                let button = egui::Button::new(text).min_size(egui::vec2(0.0, 26.0));
+                let button = if current {
+                    button
+                        .fill(Color32::TRANSPARENT)
+                        .stroke(egui::Stroke::new(1.5, accent))
+                } else {
+                    button.frame(false)
+                };
+                let reachable = self.reachable(step);
+                let response = ui.add(button.sense(if reachable {
+                    egui::Sense::click()
+                } else {
+                    egui::Sense::hover()
+                }));
+                let response = if reachable {
+                    response.on_hover_text(format!("Go to step {}", step.number()))
+                } else {
+                    response
+                };
+                if response.clicked() {
+                    clicked = Some(step);
+                }
                 if step != Step::Finish {
                     ui.weak("›");
                 }
             }
         });
         ui.add_space(6.0);
+        clicked
     }
 
     fn buttons_ui(&mut self, ui: &mut Ui) {
@@ -692,7 +777,23 @@ pub(crate) fn visuals(theme: egui::Theme) -> egui::Visuals {
         egui::Theme::Dark => Color32::from_gray(0x8c),
     };
     visuals.widgets.inactive.bg_stroke = egui::Stroke::new(1.0, border);
+    // Hints and notes: egui fades the text colour to 60 %, about 2.3:1 on the dark panel.
+    visuals.weak_text_color = Some(match theme {
+        egui::Theme::Light => Color32::from_gray(0x6e),
+        egui::Theme::Dark => Color32::from_gray(0x8a),
+    });
+    // egui's light link blue is about 3:1 on the panel; links ("Change (step 1)") are text.
+    if theme == egui::Theme::Light {
+        visuals.hyperlink_color = Color32::from_rgb(0x00, 0x5a, 0xb4);
+    }
     visuals
+}
+
+/// The colour of the current step in the step indicator: the selection's text colour, which
+/// meets AA on the panel in both themes (the selection's fill, a pale blue in the light theme,
+/// is about 1.6:1 on white).
+pub(crate) fn step_accent(visuals: &egui::Visuals) -> Color32 {
+    visuals.selection.stroke.color
 }
 
 /// The fill of the primary button (Next, Finish), white text on it. The selection colour of

@@ -11,6 +11,10 @@ use crate::secret::{Secret, SecretRef};
 /// Width of the input column.
 pub(crate) const FIELD_WIDTH: f32 = 420.0;
 
+/// Width of the label column of every field grid, so that the inputs of a step's sections line
+/// up under each other (the longest label, "Default password for new users", fits).
+pub(crate) const LABEL_WIDTH: f32 = 230.0;
+
 /// A secret being entered: what was typed (masked on screen), or the reference of a secret stored
 /// earlier that stays untouched unless something is typed.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -154,13 +158,14 @@ pub(crate) fn secret_row(
         label,
         error,
         |ui| {
-            ui.horizontal(|ui| {
+            ui.vertical(|ui| {
                 let response = ui.add(
                     TextEdit::singleline(&mut input.typed)
                         .password(true)
                         .hint_text(if stored { "stored (unchanged)" } else { "" })
                         .desired_width(FIELD_WIDTH),
                 );
+                // Under the field, not beside it: a narrow window has no room there.
                 if stored {
                     ui.weak("stored (unchanged); type to replace it");
                 }
