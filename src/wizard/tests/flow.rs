@@ -281,7 +281,7 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
         "a stored token counts"
     );
     assert_eq!(h.state().pairing.pairs.len(), 1);
-    assert_eq!(h.state().search.term, "support");
+    assert_eq!(h.state().search.criteria[0].value, "support");
     assert!(!h.state().has_unsaved_changes());
 
     replace_in(&mut h, "Administrator email", "it@example.com");
