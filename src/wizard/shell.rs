@@ -3,9 +3,11 @@
 //! returns after the frame.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use egui::{Color32, Key, RichText, Ui};
 
+use super::dialog::{FileDialogs, SaveByPath};
 use super::draft::{Draft, FingerprintPart, fingerprint};
 use super::jobs::{Jobs, Reply, Task};
 use super::step::Step;
@@ -17,7 +19,7 @@ use super::steps::pairing::{GroupItem, PairRow, PairingStep};
 use super::steps::preview::PreviewStep;
 use super::steps::search::SearchStep;
 use super::steps::summary::summary_ui;
-use super::widgets::{self, SecretInput};
+use super::widgets::{self, ResultView, SecretInput};
 use crate::config::{ConfigFile, EntraCredential, Settings};
 use crate::sim::demo::Demo;
 
@@ -73,7 +75,11 @@ pub struct Wizard {
     /// The cancel confirmation is open.
     pub confirming_cancel: bool,
     /// The last export's outcome, in words.
-    pub export_notice: Option<String>,
+    pub export_notice: Option<ResultView>,
+    /// A save whose file dialog could not open, asking for a path instead.
+    pub save_by_path: Option<SaveByPath>,
+    /// The file dialogs (tests inject dialogs that fail or answer at once).
+    pub(crate) dialogs: Arc<dyn FileDialogs>,
     pub(crate) jobs: Jobs,
     pub(crate) mode: Mode,
     pub(crate) options: WizardOptions,
@@ -118,6 +124,8 @@ impl Wizard {
             banner: None,
             confirming_cancel: false,
             export_notice: None,
+            save_by_path: None,
+            dialogs: super::dialog::native(),
             jobs: Jobs::new(runtime),
             mode,
             options,
@@ -386,7 +394,8 @@ impl Wizard {
         self.close_requested(&ctx);
         // A dialog open when the frame starts owns Enter and Esc for this frame, even if it
         // closes while drawing (Esc closing the confirmation must not also cancel the wizard).
-        let dialog_open = self.confirming_cancel || self.search.confirming;
+        let dialog_open =
+            self.confirming_cancel || self.search.confirming || self.save_by_path.is_some();
 
         let mut commands: Vec<Command> = Vec::new();
         let indicator = egui::Panel::top("header").show(ui, |ui| self.header_ui(ui));
@@ -427,6 +436,7 @@ impl Wizard {
                 });
         });
         self.cancel_modal_ui(&ctx);
+        self.save_by_path_ui(&ctx);
 
         // Commands run after the frame.
         for command in commands {
@@ -479,8 +489,8 @@ impl Wizard {
             }
             Step::Preview => {
                 commands.extend(self.preview.ui(ui).into_iter().map(Command::Preview));
-                if let Some(notice) = &self.export_notice {
-                    ui.label(notice.as_str());
+                if let Some(notice) = &mut self.export_notice {
+                    widgets::result_ui(ui, notice);
                 }
             }
             Step::Finish => {
@@ -667,12 +677,16 @@ impl Wizard {
             ui.label("Nothing has been saved yet. Closing the wizard now loses what you entered.");
             ui.add_space(8.0);
             ui.horizontal(|ui| {
-                if ui.button("Discard and close").clicked() {
-                    self.confirming_cancel = false;
-                    self.outcome = Some(Outcome::Cancelled);
-                }
+                // The safe choice first, the destructive one second.
                 if ui.button("Keep editing").clicked() {
                     self.confirming_cancel = false;
+                }
+                if ui
+                    .button(RichText::new("Discard and close").color(widgets::error_color(ui)))
+                    .clicked()
+                {
+                    self.confirming_cancel = false;
+                    self.outcome = Some(Outcome::Cancelled);
                 }
             });
         });
