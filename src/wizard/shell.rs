@@ -72,6 +72,8 @@ pub struct Wizard {
     pub demo_status: Task<()>,
     /// A problem that belongs to no field (the config could not be read, a job failed).
     pub banner: Option<String>,
+    /// A note that belongs to no step (a demo config was reopened).
+    pub info: Option<String>,
     /// The cancel confirmation is open.
     pub confirming_cancel: bool,
     /// The last export's outcome, in words.
@@ -87,6 +89,8 @@ pub struct Wizard {
     /// Fingerprint of the fields as loaded: Cancel asks first when they differ.
     clean: u64,
     styled: bool,
+    /// The demo config given with `--demo --config`, reopened with new simulators.
+    reopened: Option<ConfigFile>,
     /// Frames drawn with nothing left to load (`u32::MAX` once `ready` was printed).
     ready_frames: u32,
 }
@@ -122,6 +126,7 @@ impl Wizard {
             demo: None,
             demo_status: Task::Idle,
             banner: None,
+            info: None,
             confirming_cancel: false,
             export_notice: None,
             save_by_path: None,
@@ -133,10 +138,22 @@ impl Wizard {
             clean: 0,
             styled: false,
             ready_frames: 0,
+            reopened: None,
         };
         match mode {
             Mode::Edit => match crate::config::load(&wizard.config_path) {
-                Ok(file) => wizard.prefill(&file, true),
+                Ok(file) => {
+                    if is_demo_config(&file) {
+                        wizard.banner = Some(format!(
+                            "This config was written by the demo: its simulated tenant and \
+                             application ran inside the wizard that wrote it and stopped with it, \
+                             so the tests and the preview cannot reach them. To open it with \
+                             simulators running again: adsync-setup --demo --config {}",
+                            wizard.config_path.display()
+                        ));
+                    }
+                    wizard.prefill(&file, true)
+                }
                 Err(e) => {
                     wizard.mode = Mode::New;
                     wizard.banner = Some(format!(
@@ -144,6 +161,30 @@ impl Wizard {
                     ));
                 }
             },
+            Mode::Demo if wizard.options.config_path.is_some() && wizard.config_path.exists() => {
+                match crate::config::load(&wizard.config_path) {
+                    Ok(file) if is_demo_config(&file) => {
+                        wizard.reopened = Some(file);
+                        wizard.start_demo(demo_dir);
+                    }
+                    // Finish would replace a real application and tenant with the simulated
+                    // ones: refuse rather than overwrite it.
+                    Ok(_) => {
+                        wizard.demo_status = Task::Failed(format!(
+                            "{} is not a demo config: the demo would replace its application \
+                             and tenant with simulated ones. Open it without --demo to edit it, \
+                             or give --demo the path of a new file.",
+                            wizard.config_path.display()
+                        ))
+                    }
+                    Err(e) => {
+                        wizard.demo_status = Task::Failed(format!(
+                            "{e}\nThe demo does not replace a file it cannot read; give --demo \
+                             the path of a new file."
+                        ))
+                    }
+                }
+            }
             Mode::Demo => wizard.start_demo(demo_dir),
             Mode::New => {}
         }
@@ -158,12 +199,28 @@ impl Wizard {
             let started = Demo::start(&dir).await;
             Box::new(move |w: &mut Wizard| match started {
                 Ok(demo) => {
-                    let file = demo.config.clone();
-                    w.prefill(&file, false);
-                    // The demo's config pairs two groups; step 3 is for the administrator to
-                    // pair, so its pairs are not taken over (except for the screenshot aid).
-                    if w.options.open_step.is_some() {
-                        w.pairing.pairs = pairs_of(&file);
+                    if let Some(mut file) = w.reopened.clone() {
+                        // A demo config reopened: its pairs, scope, mappings and policy are
+                        // kept; its tenant and application are the simulators just started
+                        // (the demo's groups have the same ids every time).
+                        file.entra = demo.config.entra.clone();
+                        file.target = demo.config.target.clone();
+                        w.prefill(&file, true);
+                        w.info = Some(format!(
+                            "Reopened {}: its pairs, scope and mappings are kept, and the \
+                             simulated tenant and application were started again (Finish \
+                             writes their new addresses into it).",
+                            w.config_path.display()
+                        ));
+                    } else {
+                        let file = demo.config.clone();
+                        w.prefill(&file, false);
+                        // The demo's config pairs two groups; step 3 is for the administrator
+                        // to pair, so its pairs are not taken over (except for the screenshot
+                        // aid).
+                        if w.options.open_step.is_some() {
+                            w.pairing.pairs = pairs_of(&file);
+                        }
                     }
                     w.demo = Some(demo);
                     w.demo_status = Task::Done(());
@@ -336,6 +393,11 @@ impl Wizard {
         }
     }
 
+    /// Is an existing config open for editing (also a demo config reopened with `--demo`)?
+    pub fn is_editing(&self) -> bool {
+        self.mode == Mode::Edit || self.reopened.is_some()
+    }
+
     /// Can the step indicator open `step` now? Earlier steps always (as Back does); when editing
     /// an existing config, every step, since each already has its values.
     pub fn reachable(&self, step: Step) -> bool {
@@ -348,7 +410,7 @@ impl Wizard {
         {
             return false;
         }
-        self.mode == Mode::Edit || step.number() < self.step.number()
+        self.is_editing() || step.number() < self.step.number()
     }
 
     /// Opens a step and starts loading what it shows.
@@ -414,6 +476,13 @@ impl Wizard {
                         widgets::failure_ui(ui, banner);
                         if ui.small_button("Dismiss").clicked() {
                             self.banner = None;
+                        }
+                        ui.separator();
+                    }
+                    if let Some(info) = &self.info {
+                        ui.add(egui::Label::new(info.as_str()).wrap());
+                        if ui.small_button("Hide").clicked() {
+                            self.info = None;
                         }
                         ui.separator();
                     }
@@ -506,7 +575,7 @@ impl Wizard {
                     storage: self.storage(),
                     settings: &settings,
                     service,
-                    editing: self.mode == Mode::Edit,
+                    editing: self.is_editing(),
                 };
                 self.finish.finish_ui(ui, &cx);
             }
@@ -739,6 +808,17 @@ fn style(ctx: &egui::Context) {
             }
         }
     });
+}
+
+/// Was this config written by the demo? Its Entra endpoints are on this machine, which a real
+/// tenant's never are.
+fn is_demo_config(file: &ConfigFile) -> bool {
+    file.entra.authority_url.as_deref().is_some_and(|url| {
+        url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .is_some_and(|host| matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]"))
+    })
 }
 
 /// The pairs of a config file as pairing rows (names from its informational keys).

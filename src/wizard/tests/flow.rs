@@ -208,7 +208,7 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     assert_eq!(h.state().outcome, Some(Outcome::Finished));
 }
 
-const EXISTING: &str = r#"version = 1
+pub(super) const EXISTING: &str = r#"version = 1
 
 [entra]
 tenant = "contoso.onmicrosoft.com"

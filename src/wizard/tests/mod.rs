@@ -3,6 +3,7 @@
 
 mod contrast;
 mod dialogs;
+mod edit;
 mod fields;
 mod flow;
 mod results;
