@@ -576,6 +576,7 @@ impl Wizard {
                     settings: &settings,
                     service,
                     editing: self.is_editing(),
+                    demo: self.mode == Mode::Demo,
                 };
                 self.finish.finish_ui(ui, &cx);
             }

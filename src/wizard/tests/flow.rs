@@ -145,6 +145,8 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     // Step 6: write, store, first sync.
     assert_eq!(h.state().step, Step::Finish);
     assert!(shown(&h, "No OS keyring is used here"));
+    // The logs folder does not exist yet, and step 6 says so rather than naming it as if it did.
+    assert!(shown(&h, "(not there yet; folder created by Finish)"));
     click(&mut h, "Finish");
     settle(&mut h);
     let report = h.state().finish.report.done().cloned().expect("finished");
@@ -158,6 +160,20 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
     assert_eq!(summary.create, plan.summary.create);
     assert!(shown(&h, "The configuration is saved"));
     assert!(shown(&h, "First sync:"));
+    // A clear success line, the logs folder made, and what to do next with the CLI's words.
+    assert!(shown(
+        &h,
+        "The configuration is saved and the first sync is done: adsync is set up."
+    ));
+    assert!(report.log_dir.is_dir(), "{:?}", report.log_dir);
+    assert!(!shown(&h, "(not there yet; folder created by Finish)"));
+    let config_arg = format!(" --config {}", h.state().config_path.display());
+    for command in ["adsync plan", "adsync sync", "adsync history"] {
+        assert!(
+            shown(&h, &format!("{command}{config_arg}")),
+            "next steps lack {command}"
+        );
+    }
 
     // The config as `adsync` reads it.
     let path = h.state().config_path.clone();
@@ -245,7 +261,13 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
     let tmp = tempfile::tempdir().unwrap();
     let rt = runtime();
     let path = tmp.path().join("config.toml");
-    std::fs::write(&path, EXISTING).unwrap();
+    // Finish creates the logs folder: one under the test's directory, not the home's default.
+    let logs = tmp.path().join("logs");
+    let existing = EXISTING.replace(
+        "interval_secs = 30",
+        &format!("interval_secs = 30\nlog_dir = \"{}\"", logs.display()),
+    );
+    std::fs::write(&path, existing).unwrap();
     // A stand-in for `adsync` records how the wizard asks it to install the service.
     let calls = tmp.path().join("calls");
     let fake = tmp.path().join("adsync");
@@ -305,6 +327,10 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
             .iter()
             .any(|l| l.name == "background service" && l.ok)
     );
+    assert!(logs.is_dir(), "the logs folder was created");
+    // The service is installed: the next step is to see how it is doing.
+    assert!(shown(&h, "adsync service status --config"));
+    assert!(!shown(&h, "adsync service install --now --config"));
 
     let file = config::load(&path).unwrap();
     assert_eq!(file.target.admin_email.as_deref(), Some("it@example.com"));
