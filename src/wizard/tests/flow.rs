@@ -410,3 +410,49 @@ fn wizard_confirmation_counts_the_users_the_plan_acts_on() {
     assert_eq!(h.state().step, Step::Preview);
     assert_eq!(h.state().preview.plan.done(), Some(&plan));
 }
+
+/// The shortest path through the demo, from the first window to the first sync, counted in
+/// clicks: SPEC §5 allows at most 13 interactions.
+#[test]
+fn wizard_shortest_demo_path_to_the_first_sync_takes_at_most_13_interactions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = harness(demo_wizard(tmp.path(), &rt));
+    settle(&mut h);
+    let mut clicks = Vec::new();
+    let mut press = |h: &mut Harness<'_, Wizard>, label: &str| {
+        click(h, label);
+        settle(h);
+        clicks.push(label.to_owned());
+    };
+    press(&mut h, "Next"); // step 1, pre-filled by the demo
+    press(&mut h, "Next"); // step 2, pre-filled by the demo
+    assert_eq!(h.state().step, Step::Pairing);
+    press(&mut h, "Support Tier 1");
+    press(&mut h, "Tier 1");
+    press(&mut h, "Pair the selected groups");
+    press(&mut h, "Next");
+    assert_eq!(h.state().step, Step::Search);
+    press(&mut h, "Next");
+    press(&mut h, "Confirm");
+    assert_eq!(h.state().step, Step::Preview);
+    press(&mut h, "Next");
+    assert_eq!(h.state().step, Step::Finish);
+    press(&mut h, "Finish");
+    let report = h.state().finish.report.done().cloned().expect("finished");
+    assert!(
+        matches!(
+            report.first_sync,
+            Some(crate::wizard::steps::finish::FirstSync::Applied { failed: 0, .. })
+        ),
+        "{:?}",
+        report.first_sync
+    );
+    // Starting the program is one more interaction.
+    assert!(
+        clicks.len() + 1 <= 13,
+        "{} interactions: {clicks:?}",
+        clicks.len() + 1
+    );
+    println!("launch + {} clicks: {clicks:?}", clicks.len());
+}
