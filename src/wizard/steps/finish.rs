@@ -153,6 +153,9 @@ impl FinishStep {
     }
 
     fn before_ui(&mut self, ui: &mut Ui, cx: &FinishContext<'_>) {
+        ui.add_space(4.0);
+        ui.separator();
+        widgets::section_ui(ui, "What Finish does");
         ui.label(format!(
             "Press Finish to {} the configuration:",
             if cx.editing { "update" } else { "write" }
