@@ -13,7 +13,8 @@ names=(credentials azure-app pairing search preview finish)
 sizes=${SCREENSHOT_SIZES:-1024x768 1600x900}
 themes=${SCREENSHOT_THEMES:-light dark}
 steps=${SCREENSHOT_STEPS:-1 2 3 4 5 6}
-display=:${SCREENSHOT_DISPLAY:-97}
+# One display number per size: a display just stopped may still hold its number for a moment.
+first_display=${SCREENSHOT_DISPLAY:-97}
 work=$(mktemp -d)
 xvfb=
 app=
@@ -23,14 +24,21 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'echo "take.sh: failed at line $LINENO" >&2' ERR
 
+index=0
 for size in $sizes; do
+    display=:$((first_display + index))
+    index=$((index + 1))
     Xvfb "$display" -screen 0 "${size}x24" -nolisten tcp >/dev/null 2>&1 &
     xvfb=$!
     for _ in $(seq 1 50); do
         DISPLAY=$display xdotool getdisplaygeometry >/dev/null 2>&1 && break
         sleep 0.2
     done
+    kill -0 "$xvfb" 2>/dev/null || { echo "Xvfb did not start on $display"; exit 1; }
+    [ "$(DISPLAY=$display xdotool getdisplaygeometry | tr ' ' x)" = "$size" ] ||
+        { echo "$display is not the ${size} display this script started"; exit 1; }
     for theme in $themes; do
         mkdir -p "docs/screenshots/$size/$theme"
         for n in $steps; do
@@ -47,7 +55,12 @@ for size in $sizes; do
                 sleep 0.2
             done
             grep -qx ready "$log" || { cat "$log"; echo "step $n never settled"; exit 1; }
-            window=$(DISPLAY=$display xdotool search --name "adsync setup" | head -1)
+            window=
+            for _ in $(seq 1 50); do
+                window=$(DISPLAY=$display xdotool search --name "adsync setup" 2>/dev/null | head -1 || true)
+                [ -n "$window" ] && break
+                sleep 0.2
+            done
             [ -n "$window" ] || { echo "no window for step $n"; exit 1; }
             # The pointer away from every control (no hover highlight), and one more frame shown.
             DISPLAY=$display xdotool mousemove 0 0 || true
