@@ -173,3 +173,39 @@ fn process_age_ms() -> Option<f64> {
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (ticks > 0.0).then(|| (uptime - start_ticks / ticks) * 1000.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_size_is_width_by_height_and_at_least_the_minimum() {
+        assert_eq!(parse_size("1600x900"), Ok([1600.0, 900.0]));
+        assert_eq!(parse_size("1024X768"), Ok([1024.0, 768.0]));
+        let small = parse_size("640x480").unwrap_err();
+        assert!(
+            small.contains("smaller than the wizard's minimum of 800x600"),
+            "{small}"
+        );
+        let bad = parse_size("wide").unwrap_err();
+        assert!(bad.contains("write WIDTHxHEIGHT"), "{bad}");
+    }
+
+    #[test]
+    fn screenshot_flags_parse() {
+        let args = Args::try_parse_from([
+            "adsync-setup",
+            "--demo",
+            "--open-step",
+            "3",
+            "--theme",
+            "light",
+            "--window-size",
+            "1600x900",
+        ])
+        .unwrap();
+        assert_eq!(args.theme.as_deref(), Some("light"));
+        assert_eq!(args.window_size, Some([1600.0, 900.0]));
+        assert!(Args::try_parse_from(["adsync-setup", "--theme", "blue"]).is_err());
+    }
+}
