@@ -27,6 +27,40 @@ pub struct Args {
     #[arg(long, value_name = "N", hide = true, requires = "demo",
           value_parser = clap::value_parser!(u8).range(1..=6))]
     pub open_step: Option<u8>,
+    /// Development aid for screenshots: draw in this theme instead of the system's
+    #[arg(long, value_name = "THEME", hide = true, value_parser = ["light", "dark"])]
+    pub theme: Option<String>,
+    /// Development aid for screenshots: open the window at this inner size, e.g. 1600x900
+    #[arg(long, value_name = "WxH", hide = true, value_parser = parse_size)]
+    pub window_size: Option<[f32; 2]>,
+}
+
+/// The window's size when none is asked for: the smallest size every step is laid out for.
+const DEFAULT_SIZE: [f32; 2] = [1024.0, 768.0];
+
+/// Below this the header and the step indicator no longer fit (SPEC §5: usable from 1024×768;
+/// smaller windows still show every control, wrapped).
+const MIN_SIZE: [f32; 2] = [800.0, 600.0];
+
+/// `1600x900` as a window size (at least [`MIN_SIZE`]).
+fn parse_size(text: &str) -> Result<[f32; 2], String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{text}` is not a size; write WIDTHxHEIGHT, e.g. 1600x900"))?;
+    let number = |n: &str| {
+        n.trim()
+            .parse::<u16>()
+            .map(f32::from)
+            .map_err(|_| format!("`{text}` is not a size; write WIDTHxHEIGHT, e.g. 1600x900"))
+    };
+    let size = [number(w)?, number(h)?];
+    if size[0] < MIN_SIZE[0] || size[1] < MIN_SIZE[1] {
+        return Err(format!(
+            "`{text}` is smaller than the wizard's minimum of {}x{}",
+            MIN_SIZE[0], MIN_SIZE[1]
+        ));
+    }
+    Ok(size)
 }
 
 /// `ADSYNC_SETUP_EXIT_AFTER_FIRST_FRAME=1`: print the time to the first drawn frame and exit.
@@ -58,6 +92,11 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
         open_step: args.open_step.and_then(|n| Step::from_number(n.into())),
         adsync_exe: None,
         service: Default::default(),
+        theme: match args.theme.as_deref() {
+            Some("light") => Some(egui::Theme::Light),
+            Some("dark") => Some(egui::Theme::Dark),
+            _ => None,
+        },
     };
     let measure = std::env::var_os(EXIT_AFTER_FIRST_FRAME).is_some_and(|v| v == "1");
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/adsync-256.png"))
@@ -67,8 +106,8 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             .with_title("adsync setup")
             .with_app_id("adsync-setup")
             .with_icon(icon)
-            .with_inner_size([1000.0, 720.0])
-            .with_min_inner_size([760.0, 560.0]),
+            .with_inner_size(args.window_size.unwrap_or(DEFAULT_SIZE))
+            .with_min_inner_size(MIN_SIZE),
         ..Default::default()
     };
     let handle = runtime.handle().clone();
@@ -134,4 +173,40 @@ fn process_age_ms() -> Option<f64> {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (ticks > 0.0).then(|| (uptime - start_ticks / ticks) * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_size_is_width_by_height_and_at_least_the_minimum() {
+        assert_eq!(parse_size("1600x900"), Ok([1600.0, 900.0]));
+        assert_eq!(parse_size("1024X768"), Ok([1024.0, 768.0]));
+        let small = parse_size("640x480").unwrap_err();
+        assert!(
+            small.contains("smaller than the wizard's minimum of 800x600"),
+            "{small}"
+        );
+        let bad = parse_size("wide").unwrap_err();
+        assert!(bad.contains("write WIDTHxHEIGHT"), "{bad}");
+    }
+
+    #[test]
+    fn screenshot_flags_parse() {
+        let args = Args::try_parse_from([
+            "adsync-setup",
+            "--demo",
+            "--open-step",
+            "3",
+            "--theme",
+            "light",
+            "--window-size",
+            "1600x900",
+        ])
+        .unwrap();
+        assert_eq!(args.theme.as_deref(), Some("light"));
+        assert_eq!(args.window_size, Some([1600.0, 900.0]));
+        assert!(Args::try_parse_from(["adsync-setup", "--theme", "blue"]).is_err());
+    }
 }

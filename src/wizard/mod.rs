@@ -6,6 +6,7 @@
 //! runtime and report back through a channel that calls `ctx.request_repaint()`; each load keeps
 //! its status together with the data it fetched ([`jobs::Load`]).
 
+pub(crate) mod dialog;
 mod draft;
 mod jobs;
 mod launch;
@@ -14,6 +15,7 @@ mod step;
 pub mod steps;
 mod widgets;
 
+pub use dialog::{DialogOutcome, DialogRequest, FileDialogs};
 pub use launch::{Args, main};
 pub use shell::{Outcome, Wizard, WizardOptions};
 pub use step::Step;

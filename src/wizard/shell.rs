@@ -3,9 +3,11 @@
 //! returns after the frame.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use egui::{Color32, Key, RichText, Ui};
 
+use super::dialog::{FileDialogs, SaveByPath};
 use super::draft::{Draft, FingerprintPart, fingerprint};
 use super::jobs::{Jobs, Reply, Task};
 use super::step::Step;
@@ -17,7 +19,7 @@ use super::steps::pairing::{GroupItem, PairRow, PairingStep};
 use super::steps::preview::PreviewStep;
 use super::steps::search::SearchStep;
 use super::steps::summary::summary_ui;
-use super::widgets::{self, SecretInput};
+use super::widgets::{self, ResultView, SecretInput};
 use crate::config::{ConfigFile, EntraCredential, Settings};
 use crate::sim::demo::Demo;
 
@@ -36,6 +38,8 @@ pub struct WizardOptions {
     pub adsync_exe: Option<PathBuf>,
     /// The service's scope, unit directory and systemctl, when not the system's (tests).
     pub service: crate::service::Overrides,
+    /// Draw in this theme rather than the system's (screenshots).
+    pub theme: Option<egui::Theme>,
 }
 
 /// How the wizard ended.
@@ -70,10 +74,16 @@ pub struct Wizard {
     pub demo_status: Task<()>,
     /// A problem that belongs to no field (the config could not be read, a job failed).
     pub banner: Option<String>,
+    /// A note that belongs to no step (a demo config was reopened).
+    pub info: Option<String>,
     /// The cancel confirmation is open.
     pub confirming_cancel: bool,
     /// The last export's outcome, in words.
-    pub export_notice: Option<String>,
+    pub export_notice: Option<ResultView>,
+    /// A save whose file dialog could not open, asking for a path instead.
+    pub save_by_path: Option<SaveByPath>,
+    /// The file dialogs (tests inject dialogs that fail or answer at once).
+    pub(crate) dialogs: Arc<dyn FileDialogs>,
     pub(crate) jobs: Jobs,
     pub(crate) mode: Mode,
     pub(crate) options: WizardOptions,
@@ -81,6 +91,10 @@ pub struct Wizard {
     /// Fingerprint of the fields as loaded: Cancel asks first when they differ.
     clean: u64,
     styled: bool,
+    /// The demo config given with `--demo --config`, reopened with new simulators.
+    reopened: Option<ConfigFile>,
+    /// Frames drawn with nothing left to load (`u32::MAX` once `ready` was printed).
+    ready_frames: u32,
 }
 
 impl Wizard {
@@ -114,18 +128,34 @@ impl Wizard {
             demo: None,
             demo_status: Task::Idle,
             banner: None,
+            info: None,
             confirming_cancel: false,
             export_notice: None,
+            save_by_path: None,
+            dialogs: super::dialog::native(),
             jobs: Jobs::new(runtime),
             mode,
             options,
             base: None,
             clean: 0,
             styled: false,
+            ready_frames: 0,
+            reopened: None,
         };
         match mode {
             Mode::Edit => match crate::config::load(&wizard.config_path) {
-                Ok(file) => wizard.prefill(&file, true),
+                Ok(file) => {
+                    if is_demo_config(&file) {
+                        wizard.banner = Some(format!(
+                            "This config was written by the demo: its simulated tenant and \
+                             application ran inside the wizard that wrote it and stopped with it, \
+                             so the tests and the preview cannot reach them. To open it with \
+                             simulators running again: adsync-setup --demo --config {}",
+                            wizard.config_path.display()
+                        ));
+                    }
+                    wizard.prefill(&file, true)
+                }
                 Err(e) => {
                     wizard.mode = Mode::New;
                     wizard.banner = Some(format!(
@@ -133,6 +163,30 @@ impl Wizard {
                     ));
                 }
             },
+            Mode::Demo if wizard.options.config_path.is_some() && wizard.config_path.exists() => {
+                match crate::config::load(&wizard.config_path) {
+                    Ok(file) if is_demo_config(&file) => {
+                        wizard.reopened = Some(file);
+                        wizard.start_demo(demo_dir);
+                    }
+                    // Finish would replace a real application and tenant with the simulated
+                    // ones: refuse rather than overwrite it.
+                    Ok(_) => {
+                        wizard.demo_status = Task::Failed(format!(
+                            "{} is not a demo config: the demo would replace its application \
+                             and tenant with simulated ones. Open it without --demo to edit it, \
+                             or give --demo the path of a new file.",
+                            wizard.config_path.display()
+                        ))
+                    }
+                    Err(e) => {
+                        wizard.demo_status = Task::Failed(format!(
+                            "{e}\nThe demo does not replace a file it cannot read; give --demo \
+                             the path of a new file."
+                        ))
+                    }
+                }
+            }
             Mode::Demo => wizard.start_demo(demo_dir),
             Mode::New => {}
         }
@@ -147,12 +201,28 @@ impl Wizard {
             let started = Demo::start(&dir).await;
             Box::new(move |w: &mut Wizard| match started {
                 Ok(demo) => {
-                    let file = demo.config.clone();
-                    w.prefill(&file, false);
-                    // The demo's config pairs two groups; step 3 is for the administrator to
-                    // pair, so its pairs are not taken over (except for the screenshot aid).
-                    if w.options.open_step.is_some() {
-                        w.pairing.pairs = pairs_of(&file);
+                    if let Some(mut file) = w.reopened.clone() {
+                        // A demo config reopened: its pairs, scope, mappings and policy are
+                        // kept; its tenant and application are the simulators just started
+                        // (the demo's groups have the same ids every time).
+                        file.entra = demo.config.entra.clone();
+                        file.target = demo.config.target.clone();
+                        w.prefill(&file, true);
+                        w.info = Some(format!(
+                            "Reopened {}: its pairs, scope and mappings are kept, and the \
+                             simulated tenant and application were started again (Finish \
+                             writes their new addresses into it).",
+                            w.config_path.display()
+                        ));
+                    } else {
+                        let file = demo.config.clone();
+                        w.prefill(&file, false);
+                        // The demo's config pairs two groups; step 3 is for the administrator
+                        // to pair, so its pairs are not taken over (except for the screenshot
+                        // aid).
+                        if w.options.open_step.is_some() {
+                            w.pairing.pairs = pairs_of(&file);
+                        }
                     }
                     w.demo = Some(demo);
                     w.demo_status = Task::Done(());
@@ -254,7 +324,20 @@ impl Wizard {
             Step::Preview => self.preview.validate(),
             Step::Finish => match &self.finish.report {
                 Task::Pending => Err("Finishing…".into()),
-                _ => Ok(()),
+                // Edit mode reaches Finish from any step: what Finish writes must still be
+                // valid, so the fields of steps 1 to 3 are checked again, naming the step.
+                _ => [
+                    (Step::Credentials, self.credentials.validate()),
+                    (Step::AzureApp, self.azure.validate()),
+                    (Step::Pairing, self.pairing.validate()),
+                ]
+                .into_iter()
+                .find_map(|(step, result)| {
+                    result
+                        .err()
+                        .map(|why| format!("Step {} ({}): {why}", step.number(), step.title()))
+                })
+                .map_or(Ok(()), Err),
             },
         }
     }
@@ -314,6 +397,26 @@ impl Wizard {
         }
     }
 
+    /// Is an existing config open for editing (also a demo config reopened with `--demo`)?
+    pub fn is_editing(&self) -> bool {
+        self.mode == Mode::Edit || self.reopened.is_some()
+    }
+
+    /// Can the step indicator open `step` now? Earlier steps always (as Back does); when editing
+    /// an existing config, every step, since each already has its values.
+    pub fn reachable(&self, step: Step) -> bool {
+        let finished = self.finish.report.done().is_some_and(|r| r.saved);
+        if step == self.step
+            || self.finish.report.is_pending()
+            || finished
+            || self.demo_status.is_pending()
+            || self.confirming_cancel
+        {
+            return false;
+        }
+        self.is_editing() || step.number() < self.step.number()
+    }
+
     /// Opens a step and starts loading what it shows.
     pub fn go_to(&mut self, step: Step) {
         self.step = step;
@@ -348,26 +451,42 @@ impl Wizard {
         self.jobs.attach(&ctx);
         if !self.styled {
             style(&ctx);
+            if let Some(theme) = self.options.theme {
+                ctx.set_theme(theme);
+            }
             self.styled = true;
         }
         self.apply_replies();
         self.close_requested(&ctx);
         // A dialog open when the frame starts owns Enter and Esc for this frame, even if it
         // closes while drawing (Esc closing the confirmation must not also cancel the wizard).
-        let dialog_open = self.confirming_cancel || self.search.confirming;
+        let dialog_open =
+            self.confirming_cancel || self.search.confirming || self.save_by_path.is_some();
 
-        egui::Panel::top("header").show(ui, |ui| self.header_ui(ui));
-        egui::Panel::bottom("buttons").show(ui, |ui| self.buttons_ui(ui));
         let mut commands: Vec<Command> = Vec::new();
+        let indicator = egui::Panel::top("header").show(ui, |ui| self.header_ui(ui));
+        commands.extend(indicator.inner.map(Command::GoTo));
+        egui::Panel::bottom("buttons").show(ui, |ui| self.buttons_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
                 .show(ui, |ui| {
-                    ui.set_max_width(980.0);
+                    // Forms and the summary keep a readable width; the lists and tables of
+                    // steps 3 to 5 grow with the window.
+                    if matches!(self.step, Step::Credentials | Step::AzureApp | Step::Finish) {
+                        ui.set_max_width(980.0);
+                    }
                     if let Some(banner) = &self.banner {
                         widgets::failure_ui(ui, banner);
                         if ui.small_button("Dismiss").clicked() {
                             self.banner = None;
+                        }
+                        ui.separator();
+                    }
+                    if let Some(info) = &self.info {
+                        ui.add(egui::Label::new(info.as_str()).wrap());
+                        if ui.small_button("Hide").clicked() {
+                            self.info = None;
                         }
                         ui.separator();
                     }
@@ -390,6 +509,7 @@ impl Wizard {
                 });
         });
         self.cancel_modal_ui(&ctx);
+        self.save_by_path_ui(&ctx);
 
         // Commands run after the frame.
         for command in commands {
@@ -401,6 +521,28 @@ impl Wizard {
         if let Some(outcome) = self.outcome {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             let _ = outcome;
+        }
+        self.announce_ready(&ctx);
+    }
+
+    /// With `--open-step` (the screenshot aid): prints `ready` on standard output once the demo
+    /// has started and the step's reads have settled for a few frames, so a script can take the
+    /// picture then instead of guessing how long to wait.
+    fn announce_ready(&mut self, ctx: &egui::Context) {
+        if self.options.open_step.is_none() || self.ready_frames == u32::MAX {
+            return;
+        }
+        let settled = matches!(self.demo_status, Task::Done(()) | Task::Failed(_))
+            && self.jobs_running() == 0;
+        self.ready_frames = if settled { self.ready_frames + 1 } else { 0 };
+        if self.ready_frames >= 10 {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "ready");
+            let _ = out.flush();
+            self.ready_frames = u32::MAX;
+        } else {
+            ctx.request_repaint();
         }
     }
 
@@ -420,8 +562,8 @@ impl Wizard {
             }
             Step::Preview => {
                 commands.extend(self.preview.ui(ui).into_iter().map(Command::Preview));
-                if let Some(notice) = &self.export_notice {
-                    ui.label(notice.as_str());
+                if let Some(notice) = &mut self.export_notice {
+                    widgets::result_ui(ui, notice);
                 }
             }
             Step::Finish => {
@@ -437,7 +579,8 @@ impl Wizard {
                     storage: self.storage(),
                     settings: &settings,
                     service,
-                    editing: self.mode == Mode::Edit,
+                    editing: self.is_editing(),
+                    demo: self.mode == Mode::Demo,
                 };
                 self.finish.finish_ui(ui, &cx);
             }
@@ -479,7 +622,9 @@ impl Wizard {
         }
     }
 
-    fn header_ui(&mut self, ui: &mut Ui) {
+    /// Draws the title and the step indicator; returns the step clicked in the indicator.
+    fn header_ui(&mut self, ui: &mut Ui) -> Option<Step> {
+        let mut clicked = None;
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             ui.heading(RichText::new("adsync setup").strong());
@@ -488,10 +633,14 @@ impl Wizard {
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 theme_ui(ui);
-                ui.weak(match self.mode {
+                // The path takes what width is left and is cut short (in full on hover), so a
+                // narrow window never draws it over the title.
+                let path = match self.mode {
                     Mode::Edit => format!("Editing {}", self.config_path.display()),
                     _ => format!("Writes {}", self.config_path.display()),
-                });
+                };
+                ui.add(egui::Label::new(RichText::new(&path).weak()).truncate())
+                    .on_hover_text(path);
             });
         });
         ui.add_space(4.0);
@@ -499,30 +648,46 @@ impl Wizard {
             for step in Step::ALL {
                 let current = step == self.step;
                 let done = step.number() < self.step.number();
-                let accent = ui.visuals().selection.bg_fill;
+                let accent = step_accent(ui.visuals());
                 let text = RichText::new(format!("{}  {}", step.number(), step.title()));
                 let text = if current {
                     text.strong().color(accent)
-                } else if done {
+                } else if done || self.reachable(step) {
                     text
                 } else {
-                    text.weak()
+                    text.color(ui.visuals().weak_text_color())
                 };
-                let frame = egui::Frame::new()
-                    .inner_margin(egui::Margin::symmetric(8, 4))
-                    .corner_radius(4.0)
-                    .stroke(if current {
-                        egui::Stroke::new(1.5, accent)
-                    } else {
-                        egui::Stroke::NONE
-                    });
-                frame.show(ui, |ui| ui.label(text));
+                // One widget per step (not a frame around a label), so a narrow window wraps
+                // the indicator between steps instead of squeezing a step's name.
+                let button = egui::Button::new(text).min_size(egui::vec2(0.0, 26.0));
+                let button = if current {
+                    button
+                        .fill(Color32::TRANSPARENT)
+                        .stroke(egui::Stroke::new(1.5, accent))
+                } else {
+                    button.frame(false)
+                };
+                let reachable = self.reachable(step);
+                let response = ui.add(button.sense(if reachable {
+                    egui::Sense::click()
+                } else {
+                    egui::Sense::hover()
+                }));
+                let response = if reachable {
+                    response.on_hover_text(format!("Go to step {}", step.number()))
+                } else {
+                    response
+                };
+                if response.clicked() {
+                    clicked = Some(step);
+                }
                 if step != Step::Finish {
                     ui.weak("›");
                 }
             }
         });
         ui.add_space(6.0);
+        clicked
     }
 
     fn buttons_ui(&mut self, ui: &mut Ui) {
@@ -586,12 +751,16 @@ impl Wizard {
             ui.label("Nothing has been saved yet. Closing the wizard now loses what you entered.");
             ui.add_space(8.0);
             ui.horizontal(|ui| {
-                if ui.button("Discard and close").clicked() {
-                    self.confirming_cancel = false;
-                    self.outcome = Some(Outcome::Cancelled);
-                }
+                // The safe choice first, the destructive one second.
                 if ui.button("Keep editing").clicked() {
                     self.confirming_cancel = false;
+                }
+                if ui
+                    .button(RichText::new("Discard and close").color(widgets::error_color(ui)))
+                    .clicked()
+                {
+                    self.confirming_cancel = false;
+                    self.outcome = Some(Outcome::Cancelled);
                 }
             });
         });
@@ -646,6 +815,17 @@ fn style(ctx: &egui::Context) {
     });
 }
 
+/// Was this config written by the demo? Its Entra endpoints are on this machine, which a real
+/// tenant's never are.
+fn is_demo_config(file: &ConfigFile) -> bool {
+    file.entra.authority_url.as_deref().is_some_and(|url| {
+        url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .is_some_and(|host| matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]"))
+    })
+}
+
 /// The pairs of a config file as pairing rows (names from its informational keys).
 fn pairs_of(file: &ConfigFile) -> Vec<PairRow> {
     let mut pairs = file.pairs.clone();
@@ -683,7 +863,23 @@ pub(crate) fn visuals(theme: egui::Theme) -> egui::Visuals {
         egui::Theme::Dark => Color32::from_gray(0x8c),
     };
     visuals.widgets.inactive.bg_stroke = egui::Stroke::new(1.0, border);
+    // Hints and notes: egui fades the text colour to 60 %, about 2.3:1 on the dark panel.
+    visuals.weak_text_color = Some(match theme {
+        egui::Theme::Light => Color32::from_gray(0x6e),
+        egui::Theme::Dark => Color32::from_gray(0x8a),
+    });
+    // egui's light link blue is about 3:1 on the panel; links ("Change (step 1)") are text.
+    if theme == egui::Theme::Light {
+        visuals.hyperlink_color = Color32::from_rgb(0x00, 0x5a, 0xb4);
+    }
     visuals
+}
+
+/// The colour of the current step in the step indicator: the selection's text colour, which
+/// meets AA on the panel in both themes (the selection's fill, a pale blue in the light theme,
+/// is about 1.6:1 on white).
+pub(crate) fn step_accent(visuals: &egui::Visuals) -> Color32 {
+    visuals.selection.stroke.color
 }
 
 /// The fill of the primary button (Next, Finish), white text on it. The selection colour of

@@ -11,6 +11,10 @@ use crate::secret::{Secret, SecretRef};
 /// Width of the input column.
 pub(crate) const FIELD_WIDTH: f32 = 420.0;
 
+/// Width of the label column of every field grid, so that the inputs of a step's sections line
+/// up under each other (the longest label, "Default password for new users", fits).
+pub(crate) const LABEL_WIDTH: f32 = 230.0;
+
 /// A secret being entered: what was typed (masked on screen), or the reference of a secret stored
 /// earlier that stays untouched unless something is typed.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -102,18 +106,38 @@ pub(crate) fn field_row(
     add_input: impl FnOnce(&mut Ui) -> Response,
     labelled: impl FnOnce(Response, egui::Id) -> Response,
 ) -> Response {
-    let label_response = ui.label(label);
-    let response = ui
-        .vertical(|ui| {
-            let response = labelled(add_input(ui), label_response.id);
-            if let Some(error) = error {
-                ui.add(
-                    egui::Label::new(RichText::new(error).color(error_color(ui)).small()).wrap(),
-                );
-            }
-            response
-        })
+    // A grid centres each cell in its row; with an error or a note under the input the label
+    // would float beside the gap. So the label's cell is as tall as the input column was in
+    // the last frame, and the label sits at its top, level with the input's text.
+    let height_id = ui.scope_id().with(("field-row-height", label));
+    let row_height = ui.data(|d| d.get_temp::<f32>(height_id)).unwrap_or(0.0);
+    let top = ((ui.spacing().interact_size.y - ui.text_style_height(&egui::TextStyle::Body)) / 2.0)
+        .max(0.0);
+    let label_response = ui
+        .allocate_ui_with_layout(
+            egui::vec2(0.0, row_height),
+            egui::Layout::top_down(egui::Align::Min),
+            |ui| {
+                ui.set_min_height(row_height);
+                ui.add_space(top);
+                // Never wrapped: the cell starts with no width and takes the label's.
+                ui.add(egui::Label::new(label).extend())
+            },
+        )
         .inner;
+    let column = ui.vertical(|ui| {
+        let response = labelled(add_input(ui), label_response.id);
+        if let Some(error) = error {
+            ui.add(egui::Label::new(RichText::new(error).color(error_color(ui)).small()).wrap());
+        }
+        response
+    });
+    let height = column.response.rect.height();
+    if (height - row_height).abs() > 0.5 {
+        ui.data_mut(|d| d.insert_temp(height_id, height));
+        ui.ctx().request_repaint();
+    }
+    let response = column.inner;
     ui.end_row();
     response
 }
@@ -154,13 +178,14 @@ pub(crate) fn secret_row(
         label,
         error,
         |ui| {
-            ui.horizontal(|ui| {
+            ui.vertical(|ui| {
                 let response = ui.add(
                     TextEdit::singleline(&mut input.typed)
                         .password(true)
                         .hint_text(if stored { "stored (unchanged)" } else { "" })
                         .desired_width(FIELD_WIDTH),
                 );
+                // Under the field, not beside it: a narrow window has no room there.
                 if stored {
                     ui.weak("stored (unchanged); type to replace it");
                 }

@@ -724,24 +724,27 @@ impl Wizard {
                 });
             }
             AzureCommand::ChoosePem => {
+                let picked = self.dialogs.pick(crate::wizard::DialogRequest {
+                    title: "Certificate with private key (PEM)".into(),
+                    directory: config_dir(&self.config_path),
+                    file_name: None,
+                    filter: Some(("PEM".into(), vec!["pem".into()])),
+                });
                 self.jobs.spawn(async move {
-                    let picked = rfd::AsyncFileDialog::new()
-                        .set_title("Certificate with private key (PEM)")
-                        .add_filter("PEM", &["pem"])
-                        .pick_file()
-                        .await;
-                    let path = picked.map(|f| f.path().to_owned());
-                    Box::new(move |w: &mut Wizard| match path {
-                        Some(path) => {
+                    let picked = picked.await;
+                    Box::new(move |w: &mut Wizard| match picked {
+                        crate::wizard::DialogOutcome::Chosen(path) => {
                             w.azure.certificate = path.display().to_string();
                             w.azure.notice = None;
                         }
-                        None => {
-                            w.azure.notice = Some(
-                                "No file was chosen (the dialog was cancelled or cannot open \
-                                 here); type the PEM's full path in the field instead."
-                                    .into(),
-                            )
+                        crate::wizard::DialogOutcome::Cancelled => {
+                            w.azure.notice = Some("No file was chosen.".into())
+                        }
+                        crate::wizard::DialogOutcome::Unavailable(why) => {
+                            w.azure.notice = Some(format!(
+                                "The file dialog could not open: {why}. Type the PEM's full \
+                                 path in Certificate PEM instead."
+                            ))
                         }
                     }) as Reply
                 });
@@ -767,30 +770,21 @@ impl Wizard {
                 let Some(generated) = self.azure.generated.done().cloned() else {
                     return;
                 };
-                self.jobs.spawn(async move {
-                    let picked = rfd::AsyncFileDialog::new()
-                        .set_title("Save the public certificate for upload")
-                        .set_file_name("adsync.cer")
-                        .save_file()
-                        .await;
-                    let outcome = match picked {
-                        None => format!(
-                            "Save dialog cancelled; the public certificate stays at {}.",
-                            generated.cer.display()
+                // A save dialog beside the config (or a path field where none can open).
+                self.jobs.spawn_blocking(move || {
+                    let read = std::fs::read(&generated.cer);
+                    Box::new(move |w: &mut Wizard| match read {
+                        Ok(bytes) => w.save_file(
+                            "the public certificate",
+                            "adsync.cer",
+                            bytes,
+                            |w, result| w.azure.notice = Some(result.message),
                         ),
-                        Some(file) => match std::fs::copy(&generated.cer, file.path()) {
-                            Ok(_) => format!(
-                                "Saved the public certificate as {}.",
-                                file.path().display()
-                            ),
-                            Err(e) => format!(
-                                "Cannot save {}: {e}. The public certificate stays at {}.",
-                                file.path().display(),
-                                generated.cer.display()
-                            ),
-                        },
-                    };
-                    Box::new(move |w: &mut Wizard| w.azure.notice = Some(outcome)) as Reply
+                        Err(e) => {
+                            w.azure.notice =
+                                Some(format!("Cannot read {}: {e}.", generated.cer.display()))
+                        }
+                    }) as Reply
                 });
             }
             AzureCommand::OpenAppRegistrations => {

@@ -200,7 +200,7 @@ impl CredentialsStep {
         egui::Grid::new("credentials-grid")
             .num_columns(2)
             .spacing([16.0, 10.0])
-            .min_col_width(200.0)
+            .min_col_width(widgets::LABEL_WIDTH)
             .show(ui, |ui| {
                 let error = self.shown_error(F::Url, !self.url.is_empty());
                 let r = widgets::text_row(
@@ -270,7 +270,7 @@ impl CredentialsStep {
         egui::Grid::new("new-users-grid")
             .num_columns(2)
             .spacing([16.0, 10.0])
-            .min_col_width(200.0)
+            .min_col_width(widgets::LABEL_WIDTH)
             .show(ui, |ui| {
                 let r = widgets::secret_row(
                     ui,

@@ -146,6 +146,8 @@ pub(crate) struct FinishContext<'a> {
     /// `Err(why)` when the service cannot be offered here.
     pub service: Result<ServiceInstall, String>,
     pub editing: bool,
+    /// `--demo`: the simulators stop with the wizard.
+    pub demo: bool,
 }
 
 impl FinishStep {
@@ -171,6 +173,9 @@ impl FinishStep {
     }
 
     fn before_ui(&mut self, ui: &mut Ui, cx: &FinishContext<'_>) {
+        ui.add_space(4.0);
+        ui.separator();
+        widgets::section_ui(ui, "What Finish does");
         ui.label(format!(
             "Press Finish to {} the configuration:",
             if cx.editing { "update" } else { "write" }
@@ -249,14 +254,92 @@ fn where_ui(ui: &mut Ui, config: &Path, settings: &Settings) {
     egui::Grid::new("where-grid")
         .num_columns(2)
         .spacing([16.0, 4.0])
+        .min_col_width(widgets::LABEL_WIDTH)
         .show(ui, |ui| {
-            for (what, path) in [
-                ("Config", config),
-                ("State", settings.service.state_path.as_path()),
-                ("Logs", settings.service.log_dir.as_path()),
+            for (what, path, made_by) in [
+                ("Config", config, "written by Finish"),
+                (
+                    "State",
+                    settings.service.state_path.as_path(),
+                    "created by the first sync",
+                ),
+                (
+                    "Logs",
+                    settings.service.log_dir.as_path(),
+                    "folder created by Finish",
+                ),
             ] {
                 ui.label(what);
-                ui.label(RichText::new(path.display().to_string()).monospace());
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new(path.display().to_string()).monospace());
+                    // Not there yet: say so, rather than name a path that does not exist.
+                    if !path.exists() {
+                        ui.weak(format!("(not there yet; {made_by})"));
+                    }
+                });
+                ui.end_row();
+            }
+        });
+}
+
+/// The `--config` argument of the CLI commands shown, when the config is not at the default
+/// place.
+fn config_arg(config: &Path) -> String {
+    if config == crate::config::default_path() {
+        String::new()
+    } else {
+        format!(" --config {}", config.display())
+    }
+}
+
+/// What to do after the wizard, with the CLI commands that do the same.
+fn next_steps_ui(ui: &mut Ui, report: &FinishReport, cx: &FinishContext<'_>) {
+    widgets::section_ui(ui, "Next steps");
+    let config = config_arg(cx.config_path);
+    let service = report.lines.iter().find(|l| l.name == "background service");
+    let mut steps: Vec<(String, String)> = Vec::new();
+    match (service, &cx.service) {
+        (Some(line), _) if line.ok => steps.push((
+            "The background service runs a sync every cycle; see how it is doing:".into(),
+            format!("adsync service status{config}"),
+        )),
+        (_, Err(why)) if cx.demo => steps.push(("Background service:".into(), why.clone())),
+        _ => steps.push((
+            "Install and start the background service, so adsync keeps syncing:".into(),
+            format!("adsync service install --now{config}"),
+        )),
+    }
+    steps.push((
+        "See what the next sync would do, without changing anything:".into(),
+        format!("adsync plan{config}"),
+    ));
+    steps.push(("Run one sync now:".into(), format!("adsync sync{config}")));
+    steps.push((
+        "List the past syncs and each action's outcome:".into(),
+        format!("adsync history{config}"),
+    ));
+    steps.push((
+        "Change this setup later:".into(),
+        format!("adsync-setup{config}"),
+    ));
+    if cx.demo {
+        ui.weak(
+            "The simulated tenant and application stop when the wizard closes; these commands \
+             reach them only while it is open.",
+        );
+    }
+    egui::Grid::new("next-steps-grid")
+        .num_columns(2)
+        .spacing([16.0, 6.0])
+        .show(ui, |ui| {
+            for (what, command) in steps {
+                ui.add(egui::Label::new(what).wrap());
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(&command).monospace());
+                    if command.starts_with("adsync") && ui.small_button("Copy").clicked() {
+                        ui.ctx().copy_text(command.clone());
+                    }
+                });
                 ui.end_row();
             }
         });
@@ -278,11 +361,29 @@ fn summary_text(summary: &Summary) -> String {
 
 fn report_ui(ui: &mut Ui, report: &FinishReport, cx: &FinishContext<'_>) {
     if report.saved {
-        ui.label(
-            RichText::new("The configuration is saved.")
+        let synced = match &report.first_sync {
+            Some(FirstSync::Applied { failed: 0, .. }) => Some(" and the first sync is done"),
+            Some(FirstSync::DryRun { .. }) => Some(" and the first sync was planned (dry run)"),
+            None => Some(""),
+            _ => None,
+        };
+        match synced {
+            Some(synced) => ui.label(
+                RichText::new(format!(
+                    "The configuration is saved{synced}: adsync is set up."
+                ))
                 .strong()
-                .size(16.0),
-        );
+                .size(17.0)
+                .color(widgets::ok_color(ui)),
+            ),
+            None => ui.label(
+                RichText::new(
+                    "The configuration is saved; the first sync needs attention (below).",
+                )
+                .strong()
+                .size(17.0),
+            ),
+        };
     } else {
         widgets::failure_ui(ui, "The configuration was not saved.");
     }
@@ -321,6 +422,9 @@ fn report_ui(ui: &mut Ui, report: &FinishReport, cx: &FinishContext<'_>) {
         }
     }
     where_ui(ui, cx.config_path, cx.settings);
+    if report.saved {
+        next_steps_ui(ui, report, cx);
+    }
     ui.add_space(6.0);
     ui.weak("Press Close to leave the wizard.");
 }
@@ -440,7 +544,28 @@ pub(crate) fn save(
         true,
         format!("written to {}", config_path.display()),
     ));
-    Ok(Settings::from_file(&file))
+    let settings = Settings::from_file(&file);
+    lines.push(logs_folder(&settings.service.log_dir));
+    Ok(settings)
+}
+
+/// Creates the logs folder step 6 names, so that it exists when the wizard says where the logs
+/// live (the service would create it too, but only once it runs).
+fn logs_folder(dir: &Path) -> CheckLine {
+    if dir.is_dir() {
+        return CheckLine::new("logs folder", true, format!("{} (exists)", dir.display()));
+    }
+    match crate::fsutil::create_private_dir(dir) {
+        Ok(()) => CheckLine::new("logs folder", true, format!("created {}", dir.display())),
+        Err(e) => CheckLine::new(
+            "logs folder",
+            false,
+            format!(
+                "{} could not be created: {e}; the service tries again when it starts",
+                dir.display()
+            ),
+        ),
+    }
 }
 
 /// Installs and starts the service for this config: in-process, or through `pkexec` when a

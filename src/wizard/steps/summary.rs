@@ -7,7 +7,6 @@ use egui::{RichText, Ui};
 use super::azure::cloud_name;
 use crate::config::{EntraCredential, GroupMode, Settings, TargetAuth, UsernamePolicy};
 use crate::wizard::step::Step;
-use crate::wizard::widgets;
 
 /// The summary's sections, in the order they are drawn, and the step each links back to
 /// (`None`: not set in the wizard).
@@ -159,15 +158,12 @@ fn mapping_line(m: &crate::config::Mapping) -> String {
 pub(crate) fn summary_ui(ui: &mut Ui, settings: &Settings) -> Option<Step> {
     let mut go_to = None;
     for (title, step, lines) in summary_lines(settings) {
-        widgets::section_ui(ui, title);
-        ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
-                // Room for the widest *Change (step N)* link and the scroll bar.
-                ui.set_width((ui.available_width() - 150.0).max(200.0));
-                for line in &lines {
-                    ui.add(egui::Label::new(line.as_str()).wrap());
-                }
-            });
+        ui.add_space(8.0);
+        // The link sits beside the section's title, so it stays in view at any window width
+        // and the lines below wrap across the whole width.
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(title).strong().size(15.0));
+            ui.add_space(12.0);
             match step {
                 Some(step) => {
                     if ui
@@ -183,6 +179,10 @@ pub(crate) fn summary_ui(ui: &mut Ui, settings: &Settings) -> Option<Step> {
                 }
             }
         });
+        ui.add_space(2.0);
+        for line in &lines {
+            ui.add(egui::Label::new(line.as_str()).wrap());
+        }
     }
     go_to
 }

@@ -3,7 +3,7 @@
 
 use egui::{Color32, Theme};
 
-use crate::wizard::shell::{primary_fill, visuals};
+use crate::wizard::shell::{primary_fill, step_accent, visuals};
 
 /// WCAG 2.x relative luminance of an sRGB colour.
 fn luminance(c: Color32) -> f64 {
@@ -72,6 +72,30 @@ fn both_themes_meet_wcag_aa() {
         );
         check("field border on the panel", border.color, panel, 3.0);
         check("field border against the field", border.color, field, 3.0);
+
+        assert!(
+            v.weak_text_color().is_opaque(),
+            "{theme:?}: dimmed text is translucent, so its contrast depends on what is under it"
+        );
+        check(
+            "dimmed text (hints, notes) on the panel",
+            v.weak_text_color(),
+            panel,
+            4.5,
+        );
+        check("links on the panel", v.hyperlink_color, panel, 4.5);
+        check(
+            "the step indicator's current step",
+            step_accent(&v),
+            panel,
+            4.5,
+        );
+        check(
+            "a selected toggle's text",
+            v.selection.stroke.color,
+            v.selection.bg_fill,
+            4.5,
+        );
 
         let fill = primary_fill(&v);
         check("primary button text", Color32::WHITE, fill, 4.5);

@@ -92,10 +92,16 @@ fn wizard_azure_validation_messages() {
     replace_in(&mut h, "Certificate PEM", &missing.display().to_string());
     assert!(shown(&h, "Cannot read"));
 
-    // The file dialog cannot open on a headless machine: that counts as cancelled.
+    // The file dialog cannot open on a headless machine: the wizard says so (not "cancelled")
+    // and points to the field.
     click(&mut h, "Choose PEM…");
     settle(&mut h);
-    assert!(shown(&h, "No file was chosen"));
+    assert!(shown(&h, "The file dialog could not open"));
+    assert!(shown(
+        &h,
+        "Type the PEM's full path in Certificate PEM instead"
+    ));
+    assert!(!shown(&h, "No file was chosen"));
 }
 
 #[test]

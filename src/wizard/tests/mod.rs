@@ -2,6 +2,8 @@
 //! no display or GPU; this module holds the shared helpers, the files beside it the tests by topic.
 
 mod contrast;
+mod dialogs;
+mod edit;
 mod fields;
 mod flow;
 mod results;

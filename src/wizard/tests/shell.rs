@@ -21,6 +21,11 @@ fn wizard_cancel_asks_before_losing_changes() {
     click(&mut h, "Cancel");
     assert!(h.query_by_label("Discard your changes?").is_some());
     assert_eq!(h.state().outcome, None);
+    // The safe button first, the destructive one second.
+    assert!(
+        h.get_by_label("Keep editing").rect().left()
+            < h.get_by_label("Discard and close").rect().left()
+    );
     click(&mut h, "Keep editing");
     assert!(h.query_by_label("Discard your changes?").is_none());
     assert_eq!(

@@ -80,24 +80,14 @@ impl Wizard {
                 let Some(plan) = self.preview.plan.done().cloned() else {
                     return;
                 };
-                self.jobs.spawn(async move {
-                    let picked = rfd::AsyncFileDialog::new()
-                        .set_title("Export the plan")
-                        .set_file_name(format!("adsync-plan.{}", format.extension()))
-                        .save_file()
-                        .await;
-                    let notice = match picked {
-                        None => "Export cancelled: no file was chosen.".to_owned(),
-                        Some(file) => {
-                            let path = file.path().to_owned();
-                            match tokio::fs::write(&path, export(&plan, format)).await {
-                                Ok(()) => format!("Exported the plan to {}.", path.display()),
-                                Err(e) => format!("Cannot write {}: {e}.", path.display()),
-                            }
-                        }
-                    };
-                    Box::new(move |w: &mut Wizard| w.export_notice = Some(notice)) as Reply
-                });
+                let file_name = format!("adsync-plan.{}", format.extension());
+                let what = format!("the plan ({})", format.extension().to_uppercase());
+                self.save_file(
+                    &what,
+                    &file_name,
+                    export(&plan, format).into_bytes(),
+                    |w, result| w.export_notice = Some(result),
+                );
             }
         }
     }
