@@ -108,6 +108,7 @@ impl Draft {
                 username,
                 password,
                 admin_email: nonempty(&c.admin_email),
+                max_concurrency: None,
             },
             pairs: self
                 .pairs
