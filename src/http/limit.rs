@@ -22,6 +22,12 @@ pub const INITIAL_LIMIT: usize = 2;
 /// Latency this many times the baseline means requests are queueing at the server.
 const QUEUEING_FACTOR: f64 = 2.0;
 
+/// A latency this many times the baseline and at least [`SEVERE_FLOOR`] is not queueing but a
+/// connection attempt the server dropped (the kernel retries a SYN after a second): the limit
+/// halves, as on a refusal.
+const SEVERE_FACTOR: f64 = 10.0;
+const SEVERE_FLOOR: Duration = Duration::from_millis(500);
+
 /// Latencies within this much of the baseline are noise, whatever the ratio (a 1 ms baseline
 /// on loopback would otherwise make a 2 ms answer look like congestion).
 const NOISE: Duration = Duration::from_millis(3);
@@ -175,9 +181,11 @@ impl AdaptiveLimit {
                     s.baseline = Some(baseline);
                     let queueing =
                         latency > baseline.mul_f64(QUEUEING_FACTOR) && latency > baseline + NOISE;
+                    let dropped =
+                        latency > baseline.mul_f64(SEVERE_FACTOR) && latency >= SEVERE_FLOOR;
                     if queueing {
                         if round_over {
-                            decrease(&mut s, 0.8);
+                            decrease(&mut s, if dropped { 0.5 } else { 0.8 });
                         }
                     } else {
                         // One more per round of `limit` answers.
@@ -241,10 +249,10 @@ mod tests {
             answer(&limit, Duration::from_millis(5), Outcome::Answered);
         }
         assert_eq!(limit.stats().limit, 16);
-        // A SYN retry: one answer a second late.
+        // A SYN retry: one answer a second late halves the limit.
         answer(&limit, Duration::from_millis(1005), Outcome::Answered);
         let after_slow = limit.stats();
-        assert!(after_slow.limit < 16, "{after_slow:?}");
+        assert_eq!(after_slow.limit, 8, "{after_slow:?}");
         assert_eq!(after_slow.decreases, 1);
         // Answers to requests sent before the decrease do not shrink it again at once.
         answer(&limit, Duration::from_millis(1005), Outcome::Answered);
@@ -261,6 +269,18 @@ mod tests {
             answer(&limit, Duration::from_millis(5), Outcome::Overloaded);
         }
         assert_eq!(limit.stats().limit, 1);
+    }
+
+    #[test]
+    fn queueing_takes_off_a_fifth() {
+        let limit = AdaptiveLimit::new(16);
+        for _ in 0..1000 {
+            answer(&limit, Duration::from_millis(5), Outcome::Answered);
+        }
+        // Three times the baseline: requests wait at the server, but none was dropped.
+        answer(&limit, Duration::from_millis(15), Outcome::Answered);
+        let stats = limit.stats();
+        assert_eq!((stats.limit, stats.decreases), (12, 1), "{stats:?}");
     }
 
     #[test]
