@@ -5,6 +5,8 @@
 //! cargo bench --bench scale -- plan               # plan() at 1k/10k/100k users
 //! cargo bench --bench scale -- sync --users 100000 --groups 20000 --runs 3
 //! cargo bench --bench scale -- incremental --runs 3
+//! cargo bench --bench scale -- interop --sizes 1000,10000 --runs 1
+//! cargo bench --bench scale -- sync --like-scim2-server --runs 1
 //! ```
 //!
 //! - `plan`: the pure `plan()` on in-memory snapshots built from a synthetic tenant (see
@@ -16,6 +18,11 @@
 //!   process over loopback: wall time, Graph and SCIM requests (the simulators' request logs),
 //!   the least number of Graph pages the read could take, peak RSS of the adsync process
 //!   (`VmHWM`, sampled; see `wait_rusage`).
+//! - `interop`: `adsync sync` three times (first sync, nothing changed, 10 users changed) into
+//!   `scim2-server` 0.8.3 started exactly as shipped, at `--sizes 1000,10000` users: wall time,
+//!   adsync's CPU and peak RSS, SCIM requests by kind from the server's access log.
+//! - `--like-scim2-server` (with `sync` or `incremental`): the simulated application takes
+//!   connections like `scim2-server` (one request per connection, one at a time, backlog 5).
 //! - `incremental`: `adsync run` as a black box; after its start-up cycle and one quiet interval,
 //!   10 users change in the simulated tenant; the cycle that picks them up is timed from its first
 //!   Graph request to its log line, with the requests on both sides.
@@ -33,7 +40,7 @@ use adsync::config::{Settings, parse_str};
 use adsync::entra::EntraUser;
 use adsync::scim::ScimUser;
 use adsync::sim::entra::EntraSim;
-use adsync::sim::scim::ScimSim;
+use adsync::sim::scim::{Behaviour, ScimSim};
 use adsync::sim::synth::{self, Synth, SynthSpec};
 use adsync::sync::{
     ActionKind, Link, Links, PlanInput, SourceGroup, SourceSnapshot, SourceUser, TargetGroup,
@@ -171,6 +178,9 @@ struct Args {
     seed: u64,
     /// `interop`: the tenant sizes, users (groups are a fifth).
     sizes: Vec<usize>,
+    /// `sync`, `incremental`: the simulated application behaves like scim2-server as shipped
+    /// (one request per connection, one at a time, a listen backlog of 5).
+    small_app: bool,
 }
 
 fn args() -> Args {
@@ -181,6 +191,7 @@ fn args() -> Args {
         runs: 3,
         seed: 8,
         sizes: vec![1000, 10_000],
+        small_app: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -191,6 +202,7 @@ fn args() -> Args {
         };
         match a.as_str() {
             "--bench" => {}
+            "--like-scim2-server" => args.small_app = true,
             "--users" => args.users = num("--users") as usize,
             "--groups" => args.groups = num("--groups") as usize,
             "--runs" => args.runs = (num("--runs") as usize).max(1),
@@ -644,7 +656,7 @@ struct World {
 }
 
 impl World {
-    fn new(synth: &Synth, interval_secs: u64) -> Self {
+    fn new(synth: &Synth, interval_secs: u64, small_app: bool) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -653,7 +665,17 @@ impl World {
         let (entra, scim) = rt.block_on(async {
             (
                 EntraSim::start(synth.fixture.clone()).await.unwrap(),
-                ScimSim::start(synth.seed.clone()).await.unwrap(),
+                ScimSim::start_with(
+                    synth.seed.clone(),
+                    0,
+                    if small_app {
+                        Behaviour::like_scim2_server()
+                    } else {
+                        Behaviour::default()
+                    },
+                )
+                .await
+                .unwrap(),
             )
         });
         let dir = tempfile::tempdir().unwrap();
@@ -879,6 +901,11 @@ fn bench_sync(args: &Args) {
         "== adsync sync: first full sync, {} users / {} groups, release binary, {} runs ==",
         spec.users, spec.groups, args.runs
     );
+    if args.small_app {
+        println!(
+            "the application takes connections like scim2-server: one request each, one at a time, backlog 5"
+        );
+    }
     let synth = synth::generate(spec);
     let minimum = synth.minimum_member_pages();
     println!(
@@ -890,7 +917,7 @@ fn bench_sync(args: &Args) {
     let mut walls = Vec::new();
     let mut rss = Vec::new();
     for run in 1..=args.runs {
-        let world = World::new(&synth, 60);
+        let world = World::new(&synth, 60, args.small_app);
         let out = world.dir.path().join("sync.json");
         let start = Instant::now();
         let mut child = world
@@ -1026,7 +1053,7 @@ fn bench_incremental(args: &Args) {
     let mut scims = Vec::new();
     let mut rss = Vec::new();
     for run in 1..=args.runs {
-        let world = World::new(&synth, 5);
+        let world = World::new(&synth, 5, args.small_app);
         let mut child = world
             .command(&["run"])
             .stdout(Stdio::null())
