@@ -132,6 +132,8 @@ pub struct ScimClient {
     advertised_page: Arc<OnceLock<Option<usize>>>,
     /// Requests in flight to this application, shared by every clone of the client.
     limit: Arc<AdaptiveLimit>,
+    /// `/ServiceProviderConfig`, read once by [`ScimClient::capabilities`].
+    capabilities: Arc<tokio::sync::OnceCell<ServerCapabilities>>,
 }
 
 /// The query of a group PATCH: the answer leaves the member list out (RFC 7644 §3.9 allows
@@ -172,6 +174,7 @@ impl ScimClient {
             page_size: None,
             advertised_page: Arc::new(OnceLock::new()),
             limit: Arc::new(AdaptiveLimit::new(DEFAULT_MAX_CONCURRENCY)),
+            capabilities: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -246,8 +249,9 @@ impl ScimClient {
     ) -> Result<(StatusCode, Option<Value>), ScimError> {
         let url = self.url(path);
         let body_text = body.map(Value::to_string);
-        // A write's latency tells how loaded the server is; a page read's mostly how large it is.
-        let sampled = method != Method::GET;
+        // A write's latency tells how loaded the server is; a page read's or a bulk request's
+        // mostly how large it is.
+        let sampled = method != Method::GET && path != "Bulk";
         let response = send_limited(&self.retry, Some(&self.limit), sampled, || {
             let mut request = self
                 .http
@@ -356,6 +360,20 @@ impl ScimClient {
         let capabilities = ServerCapabilities::from_json(&value);
         let _ = self.advertised_page.set(capabilities.max_results);
         Ok(capabilities)
+    }
+
+    /// What the server supports, read once per client (and its clones); a server whose
+    /// `/ServiceProviderConfig` cannot be read is taken to support nothing optional.
+    pub async fn capabilities(&self) -> ServerCapabilities {
+        self.capabilities
+            .get_or_init(|| async {
+                self.discover().await.unwrap_or_else(|error| {
+                    tracing::info!(%error, "no ServiceProviderConfig; writing one request per change");
+                    ServerCapabilities::default()
+                })
+            })
+            .await
+            .clone()
     }
 
     /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`). Fails
