@@ -378,6 +378,7 @@ fn after_first_sync(
                 values_hash: ex.values_hash.clone(),
                 disabled_by_adsync: false,
                 roles_given: desired.roles.iter().cloned().collect(),
+                manual: None,
             },
         );
     }

@@ -9,6 +9,7 @@ pub mod entra;
 pub mod fsutil;
 pub mod health;
 pub mod http;
+pub mod links;
 pub mod logging;
 pub mod paths;
 pub mod render;

@@ -6,6 +6,7 @@ mod common;
 mod config_cmd;
 mod demo_cmd;
 mod entra_cmd;
+mod link_cmd;
 mod register_cmd;
 mod run_cmd;
 mod secret_cmd;
@@ -102,6 +103,18 @@ pub enum Command {
     /// Explain a user: in scope or not and why, its pair, and what the next sync would do
     Explain {
         /// A userPrincipalName, email or object id
+        user: String,
+    },
+    /// Link an Entra user to an existing target user by hand, where adsync refuses to guess
+    Link {
+        /// The Entra user: a userPrincipalName, email or object id
+        user: String,
+        /// The target user's id (`adsync target users` lists them)
+        target_user_id: String,
+    },
+    /// Forget a user's link, without changing the target user
+    Unlink {
+        /// The Entra user: a userPrincipalName, email or object id
         user: String,
     },
     /// Browse the Entra ID tenant the config points at
@@ -307,6 +320,11 @@ pub fn run(cli: Cli) -> Exit {
             sync_cmd::history_cmd(&cli.config_path(), *limit, *format)
         }
         Command::Explain { user } => sync_cmd::explain_cmd(&cli.config_path(), user),
+        Command::Link {
+            user,
+            target_user_id,
+        } => link_cmd::link_cmd(&cli.config_path(), user, target_user_id),
+        Command::Unlink { user } => link_cmd::unlink_cmd(&cli.config_path(), user),
         Command::Entra(EntraCommand::Groups { search }) => {
             entra_cmd::groups(&cli.config_path(), search.as_deref())
         }

@@ -9,8 +9,8 @@ use crate::entra::GraphClient;
 use crate::scim::ScimClient;
 use crate::state::StateStore;
 use crate::sync::{
-    Links, Plan, PlanInput, SourceSnapshot, TargetInfo, TargetSnapshot, plan, read_source,
-    read_target_with_info,
+    Links, Plan, PlanInput, RunOutcome, SourceSnapshot, TargetInfo, TargetSnapshot, plan,
+    read_source, read_target_with_info,
 };
 
 /// Everything one cycle needs, built from the config.
@@ -68,7 +68,9 @@ impl Engine {
             .store
             .begin_run(trigger.as_str(), self.settings.service.dry_run)
         {
-            let _ = self.store.finish_run(run, "failed", None, Some(message));
+            let _ = self
+                .store
+                .finish_run(run, RunOutcome::Failed, None, Some(message));
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::{CycleError, Engine, Exit};
-use crate::sync::{ActionKind, ApplyOptions, Plan, TargetWriter, apply};
+use crate::sync::{ActionKind, ApplyOptions, Plan, RunOutcome, TargetWriter, apply};
 
 /// Who started a cycle; stored as the run's trigger in the history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,16 +130,17 @@ pub async fn execute<W: TargetWriter>(
     {
         let reason = blocked.reason.clone();
         let run = engine.store.begin_run(trigger, true)?;
-        let _ = engine
-            .store
-            .finish_run(run, "blocked", Some(&plan.summary), Some(&reason));
+        let _ =
+            engine
+                .store
+                .finish_run(run, RunOutcome::Blocked, Some(&plan.summary), Some(&reason));
         return Ok(Outcome::Blocked { plan, reason });
     }
     if settings.service.dry_run {
         let run = engine.store.begin_run(trigger, true)?;
         let _ = engine
             .store
-            .finish_run(run, "dry-run", Some(&plan.summary), None);
+            .finish_run(run, RunOutcome::DryRun, Some(&plan.summary), None);
         return Ok(Outcome::DryRun { plan });
     }
     // A keyring or file read; kept off the runtime's worker threads.

@@ -25,7 +25,7 @@ use super::{CycleError, Engine, Outcome, Planned, Policy, Trigger, execute};
 use crate::entra::{DeltaLinks, DeltaRound, EntraError};
 use crate::scim::ScimClient;
 use crate::secret::Secret;
-use crate::state::StateError;
+use crate::state::{DeltaStream, StateError};
 use crate::sync::{
     DesiredUser, Incremental, PartialScope, PlanInput, SourceCache, Summary, TargetWriter,
     WriteError, apply_delta, plan_partial, read_target_partial,
@@ -45,18 +45,18 @@ enum Tick {
 }
 
 fn load_links(engine: &Engine) -> Option<DeltaLinks> {
-    let users = engine.store.delta_link("users").ok()??;
-    let groups = engine.store.delta_link("groups").ok()??;
+    let users = engine.store.delta_link(DeltaStream::Users).ok()??;
+    let groups = engine.store.delta_link(DeltaStream::Groups).ok()??;
     Some(DeltaLinks { users, groups })
 }
 
 fn save_links(engine: &Engine, links: &DeltaLinks) -> Result<(), StateError> {
     engine
         .store
-        .set_delta_link("users", Some(links.users.as_str()))?;
+        .set_delta_link(DeltaStream::Users, Some(links.users.as_str()))?;
     engine
         .store
-        .set_delta_link("groups", Some(links.groups.as_str()))
+        .set_delta_link(DeltaStream::Groups, Some(links.groups.as_str()))
 }
 
 /// The target writer of a service cycle: the SCIM client, counting the writes for the log.

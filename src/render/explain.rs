@@ -85,15 +85,29 @@ pub fn explanation(
         out.push_str(&format!("    roles = {} (its pair)\n", roles.join(", ")));
     }
     match links.get(&user.id) {
-        Some(link) => out.push_str(&format!(
-            "  managed: linked to target user {}{}\n",
-            link.target_id,
-            if link.disabled_by_adsync {
-                " (disabled by adsync)"
-            } else {
-                ""
+        Some(link) => {
+            out.push_str(&format!(
+                "  managed: linked to target user {}{}\n",
+                link.target_id,
+                if link.disabled_by_adsync {
+                    " (disabled by adsync)"
+                } else {
+                    ""
+                }
+            ));
+            if let Some(manual) = &link.manual {
+                out.push_str(&format!(
+                    "  linked by hand by {} at {}{}\n",
+                    manual.by,
+                    crate::time::format_time(manual.at_ms),
+                    if link.is_pending_manual() {
+                        " (not synced yet)"
+                    } else {
+                        ""
+                    }
+                ));
             }
-        )),
+        }
         None => out.push_str("  not managed by adsync yet\n"),
     }
     match plan.actions.iter().find(|a| a.entra_id == user.id) {

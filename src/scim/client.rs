@@ -11,9 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::error::ScimError;
-use super::model::{
-    GROUP_SCHEMA, NewUser, PATCH_SCHEMA, ScimGroup, ScimUser, UserPatch, get_ci, lenient_bool,
-};
+use super::model::{GROUP_SCHEMA, PATCH_SCHEMA, ScimGroup, ScimUser, get_ci, lenient_bool};
+use super::payload::{NewUser, UserPatch};
 use crate::config::{TargetAuth, TargetSettings};
 use crate::http::{AdaptiveLimit, LimitStats, RetryPolicy, send_limited};
 use crate::secret::Secret;

@@ -11,6 +11,7 @@ mod check;
 mod client;
 mod error;
 mod model;
+mod payload;
 mod write;
 
 pub use check::{CheckLine, check, check_with};
@@ -20,9 +21,10 @@ pub use client::{
 };
 pub use error::ScimError;
 pub use model::{
-    ENTERPRISE_SCHEMA, GROUP_SCHEMA, MultiValue, NewUser, PATCH_SCHEMA, ResourceRef, ScimGroup,
-    ScimUser, USER_SCHEMA, UserAttributes, UserField, UserPatch,
+    ENTERPRISE_SCHEMA, GROUP_SCHEMA, MultiValue, PATCH_SCHEMA, ResourceRef, ScimGroup, ScimUser,
+    USER_SCHEMA,
 };
+pub use payload::{NewUser, UserAttributes, UserField, UserPatch};
 pub use write::{WriteOp, WriteOutcome};
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::client::{Created, ScimClient, ServerCapabilities, run_bounded};
 use super::error::ScimError;
-use super::model::{NewUser, PATCH_SCHEMA, ScimUser, UserPatch, get_ci};
+use super::model::{PATCH_SCHEMA, ScimUser, get_ci};
+use super::payload::{NewUser, UserPatch};
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 

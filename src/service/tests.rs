@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::sync::RunOutcome;
 
 fn spec() -> ServiceSpec {
     ServiceSpec {
@@ -283,7 +284,7 @@ fn status_summarizes_a_run_in_plan_order() {
             finished_at: Some("2026-11-22T08:00:02Z".into()),
             trigger: "service".into(),
             dry_run: true,
-            outcome: "ok".into(),
+            outcome: RunOutcome::Ok,
             summary: Some(serde_json::json!(
                 {"unchanged": 40, "update": 3, "create": 2, "disable": 1, "skip": 0}
             )),

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::entra::DeltaLinks;
 use crate::sync::{
-    Action, Link, Links, Plan, ResultStatus, SourceCache, SourceGroup, SourceUser, Summary,
-    TargetInfo, Whereabouts,
+    Action, Link, Links, ManualLink, Plan, ResultStatus, RunOutcome, SourceCache, SourceGroup,
+    SourceUser, Summary, TargetInfo, Whereabouts,
 };
 
 /// Why the state store could not be used. Names the file and what to do.
@@ -114,6 +114,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE links ADD COLUMN roles_given TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 4: links made by hand (`adsync link`): who made each and when; NULL for links adsync made.
+    r#"
+    ALTER TABLE links ADD COLUMN manual_by TEXT;
+    ALTER TABLE links ADD COLUMN manual_at INTEGER;
+    "#,
 ];
 
 /// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),
@@ -150,8 +155,8 @@ pub struct RunRecord {
     /// `sync`, `service`, `wizard`.
     pub trigger: String,
     pub dry_run: bool,
-    /// `running`, `ok`, `failed`, `blocked`, `partial`.
-    pub outcome: String,
+    /// How it ended (`running` while it runs, or when it was killed).
+    pub outcome: RunOutcome,
     pub summary: Option<serde_json::Value>,
     pub error: Option<String>,
     pub actions: Vec<ActionRecord>,
@@ -283,12 +288,14 @@ impl StateStore {
             params![link.target_id, link.entra_id],
         )?;
         self.conn.execute(
-            "INSERT INTO links (entra_id, target_id, target_group, groups_added, values_hash, disabled_by_adsync, updated_at, roles_given)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO links (entra_id, target_id, target_group, groups_added, values_hash, disabled_by_adsync, updated_at, roles_given, manual_by, manual_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(entra_id) DO UPDATE SET target_id = excluded.target_id,
                 target_group = excluded.target_group, groups_added = excluded.groups_added,
                 values_hash = excluded.values_hash, disabled_by_adsync = excluded.disabled_by_adsync,
-                updated_at = excluded.updated_at, roles_given = excluded.roles_given",
+                updated_at = excluded.updated_at, roles_given = excluded.roles_given,
+                manual_by = COALESCE(excluded.manual_by, links.manual_by),
+                manual_at = COALESCE(excluded.manual_at, links.manual_at)",
             params![
                 link.entra_id,
                 link.target_id,
@@ -297,7 +304,9 @@ impl StateStore {
                 link.values_hash,
                 link.disabled_by_adsync,
                 now_ms(),
-                roles
+                roles,
+                link.manual.as_ref().map(|m| &m.by),
+                link.manual.as_ref().map(|m| m.at_ms),
             ],
         )?;
         Ok(())
@@ -322,8 +331,8 @@ impl StateStore {
         Ok(())
     }
 
-    /// The delta link of a Graph delta stream (`users`, `groups`), if one is stored.
-    pub fn delta_link(&self, stream: &str) -> Result<Option<String>, StateError> {
+    /// The delta link of a Graph delta stream, if one is stored.
+    pub fn delta_link(&self, stream: DeltaStream) -> Result<Option<String>, StateError> {
         Ok(self
             .conn
             .query_row(
@@ -335,7 +344,11 @@ impl StateStore {
     }
 
     /// Stores a delta link; `None` forgets it (a full resync follows).
-    pub fn set_delta_link(&self, stream: &str, link: Option<&str>) -> Result<(), StateError> {
+    pub fn set_delta_link(
+        &self,
+        stream: DeltaStream,
+        link: Option<&str>,
+    ) -> Result<(), StateError> {
         match link {
             Some(link) => self.conn.execute(
                 "INSERT INTO delta_links (stream, link, updated_at) VALUES (?1, ?2, ?3)
@@ -562,11 +575,11 @@ impl StateStore {
         Ok(())
     }
 
-    /// Closes a run with its outcome (`ok`, `failed`, `blocked`, `partial`).
+    /// Closes a run with its outcome (any [`RunOutcome`] but `Running`).
     pub fn finish_run(
         &self,
         run: i64,
-        outcome: &str,
+        outcome: RunOutcome,
         summary: Option<&Summary>,
         error: Option<&str>,
     ) -> Result<(), StateError> {
@@ -636,7 +649,7 @@ impl StateStore {
 }
 
 const LINK_COLUMNS: &str = "SELECT entra_id, target_id, target_group, groups_added, values_hash, \
-                            disabled_by_adsync, roles_given FROM links";
+                            disabled_by_adsync, roles_given, manual_by, manual_at FROM links";
 
 fn link_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
     let groups: String = r.get(3)?;
@@ -658,6 +671,10 @@ fn link_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
             } else {
                 serde_json::from_str::<BTreeSet<String>>(&roles).unwrap_or_default()
             }
+        },
+        manual: match (r.get::<_, Option<String>>(7)?, r.get::<_, Option<i64>>(8)?) {
+            (Some(by), Some(at_ms)) => Some(ManualLink { by, at_ms }),
+            _ => None,
         },
     })
 }
@@ -713,7 +730,10 @@ fn write_cache_meta(conn: &Connection, cache: &SourceCache) -> Result<(), StateE
 }
 
 fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateError> {
-    for (stream, link) in [("users", &links.users), ("groups", &links.groups)] {
+    for (stream, link) in [
+        (DeltaStream::Users, &links.users),
+        (DeltaStream::Groups, &links.groups),
+    ] {
         conn.execute(
             "INSERT INTO delta_links (stream, link, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(stream) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
@@ -722,6 +742,13 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
     }
     Ok(())
 }
+
+mod journal;
+mod kinds;
+mod manual;
+
+pub use kinds::{DeltaStream, UnknownStream};
+pub use manual::Decision;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! schema migrations.
 
 use super::*;
-use crate::sync::{ActionKind, ActionResult, Execution};
+use crate::sync::{ActionKind, ActionResult, Execution, RunOutcome};
 
 fn link(entra: &str, target: &str) -> Link {
     Link {
@@ -13,6 +13,7 @@ fn link(entra: &str, target: &str) -> Link {
         values_hash: "abc".into(),
         disabled_by_adsync: false,
         roles_given: BTreeSet::from(["technician".to_owned()]),
+        manual: None,
     }
 }
 
@@ -86,19 +87,19 @@ fn refuses_a_store_from_a_newer_version() {
 fn delta_links_and_cache() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open(&dir.path().join("s.sqlite3")).unwrap();
-    assert_eq!(store.delta_link("users").unwrap(), None);
+    assert_eq!(store.delta_link(DeltaStream::Users).unwrap(), None);
     store
-        .set_delta_link("users", Some("https://x/delta?token=1"))
+        .set_delta_link(DeltaStream::Users, Some("https://x/delta?token=1"))
         .unwrap();
     store
-        .set_delta_link("users", Some("https://x/delta?token=2"))
+        .set_delta_link(DeltaStream::Users, Some("https://x/delta?token=2"))
         .unwrap();
     assert_eq!(
-        store.delta_link("users").unwrap().as_deref(),
+        store.delta_link(DeltaStream::Users).unwrap().as_deref(),
         Some("https://x/delta?token=2")
     );
-    store.set_delta_link("users", None).unwrap();
-    assert_eq!(store.delta_link("users").unwrap(), None);
+    store.set_delta_link(DeltaStream::Users, None).unwrap();
+    assert_eq!(store.delta_link(DeltaStream::Users).unwrap(), None);
     store.set_cached("source", Some(b"{}")).unwrap();
     assert_eq!(store.cached("source").unwrap().as_deref(), Some(&b"{}"[..]));
 }
@@ -149,7 +150,10 @@ fn the_source_cache_round_trips_and_updates_only_touched_rows() {
     };
     store.save_source_cache(&cache, &links(1)).unwrap();
     assert_eq!(store.load_source_cache().unwrap().as_ref(), Some(&cache));
-    assert_eq!(store.delta_link("users").unwrap(), Some(links(1).users));
+    assert_eq!(
+        store.delta_link(DeltaStream::Users).unwrap(),
+        Some(links(1).users)
+    );
 
     // `a` leaves for outside, `b` is edited, `c` joins; the rest is left as it was.
     let mut next = cache.clone();
@@ -168,11 +172,14 @@ fn the_source_cache_round_trips_and_updates_only_touched_rows() {
     drop(store);
     let store = StateStore::open(&path).unwrap();
     assert_eq!(store.load_source_cache().unwrap().as_ref(), Some(&next));
-    assert_eq!(store.delta_link("groups").unwrap(), Some(links(2).groups));
+    assert_eq!(
+        store.delta_link(DeltaStream::Groups).unwrap(),
+        Some(links(2).groups)
+    );
 
     store.clear_source_cache().unwrap();
     assert_eq!(store.load_source_cache().unwrap(), None);
-    assert_eq!(store.delta_link("users").unwrap(), None);
+    assert_eq!(store.delta_link(DeltaStream::Users).unwrap(), None);
 }
 
 #[test]
@@ -181,7 +188,7 @@ fn history_keeps_runs_and_their_actions_newest_first() {
     let store = StateStore::open(&dir.path().join("s.sqlite3")).unwrap();
     let first = store.begin_run("sync", false).unwrap();
     store
-        .finish_run(first, "ok", Some(&Summary::default()), None)
+        .finish_run(first, RunOutcome::Ok, Some(&Summary::default()), None)
         .unwrap();
     let second = store.begin_run("service", false).unwrap();
     let action = Action {
@@ -202,7 +209,7 @@ fn history_keeps_runs_and_their_actions_newest_first() {
     };
     store.record_action(second, 0, &action).unwrap();
     store
-        .finish_run(second, "partial", None, Some("1 action failed"))
+        .finish_run(second, RunOutcome::Partial, None, Some("1 action failed"))
         .unwrap();
     let history = store.history(10).unwrap();
     assert_eq!(history.len(), 2);
@@ -215,4 +222,100 @@ fn history_keeps_runs_and_their_actions_newest_first() {
     );
     assert_eq!(history[1].summary.as_ref().unwrap()["create"], 0);
     assert_eq!(store.history(1).unwrap().len(), 1);
+}
+
+/// A store as a schema-2 adsync left it (before roles_given): its runs, written as strings by
+/// that version, read back as [`RunOutcome`]s after migrating, and its delta links by stream.
+#[test]
+fn a_schema_2_file_reads_its_outcomes_and_delta_streams_as_enums() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.sqlite3");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(MIGRATIONS[0]).unwrap();
+    conn.execute_batch(MIGRATIONS[1]).unwrap();
+    conn.pragma_update(None, "user_version", 2).unwrap();
+    let stored = ["ok", "partial", "stopped", "failed", "blocked", "dry-run"];
+    for outcome in stored {
+        conn.execute(
+            "INSERT INTO runs (started_at, finished_at, trigger, dry_run, outcome) \
+             VALUES (1, 2, 'service', ?1, ?2)",
+            params![outcome == "dry-run", outcome],
+        )
+        .unwrap();
+    }
+    // Killed mid-run: the column keeps its default.
+    conn.execute(
+        "INSERT INTO runs (started_at, trigger, dry_run) VALUES (3, 'sync', 0)",
+        [],
+    )
+    .unwrap();
+    for (stream, link) in [
+        ("users", "https://g/users?t=1"),
+        ("groups", "https://g/groups?t=1"),
+    ] {
+        conn.execute(
+            "INSERT INTO delta_links (stream, link, updated_at) VALUES (?1, ?2, 1)",
+            params![stream, link],
+        )
+        .unwrap();
+    }
+    drop(conn);
+
+    let store = StateStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let outcomes: Vec<RunOutcome> = store
+        .history(10)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            RunOutcome::Ok,
+            RunOutcome::Partial,
+            RunOutcome::Stopped,
+            RunOutcome::Failed,
+            RunOutcome::Blocked,
+            RunOutcome::DryRun,
+            RunOutcome::Running,
+        ]
+    );
+    assert_eq!(
+        store.delta_link(DeltaStream::Users).unwrap().as_deref(),
+        Some("https://g/users?t=1")
+    );
+    assert_eq!(
+        store.delta_link(DeltaStream::Groups).unwrap().as_deref(),
+        Some("https://g/groups?t=1")
+    );
+}
+
+/// Every outcome is written as exactly the string older versions wrote and read back.
+#[test]
+fn outcomes_are_stored_as_their_strings_and_unknown_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(&dir.path().join("s.sqlite3")).unwrap();
+    for outcome in RunOutcome::ALL {
+        let run = store.begin_run("sync", false).unwrap();
+        store.finish_run(run, outcome, None, None).unwrap();
+        let raw: String = store
+            .conn
+            .query_row("SELECT outcome FROM runs WHERE id = ?1", [run], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(raw, outcome.as_str());
+        assert_eq!(store.history(1).unwrap()[0].outcome, outcome);
+    }
+    store
+        .conn
+        .execute("UPDATE runs SET outcome = 'linked' WHERE id = 1", [])
+        .unwrap();
+    let err = store.history(100).unwrap_err().to_string();
+    assert!(
+        err.contains("\"linked\"") && err.contains("upgrade adsync"),
+        "{err}"
+    );
 }

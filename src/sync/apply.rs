@@ -14,12 +14,12 @@ use std::future::Future;
 
 use futures::StreamExt;
 
+use super::journal::{Journal, RunOutcome};
 use super::mapping::DesiredUser;
 use super::model::{Link, Links};
 use super::plan::*;
 use crate::config::GroupMode;
 use crate::secret::Secret;
-use crate::state::{StateError, StateStore};
 
 /// A write the target refused or could not take. The message is shown to the administrator and
 /// stored in the history; it must never contain a secret.
@@ -356,14 +356,14 @@ async fn write_groups<T: TargetWriter>(
 /// Records in the state what the target confirmed for one action: the user write, and with
 /// `groups` its group changes too (without, the link's group fields stay as they were, so that
 /// a run cut off before the group writes plans them again).
-fn record(
-    store: &StateStore,
+fn record<J: Journal>(
+    store: &J,
     links: &mut Links,
     action: &Action,
     done: &Done,
     group_mode: GroupMode,
     groups: bool,
-) -> Result<(), StateError> {
+) -> Result<(), J::Error> {
     let Some(target_id) = &done.target_id else {
         return Ok(()); // nothing was created: nothing to remember
     };
@@ -423,18 +423,18 @@ pub struct Applied {
     pub failed: usize,
 }
 
-/// Applies `plan` to the target, recording links and history in `store`. The caller has already
+/// Applies `plan` to the target, recording links and history in `store` (the state store). The caller has already
 /// refused a blocked plan (R11) unless the administrator allowed it.
 /// `progress` is called with the number of actions finished after each batch.
-pub async fn apply<T: TargetWriter>(
+pub async fn apply<T: TargetWriter, J: Journal>(
     mut plan: Plan,
     target: &T,
-    store: &StateStore,
+    store: &J,
     options: &ApplyOptions,
     mut progress: impl FnMut(usize),
-) -> Result<Applied, StateError> {
+) -> Result<Applied, J::Error> {
     plan.dry_run = false;
-    let run_id = store.begin_run(&options.trigger, false)?;
+    let run_id = store.begin_run(&options.trigger)?;
     // A small plan (an incremental cycle) reads only its users' links, not all of them.
     let mut links = if plan.actions.len() + plan.state_fixes.len() <= 1000 {
         let fixes = plan.state_fixes.iter().map(|f| match f {
@@ -451,7 +451,7 @@ pub async fn apply<T: TargetWriter>(
     };
     // State fixes first: an Unlink (the linked target user is gone) must not remove the link
     // that this run's own action for the same user is about to record.
-    store.transaction(|| {
+    store.batch(|| {
         for fix in &plan.state_fixes {
             match fix {
                 StateFix::Rehash {
@@ -497,7 +497,7 @@ pub async fn apply<T: TargetWriter>(
         drop(writes);
         // The user writes are recorded before the group writes begin, so a run cut off during
         // the group writes loses no user's state (they converge next run; see the module doc).
-        store.transaction(|| {
+        store.batch(|| {
             for ((_, action), done) in batch.iter().zip(&dones) {
                 record(store, &mut links, action, done, options.group_mode, false)?;
             }
@@ -505,7 +505,7 @@ pub async fn apply<T: TargetWriter>(
         })?;
         write_groups(target, &batch, &mut dones, concurrency).await;
         drop(batch);
-        store.transaction(|| {
+        store.batch(|| {
             for (index, done) in (start..end).zip(&dones) {
                 let action = &mut plan.actions[index];
                 if let Some(id) = &done.target_id {
@@ -557,16 +557,16 @@ pub async fn apply<T: TargetWriter>(
         })
         .count();
     let outcome = match (failed, not_run) {
-        (0, 0) => "ok",
-        (_, 0) => "partial",
-        _ => "stopped",
+        (0, 0) => RunOutcome::Ok,
+        (_, 0) => RunOutcome::Partial,
+        _ => RunOutcome::Stopped,
     };
     let error = match (failed, not_run) {
         (0, 0) => None,
         (f, 0) => Some(format!("{f} action(s) failed")),
         (f, n) => Some(format!("stopped: {n} action(s) not run, {f} failed")),
     };
-    store.finish_run(run_id, outcome, Some(&plan.summary), error.as_deref())?;
+    store.finish_run(run_id, outcome, &plan.summary, error.as_deref())?;
     Ok(Applied {
         plan,
         run_id,
@@ -581,6 +581,7 @@ mod tests {
 
     use super::*;
     use crate::config::Settings;
+    use crate::state::StateStore;
     use crate::sync::tests::{SALES, SUPPORT, settings, user};
     use crate::sync::{
         Link, PlanInput, SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot, TargetUser,

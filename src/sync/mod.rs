@@ -8,6 +8,7 @@
 mod apply;
 mod delta;
 mod guard;
+mod journal;
 mod mapping;
 mod model;
 mod order;
@@ -20,6 +21,7 @@ mod target_index;
 
 pub use apply::{Applied, ApplyOptions, TargetWriter, WriteError, apply};
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
+pub use journal::{Journal, RunOutcome, UnknownOutcome};
 pub use mapping::{DesiredUser, MappingSet, Origin, desired_user, values_hash};
 pub use model::*;
 pub use plan::*;

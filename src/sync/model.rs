@@ -159,6 +159,26 @@ pub struct Link {
     pub disabled_by_adsync: bool,
     /// The SCIM roles adsync gave the user (SPEC §3.1): the only ones it ever removes.
     pub roles_given: BTreeSet<String>,
+    /// Set when an administrator made this link by hand (`adsync link`, the wizard's preview)
+    /// rather than adsync matching it (R2).
+    pub manual: Option<ManualLink>,
+}
+
+/// Who made a link by hand, and when.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ManualLink {
+    /// The OS user who ran `adsync link` (or the wizard).
+    pub by: String,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
+impl Link {
+    /// A link made by hand whose values were never written: the next sync treats it as an R2
+    /// link (externalId and the mapped values written where they differ).
+    pub fn is_pending_manual(&self) -> bool {
+        self.manual.is_some() && self.values_hash.is_empty()
+    }
 }
 
 /// The links, by Entra id.

@@ -294,6 +294,7 @@ impl<'a> Planner<'a> {
         hash: String,
         wanted: Vec<String>,
     ) {
+        let pending = link.is_pending_manual();
         let entra_changed = link.values_hash != hash;
         // The owned record only for a user whose values changed or who gets an action.
         let mut desired = entra_changed.then(|| view.to_desired());
@@ -379,7 +380,10 @@ impl<'a> Planner<'a> {
             }
         }
 
-        let (kind, reason) = if enable {
+        let (kind, reason) = if let Some(manual) = link.manual.as_ref().filter(|_| pending) {
+            // A link made by hand and not yet synced: an R2 link, whatever else changes.
+            (ActionKind::Link, format!("linked by hand by {}", manual.by))
+        } else if enable {
             (ActionKind::Enable, "back in scope".to_owned())
         } else if let Some(reason) = move_reason {
             (ActionKind::Move, reason)

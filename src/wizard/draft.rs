@@ -14,13 +14,13 @@ use crate::config::{
     ConfigFile, EntraSection, Pair, ScopeRule, ServiceSection, Settings, TargetAuthKind,
     TargetSection,
 };
-use crate::cycle::CycleError;
+use crate::cycle::{CycleError, Planned};
 use crate::entra::{GraphClient, TokenSource};
 use crate::http::RetryPolicy;
 use crate::scim::{ScimAuth, ScimClient};
 use crate::secret::{Secret, SecretRef};
 use crate::state::StateStore;
-use crate::sync::{Links, Plan, SourceSnapshot, read_source};
+use crate::sync::{Links, SourceSnapshot, read_source};
 
 /// Stands in for a secret that is typed but not stored yet; never resolved (the wizard's clients
 /// get the typed value directly).
@@ -42,6 +42,8 @@ pub(crate) struct Draft {
     pub azure: AzureStep,
     pub pairs: Vec<PairRow>,
     pub scope: Vec<ScopeRule>,
+    /// `policy.include_guests`, as step 4 shows it.
+    pub include_guests: bool,
     /// The config being edited (or the demo's): keys the wizard does not show are kept from it.
     pub base: Option<ConfigFile>,
 }
@@ -86,6 +88,7 @@ impl Draft {
         };
         let mut policy = base.as_ref().map(|b| b.policy.clone()).unwrap_or_default();
         policy.default_password = refs.default_password.clone();
+        policy.include_guests = self.include_guests;
         let service = ServiceSection {
             dry_run: c.dry_run,
             ..base.as_ref().map(|b| b.service.clone()).unwrap_or_default()
@@ -232,10 +235,10 @@ impl Connections {
     }
 
     /// The plan the engine would apply: both sides read, nothing written (the cycle's own read).
-    pub(crate) async fn plan(&self, links: &Links) -> Result<Plan, String> {
+    /// With the snapshots it was made from (the preview links skipped users by hand from them).
+    pub(crate) async fn plan(&self, links: &Links) -> Result<Planned, String> {
         crate::cycle::read_and_plan(&self.graph, &self.scim, &self.settings, links)
             .await
-            .map(|planned| planned.plan)
             .map_err(|e| match e {
                 CycleError::ReadSource(e) => {
                     format!("Reading the paired groups from Entra ID failed: {e}")
@@ -300,6 +303,12 @@ impl FingerprintPart for Vec<PairRow> {
         for p in self {
             (&p.entra.id, &p.target.id, p.nested).hash(&mut h);
         }
+    }
+}
+
+impl FingerprintPart for bool {
+    fn feed(&self, mut h: &mut dyn Hasher) {
+        self.hash(&mut h);
     }
 }
 

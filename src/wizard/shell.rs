@@ -18,7 +18,7 @@ use super::steps::preview::PreviewStep;
 use super::steps::search::SearchStep;
 use super::steps::summary::summary_ui;
 use super::widgets::{self, SecretInput};
-use crate::config::{ConfigFile, EntraCredential, ScopeRule, Settings};
+use crate::config::{ConfigFile, EntraCredential, Settings};
 use crate::sim::demo::Demo;
 
 /// How the wizard was started.
@@ -76,8 +76,6 @@ pub struct Wizard {
     pub(crate) mode: Mode,
     pub(crate) options: WizardOptions,
     base: Option<ConfigFile>,
-    /// Scope rules of an edited config beyond the first (step 4 edits one rule; the rest are kept).
-    extra_scope: Vec<ScopeRule>,
     /// Fingerprint of the fields as loaded: Cancel asks first when they differ.
     clean: u64,
     styled: bool,
@@ -120,7 +118,6 @@ impl Wizard {
             mode,
             options,
             base: None,
-            extra_scope: Vec::new(),
             clean: 0,
             styled: false,
         };
@@ -201,25 +198,19 @@ impl Wizard {
         a.graph_url = file.entra.graph_url.clone().unwrap_or_default();
         if with_pairs {
             self.pairing.pairs = pairs_of(file);
-            if let Some((first, rest)) = file.scope.split_first() {
-                self.search.attribute = first.attribute;
-                self.search.operator = first.operator;
-                self.search.term = first.value.clone();
-                self.extra_scope = rest.to_vec();
-            }
         }
+        self.search.load_config(file, with_pairs);
         self.base = Some(file.clone());
     }
 
     /// The fields as a detached draft for a job.
     pub(crate) fn draft(&self) -> Draft {
-        let mut scope = self.search.scope_rules();
-        scope.extend(self.extra_scope.iter().cloned());
         Draft {
             credentials: self.credentials.clone(),
             azure: self.azure.clone(),
             pairs: self.pairing.pairs.clone(),
-            scope,
+            scope: self.search.scope_rules(),
+            include_guests: self.search.include_guests,
             // An edited config keeps the keys the wizard does not show; so does the demo's
             // (its state and log paths under the demo directory). Its pairs and scope are
             // replaced by the wizard's.
@@ -235,6 +226,7 @@ impl Wizard {
             &draft.azure,
             &draft.pairs,
             &draft.scope,
+            &draft.include_guests,
         ])
     }
 
@@ -419,12 +411,6 @@ impl Wizard {
             Step::AzureApp => commands.extend(self.azure.azure_ui(ui).map(Command::Azure)),
             Step::Pairing => commands.extend(self.pairing.ui(ui).into_iter().map(Command::Pairing)),
             Step::Search => {
-                if !self.extra_scope.is_empty() {
-                    ui.weak(format!(
-                        "This config has {} more scope rule(s); they are kept as they are.",
-                        self.extra_scope.len()
-                    ));
-                }
                 self.search.acted_on = self.acted_on();
                 commands.extend(self.search.ui(ui).into_iter().map(Command::Search));
             }

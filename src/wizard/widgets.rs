@@ -1,5 +1,7 @@
 //! The small pieces every step draws with: a labelled field row with its error under it, a secret
-//! field that can stand for a secret already stored, and the check-result list.
+//! field that can stand for a secret already stored, the check-result list, and the result of a
+//! test or operation ([`ResultView`]: one line in the screen's words, one action, the technical
+//! text behind *Details*, marked when out of date).
 
 use egui::{Color32, Response, RichText, TextEdit, Ui};
 
@@ -226,4 +228,143 @@ pub(crate) fn section_ui(ui: &mut Ui, title: &str) {
     ui.add_space(8.0);
     ui.label(RichText::new(title).strong().size(15.0));
     ui.add_space(2.0);
+}
+
+/// What a stale result says: the fields changed since it was made.
+pub(crate) const STALE_NOTE: &str = "Out of date — test again";
+
+/// The outcome of a test or an operation as a step shows it (drawn by [`result_ui`]): one line in
+/// the screen's words with at most one action, the technical text kept behind a *Details* toggle
+/// with a Copy button, and a `stale` flag for when the fields it was made for have changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResultView {
+    /// Passed (drawn in the success colour) or failed (error colour).
+    pub ok: bool,
+    /// One line naming fields by their labels on screen; never config keys or transport text.
+    pub message: String,
+    /// The label of the one thing to do about it, drawn as a button; [`result_ui`] returns true
+    /// in the frame it is clicked.
+    pub action: Option<String>,
+    /// The technical text (server answers, transport errors) for a support request; may be empty.
+    pub details: String,
+    /// The inputs changed since: drawn as [`STALE_NOTE`] and faded.
+    pub stale: bool,
+    /// The *Details* toggle is open.
+    pub details_open: bool,
+    /// Scrolled into view already (a result is brought into view once, when it first appears).
+    revealed: bool,
+}
+
+impl ResultView {
+    /// A passed test or a finished operation.
+    pub fn success(message: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            message: message.into(),
+            ..Self::default()
+        }
+    }
+
+    /// A failure, in the screen's words.
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            message: message.into(),
+            ..Self::default()
+        }
+    }
+
+    /// With the one action (a button label).
+    pub fn with_action(mut self, label: impl Into<String>) -> Self {
+        self.action = Some(label.into());
+        self
+    }
+
+    /// With the technical text behind *Details*.
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        self.details = details.into();
+        self
+    }
+
+    /// Has [`result_ui`] drawn it once (and so scrolled it into view)?
+    pub fn revealed(&self) -> bool {
+        self.revealed
+    }
+}
+
+/// Draws a [`ResultView`]; true in the frame its action is clicked. The first time a result is
+/// drawn it is scrolled into view, as results often appear below the fold of a long step.
+pub(crate) fn result_ui(ui: &mut Ui, result: &mut ResultView) -> bool {
+    let mut clicked = false;
+    let accent = if result.stale {
+        ui.visuals().weak_text_color()
+    } else if result.ok {
+        ok_color(ui)
+    } else {
+        error_color(ui)
+    };
+    let frame = egui::Frame::new()
+        .inner_margin(egui::Margin::symmetric(10, 8))
+        .corner_radius(4.0)
+        .stroke(egui::Stroke::new(1.5, accent));
+    let response = frame
+        .show(ui, |ui| {
+            ui.set_max_width(FIELD_WIDTH + 340.0);
+            if result.stale {
+                ui.label(
+                    RichText::new(STALE_NOTE)
+                        .strong()
+                        .color(ui.visuals().warn_fg_color),
+                );
+            }
+            ui.horizontal_wrapped(|ui| {
+                // In words too, not by colour alone.
+                let mark = if result.ok { "OK" } else { "Failed" };
+                let mark = RichText::new(mark).strong().color(accent);
+                ui.label(mark);
+                let text = RichText::new(&result.message);
+                let text = if result.stale {
+                    text.color(ui.visuals().weak_text_color())
+                } else {
+                    text.color(accent)
+                };
+                ui.add(egui::Label::new(text).wrap());
+            });
+            ui.horizontal(|ui| {
+                if let Some(action) = &result.action
+                    && ui.button(action.as_str()).clicked()
+                {
+                    clicked = true;
+                }
+                if !result.details.is_empty() {
+                    let toggle = if result.details_open {
+                        "Hide details"
+                    } else {
+                        "Details"
+                    };
+                    if ui.selectable_label(result.details_open, toggle).clicked() {
+                        result.details_open = !result.details_open;
+                    }
+                }
+            });
+            if result.details_open && !result.details.is_empty() {
+                ui.horizontal(|ui| {
+                    if ui.small_button("Copy").clicked() {
+                        ui.ctx().copy_text(result.details.clone());
+                    }
+                    ui.weak("the technical text, for a support request");
+                });
+                ui.add(
+                    egui::Label::new(RichText::new(&result.details).monospace().small())
+                        .wrap()
+                        .selectable(true),
+                );
+            }
+        })
+        .response;
+    if !result.revealed {
+        result.revealed = true;
+        response.scroll_to_me(None);
+    }
+    clicked
 }

@@ -140,7 +140,9 @@ fn status_reports_the_last_cycle_and_the_next_from_the_state_store() {
     );
     let store = adsync::state::StateStore::open(&state_path).unwrap();
     let run_id = store.begin_run("service", false).unwrap();
-    store.finish_run(run_id, "ok", None, None).unwrap();
+    store
+        .finish_run(run_id, adsync::sync::RunOutcome::Ok, None, None)
+        .unwrap();
     let started = store.history(1).unwrap().remove(0).started_at;
     drop(store);
 

@@ -11,7 +11,7 @@ mod graph;
 mod signin;
 
 pub use config::{ConfigEditError, ConfigTarget, read_target, write_entra};
-pub use signin::open_browser;
+pub use signin::{Opener, open_browser};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,6 +70,8 @@ pub struct RegisterOptions {
     pub graph_bound: Duration,
     /// How long to wait for a token carrying both permissions (default 10 minutes).
     pub consent_bound: Duration,
+    /// How the browser flow opens the sign-in page (the system browser by default).
+    pub opener: Opener,
 }
 
 impl RegisterOptions {
@@ -87,6 +89,7 @@ impl RegisterOptions {
             certificate,
             graph_bound: Duration::from_secs(300),
             consent_bound: Duration::from_secs(600),
+            opener: Opener::default(),
         }
     }
 
@@ -228,6 +231,7 @@ pub async fn register(
             .map(|s| (*s).to_owned())
             .chain(DELEGATED_SCOPES.iter().map(|s| format!("{graph_host}/{s}")))
             .collect(),
+        opener: &options.opener,
     };
     let token = match options.flow {
         SignInFlow::Browser => signin::browser(&signin, progress).await?,

@@ -3,6 +3,7 @@
 //! for a machine without a browser. Both go through the `oauth2` crate; the delegated token is
 //! kept in memory only and never written anywhere.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use oauth2::basic::BasicClient;
@@ -28,6 +29,40 @@ pub struct SignIn<'a> {
     pub client_id: &'a str,
     /// The delegated scopes, with the cloud's Graph host as prefix.
     pub scopes: Vec<String>,
+    /// How the authorize URL reaches a browser.
+    pub opener: &'a Opener,
+}
+
+/// How the browser flow shows the authorize URL: the system browser by default; the wizard's
+/// demo passes one that plays the simulated administrator instead (no window to click in).
+#[derive(Clone, Default)]
+pub struct Opener(Option<Arc<OpenFn>>);
+
+/// Opens a URL; false when nothing could be started.
+type OpenFn = dyn Fn(&str) -> bool + Send + Sync;
+
+impl Opener {
+    /// An opener calling `open` with the URL; it returns false when nothing could be started.
+    pub fn new(open: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(open)))
+    }
+
+    fn open(&self, url: &str) -> bool {
+        match &self.0 {
+            Some(open) => open(url),
+            None => open_browser(url),
+        }
+    }
+}
+
+impl std::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Opener(custom)"
+        } else {
+            "Opener(system)"
+        })
+    }
 }
 
 /// Microsoft's device-code answer carries a ready-made `message` for the person.
@@ -146,7 +181,7 @@ pub async fn browser(
         .set_pkce_challenge(challenge)
         .add_extra_param("prompt", "select_account")
         .url();
-    let opened = open_browser(url.as_str());
+    let opened = signin.opener.open(url.as_str());
     progress(&if opened {
         format!("Sign in in the browser window that opened. If none did, open:\n  {url}")
     } else {

@@ -4,6 +4,12 @@
 //! registrations and the admin-consent URL; *Test connection* gets a token and lists the granted
 //! and missing Graph permissions (`crate::entra::check`).
 
+mod create;
+#[cfg(test)]
+mod tests;
+
+pub use create::CreateState;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +36,10 @@ pub enum AzureCommand {
     SaveCer,
     OpenAppRegistrations,
     OpenAdminConsent,
+    /// *Create it for me*: sign in as an administrator and register the app.
+    CreateApp,
+    /// Stop the running registration.
+    CancelCreate,
 }
 
 /// Client secret or certificate.
@@ -86,6 +96,8 @@ pub struct AzureStep {
     pub graph_url: String,
     pub test: Task<Vec<CheckLine>>,
     pub generated: Task<GeneratedCertificate>,
+    /// *Create it for me*.
+    pub create: CreateState,
     /// The last file-dialog or browser outcome, in words.
     pub notice: Option<String>,
     touched: Touched,
@@ -213,6 +225,14 @@ impl AzureStep {
              Group.Read.All (or Directory.Read.All), with admin consent.",
         );
         widgets::section_ui(ui, "App registration");
+        ui.label(
+            "Have adsync create it: sign in once as an administrator. Or fill in the fields \
+             below for an app you registered yourself.",
+        );
+        if let Some(c) = self.create_ui(ui) {
+            command = Some(c);
+        }
+        ui.add_space(6.0);
         egui::Grid::new("azure-grid")
             .num_columns(2)
             .spacing([16.0, 10.0])
@@ -559,6 +579,8 @@ impl Wizard {
                 let settings = self.draft().settings();
                 self.open_url(crate::entra::admin_consent_url(&settings.entra));
             }
+            AzureCommand::CreateApp => self.start_create_app(),
+            AzureCommand::CancelCreate => self.cancel_create_app(),
         }
     }
 

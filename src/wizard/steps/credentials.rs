@@ -1,7 +1,10 @@
 //! Step 1, credentials and token: the application's SCIM URL and credential (bearer token, or a
 //! basic username and password), the administrator's email, the default password for new users
 //! (entered twice) and *Dry run mode*. *Test connection* reads the target's
-//! ServiceProviderConfig and counts its groups (`crate::scim::check`), off the UI thread.
+//! ServiceProviderConfig and counts its groups (`crate::scim::check`, shared with `adsync check`),
+//! off the UI thread, and says what it found in the words of this screen.
+
+use std::hash::{Hash, Hasher};
 
 use egui::Ui;
 
@@ -9,7 +12,7 @@ use crate::config::{TargetAuthKind, check_email, check_url};
 use crate::health::CheckLine;
 use crate::wizard::jobs::{Reply, Task};
 use crate::wizard::shell::Wizard;
-use crate::wizard::widgets::{self, SecretInput, Touched};
+use crate::wizard::widgets::{self, ResultView, SecretInput, Touched};
 
 /// What the step asks the app to do after the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,8 +62,22 @@ pub struct CredentialsStep {
     pub default_password_again: String,
     /// The service only plans and logs (`[service] dry_run`).
     pub dry_run: bool,
-    pub test: Task<Vec<CheckLine>>,
+    /// *Test connection*'s outcome.
+    pub test: Task<TargetTest>,
     touched: Touched,
+    /// A field to focus in the next frame (a result's action asked for it).
+    focus: Option<CredentialsField>,
+}
+
+/// What *Test connection* found, for the fields it was run with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetTest {
+    /// The outcome in the screen's words; stale once the URL or credential changes.
+    pub view: ResultView,
+    /// The field the outcome's action opens, if the fix is in one.
+    pub field: Option<CredentialsField>,
+    /// [`CredentialsStep::tested_key`] of the fields tested.
+    key: u64,
 }
 
 impl CredentialsStep {
@@ -155,6 +172,20 @@ impl CredentialsStep {
             .problems()
             .iter()
             .any(|(f, _)| matches!(f, F::Url | F::Token | F::Username | F::Password))
+    }
+
+    /// Fingerprint of what *Test connection* depends on: the URL and the credential.
+    fn tested_key(&self) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.url.trim().hash(&mut hasher);
+        match self.auth {
+            TargetAuthKind::Bearer => self.token.hash(&mut hasher),
+            TargetAuthKind::Basic => {
+                self.username.trim().hash(&mut hasher);
+                self.password.hash(&mut hasher);
+            }
+        }
+        hasher.finish()
     }
 
     /// Draws the step.
@@ -279,19 +310,139 @@ impl CredentialsStep {
                 ui.weak("Fill in the URL and the credential to test them.");
             }
         });
-        match &self.test {
+        let key = self.tested_key();
+        match &mut self.test {
             Task::Idle => {}
             Task::Pending => widgets::busy_ui(ui, "Asking the application…"),
-            Task::Done(lines) => widgets::check_lines_ui(ui, lines),
+            Task::Done(test) => {
+                test.view.stale = test.key != key;
+                if widgets::result_ui(ui, &mut test.view) {
+                    self.focus = test.field;
+                }
+            }
             Task::Failed(message) => widgets::failure_ui(ui, message),
         }
         command
     }
 
+    /// Marks a field touched when left, and focuses it when a result's action asked for it.
     fn mark(&mut self, field: CredentialsField, response: &egui::Response) {
         if response.lost_focus() {
             self.touched.mark(field.label());
         }
+        if self.focus == Some(field) {
+            self.focus = None;
+            response.request_focus();
+            response.scroll_to_me(None);
+        }
+    }
+}
+
+/// *Test connection*'s findings (the lines `adsync check` prints) in the words of step 1: the
+/// first failure names the field to fix as the screen labels it, and the lines themselves go
+/// behind *Details*.
+pub fn target_test_view(
+    lines: &[CheckLine],
+    auth: TargetAuthKind,
+) -> (ResultView, Option<CredentialsField>) {
+    use CredentialsField as F;
+    let details = lines
+        .iter()
+        .map(|l| {
+            let mark = if l.ok { "ok" } else { "FAILED" };
+            format!("{}: {mark}: {}", l.name, l.detail)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let credential = match auth {
+        TargetAuthKind::Bearer => "token",
+        TargetAuthKind::Basic => "username and password",
+    };
+    let Some(failed) = lines.iter().find(|l| !l.ok) else {
+        let groups = lines
+            .iter()
+            .find(|l| l.name == "target groups")
+            .map(|l| format!(" and has {}", l.detail))
+            .unwrap_or_default();
+        let view = ResultView::success(format!(
+            "Connected: the application accepts the {credential}{groups}."
+        ));
+        return (view.with_details(details), None);
+    };
+    let detail = failed.detail.as_str();
+    let (message, field) = match failed.name.as_str() {
+        "target reachable" if detail.contains("(404)") => (
+            "Nothing answers as a SCIM application at the SCIM URL (not found). Enter the part \
+             before /Users, e.g. https://app.example.com/scim/v2."
+                .to_owned(),
+            Some(F::Url),
+        ),
+        "target reachable" if detail.contains("cannot reach") => (
+            format!(
+                "The application cannot be reached at the SCIM URL: {}. Check the SCIM URL and \
+                 that the application is running.",
+                transport_reason(detail)
+            ),
+            Some(F::Url),
+        ),
+        "target reachable" => (
+            "Something answers at the SCIM URL, but not as a SCIM application. Check the SCIM \
+             URL."
+                .to_owned(),
+            Some(F::Url),
+        ),
+        "target credential" if detail.contains("refused adsync's credentials") => match auth {
+            TargetAuthKind::Bearer => (
+                "The application refused the token. Check Token, or issue a new token in the \
+                 application's SCIM settings."
+                    .to_owned(),
+                Some(F::Token),
+            ),
+            TargetAuthKind::Basic => (
+                "The application refused the username and password. Check Username and \
+                 Password."
+                    .to_owned(),
+                Some(F::Username),
+            ),
+        },
+        "target credential" => (
+            "The application answered with an error when adsync read its users; the Details \
+             show its answer."
+                .to_owned(),
+            None,
+        ),
+        "target capabilities" => (
+            "The application does not support PATCH or filters, which adsync needs to update \
+             and match users without rewriting them."
+                .to_owned(),
+            None,
+        ),
+        _ => (
+            "The application's groups cannot be read; the Details show its answer.".to_owned(),
+            None,
+        ),
+    };
+    let mut view = ResultView::failure(message).with_details(details);
+    if let Some(field) = field {
+        view = view.with_action(format!("Edit {}", field.label()));
+    }
+    (view, field)
+}
+
+/// Why a connection failed, in plain words, from the transport's error chain.
+fn transport_reason(detail: &str) -> &'static str {
+    let detail = detail.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| detail.contains(w));
+    if has(&["connection refused", "actively refused"]) {
+        "nothing accepts connections at that address and port"
+    } else if has(&["dns", "lookup", "resolve", "name or service not known"]) {
+        "its host name cannot be found"
+    } else if has(&["certificate", "tls", "ssl", "handshake"]) {
+        "the secure connection failed (the certificate is not trusted or does not match)"
+    } else if has(&["timed out", "timeout"]) {
+        "it did not answer in time"
+    } else {
+        "the connection failed"
     }
 }
 
@@ -302,6 +453,7 @@ impl Wizard {
             CredentialsCommand::TestConnection => {
                 self.credentials.test = Task::Pending;
                 let credentials = self.credentials.clone();
+                let key = credentials.tested_key();
                 self.jobs.spawn(async move {
                     let lines = match crate::wizard::draft::scim_client(&credentials).await {
                         Ok(client) => {
@@ -314,11 +466,27 @@ impl Wizard {
                         }
                         Err(e) => Err(e),
                     };
-                    Box::new(move |w: &mut Wizard| {
-                        w.credentials.test = match lines {
-                            Ok(lines) => Task::Done(lines),
-                            Err(e) => Task::Failed(e),
+                    let (view, field) = match lines {
+                        Ok(lines) => target_test_view(&lines, credentials.auth),
+                        // Only a stored secret that cannot be read fails before asking.
+                        Err(e) => {
+                            let field = match credentials.auth {
+                                TargetAuthKind::Bearer => CredentialsField::Token,
+                                TargetAuthKind::Basic => CredentialsField::Password,
+                            };
+                            let view = ResultView::failure(format!(
+                                "The stored {} cannot be read on this machine. Type it again \
+                                 in {}.",
+                                field.label().to_lowercase(),
+                                field.label()
+                            ))
+                            .with_action(format!("Edit {}", field.label()))
+                            .with_details(e);
+                            (view, Some(field))
                         }
+                    };
+                    Box::new(move |w: &mut Wizard| {
+                        w.credentials.test = Task::Done(TargetTest { view, field, key });
                     }) as Reply
                 });
             }

@@ -532,6 +532,7 @@ impl Wizard {
             None
         };
         let run_sync = self.finish.first_sync;
+        let decisions = self.preview.decisions.clone();
         let progress = self.finish.progress.clone();
         let repainter = self.jobs.repainter();
         self.finish.report = Task::Pending;
@@ -546,6 +547,11 @@ impl Wizard {
                     report.saved = true;
                     report.state_path = settings.service.state_path.clone();
                     report.log_dir = settings.service.log_dir.clone();
+                    // Links made by hand in the preview, before the service or the first sync
+                    // can run, so the first sync already honours them.
+                    lines.extend(crate::wizard::steps::preview::resolve::record_decisions(
+                        &settings, &decisions,
+                    ));
                     if let Some(install) = &install {
                         lines.push(install_service(install, &path));
                     }

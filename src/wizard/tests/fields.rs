@@ -3,6 +3,7 @@
 use egui_kittest::kittest::Queryable;
 
 use super::*;
+use crate::wizard::steps::credentials::CredentialsField;
 
 #[test]
 fn wizard_credentials_validation_messages() {
@@ -145,10 +146,20 @@ fn test_connection_to_a_refused_port_reports_within_two_seconds() {
     }
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
-    let failed = match &h.state().credentials.test {
-        crate::wizard::jobs::Task::Done(lines) => lines.iter().any(|l| !l.ok),
-        crate::wizard::jobs::Task::Failed(_) => true,
+    let test = match &h.state().credentials.test {
+        crate::wizard::jobs::Task::Done(test) => test.clone(),
         other => panic!("{other:?}"),
     };
-    assert!(failed, "{:?}", h.state().credentials.test);
+    assert!(!test.view.ok, "{test:?}");
+    // In the screen's words, naming the field; the transport's own text only behind Details.
+    assert!(
+        test.view
+            .message
+            .starts_with("The application cannot be reached at the SCIM URL: nothing accepts"),
+        "{test:?}"
+    );
+    assert!(!test.view.message.contains("[target]"), "{test:?}");
+    assert!(!test.view.message.contains("tcp connect"), "{test:?}");
+    assert!(test.view.details.contains("cannot reach"), "{test:?}");
+    assert_eq!(test.field, Some(CredentialsField::Url));
 }

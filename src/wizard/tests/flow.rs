@@ -41,15 +41,19 @@ fn wizard_demo_flow_from_credentials_to_first_sync() {
 
     click(&mut h, "Test connection");
     settle(&mut h);
-    let lines = h
+    let test = h
         .state()
         .credentials
         .test
         .done()
         .cloned()
         .unwrap_or_else(|| panic!("{:?}", h.state().credentials.test));
-    assert!(lines.iter().all(|l| l.ok), "{lines:?}");
-    assert!(h.query_by_label("target groups").is_some());
+    // Every check passed, and the application's groups were counted and shown.
+    assert!(test.view.ok, "{test:?}");
+    assert!(!test.view.details.contains("FAILED"), "{test:?}");
+    assert!(test.view.details.contains("target groups: ok"), "{test:?}");
+    assert!(test.view.message.contains(" groups."), "{test:?}");
+    assert!(h.query_by_label_contains(&test.view.message).is_some());
     click(&mut h, "Next");
 
     // Step 2: the simulated tenant's app registration.
@@ -277,7 +281,7 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
         "a stored token counts"
     );
     assert_eq!(h.state().pairing.pairs.len(), 1);
-    assert_eq!(h.state().search.term, "support");
+    assert_eq!(h.state().search.criteria[0].value, "support");
     assert!(!h.state().has_unsaved_changes());
 
     replace_in(&mut h, "Administrator email", "it@example.com");

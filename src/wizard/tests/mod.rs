@@ -4,6 +4,7 @@
 mod contrast;
 mod fields;
 mod flow;
+mod results;
 mod same_run;
 mod shell;
 

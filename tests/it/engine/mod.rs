@@ -4,6 +4,7 @@
 //! `demo`.
 
 mod demo;
+mod link;
 mod service;
 mod sync;
 
@@ -324,8 +325,10 @@ impl World {
     ) {
         let store = adsync::state::StateStore::open(&self.env.path("state.sqlite3")).unwrap();
         (
-            store.delta_link("users").unwrap(),
-            store.delta_link("groups").unwrap(),
+            store.delta_link(adsync::state::DeltaStream::Users).unwrap(),
+            store
+                .delta_link(adsync::state::DeltaStream::Groups)
+                .unwrap(),
             store.load_source_cache().unwrap(),
         )
     }

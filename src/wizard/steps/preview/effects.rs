@@ -1,7 +1,10 @@
-//! The effects of step 5: computing the plan and exporting it.
+//! The effects of step 5: computing the plan (keeping what it was made from, for links by hand),
+//! linking by hand, and exporting the plan.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
+use super::resolve::Basis;
 use super::{PreviewCommand, export};
 use crate::sync::{ActionKind, Plan};
 use crate::wizard::draft::Connections;
@@ -34,16 +37,34 @@ impl Wizard {
         let key = self.fingerprint();
         self.preview.plan.start(key);
         let draft = self.draft();
+        let decisions = self.preview.decisions.clone();
         self.jobs.spawn_pinned(move || async move {
             let result = async {
                 let conn = Connections::open(&draft).await?;
-                let links = draft.links(&conn.settings)?;
-                conn.plan(&links).await
+                let stored = draft.links(&conn.settings)?;
+                let mut links = stored.clone();
+                for d in &decisions {
+                    links.insert(d.link.entra_id.clone(), d.link.clone());
+                }
+                let planned = conn.plan(&links).await?;
+                let basis = Basis {
+                    settings: conn.settings,
+                    source: planned.source,
+                    target: planned.target,
+                    links: stored,
+                };
+                Ok((planned.plan, basis))
             }
             .await;
             Box::new(move |w: &mut Wizard| {
+                let (result, basis) = match result {
+                    Ok((plan, basis)) => (Ok(plan), Some(basis)),
+                    Err(e) => (Err(e), None),
+                };
                 if w.preview.plan.finish(key, result) {
                     w.preview.plan_changed();
+                    w.preview.basis = basis.map(Arc::new);
+                    w.preview.recheck_decisions();
                 }
             }) as Reply
         });
@@ -53,6 +74,13 @@ impl Wizard {
     pub(crate) fn run_preview(&mut self, command: PreviewCommand) {
         match command {
             PreviewCommand::Refresh => self.load_plan(),
+            PreviewCommand::Link {
+                entra_id,
+                target_id,
+            } => self
+                .preview
+                .link_by_hand(&entra_id, &target_id, &crate::links::os_user()),
+            PreviewCommand::Undo { entra_id } => self.preview.undo_link(&entra_id),
             PreviewCommand::Export(format) => {
                 let Some(plan) = self.preview.plan.done().cloned() else {
                     return;

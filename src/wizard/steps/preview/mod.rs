@@ -1,25 +1,32 @@
 //! Step 5, the dry-run preview: the engine's real [`Plan`] for the settings so far. Counts, a tree
 //! of target groups with each user's action, field-level changes, warnings, a blocked plan shown
 //! plainly with what it would take to proceed, filters by action, and export to CSV or JSON
-//! through a native save dialog.
+//! through a native save dialog. A skipped user can be linked by hand to an account ([`resolve`]).
 
 pub(crate) mod effects;
+pub mod resolve;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use egui::{CollapsingHeader, Color32, Frame, Grid, RichText, ScrollArea, Stroke, Ui};
 
+use self::resolve::{Basis, PreviewLink, Resolver};
 use super::pairing::widgets::thousands;
 use crate::sync::{Action, ActionKind, Blocked, Plan};
 use crate::wizard::jobs::Load;
 
 /// What the preview asks the app to do after the frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PreviewCommand {
     /// Plan again (the administrator pressed *Refresh*).
     Refresh,
     /// Ask for a file name with a native save dialog, then write [`export`] there.
     Export(ExportFormat),
+    /// *Link to this account*: link a skipped Entra user to this target user by hand.
+    Link { entra_id: String, target_id: String },
+    /// *Undo this link*: take back a link made here.
+    Undo { entra_id: String },
 }
 
 /// The export formats.
@@ -59,6 +66,12 @@ pub struct PreviewStep {
     pub plan: Load<Plan>,
     /// The filters and the tree's state.
     pub view: PreviewView,
+    /// What the plan was made from (for the candidate accounts of a skipped user).
+    pub basis: Option<Arc<Basis>>,
+    /// Links made by hand here, recorded in the state at Finish.
+    pub decisions: Vec<PreviewLink>,
+    /// Why the last link by hand was refused (or taken back), in words.
+    pub link_notice: Option<String>,
 }
 
 /// The view state of step 5: which action kinds show, how many rows each group shows, and the
@@ -70,6 +83,8 @@ pub struct PreviewView {
     /// Rows shown per group beyond [`ROWS_PER_GROUP`], by group key.
     shown: HashMap<String, usize>,
     tree: Tree,
+    /// The search term under each skipped user, by Entra id.
+    search: HashMap<String, String>,
 }
 
 /// The plan's actions by target group, in name order with "No group" last.
@@ -225,6 +240,12 @@ impl PreviewStep {
             blocked_ui(ui, blocked);
             ui.add_space(6.0);
         }
+        if let Some(notice) = &self.link_notice {
+            callout(ui, ui.visuals().warn_fg_color, |ui| {
+                ui.label(notice);
+            });
+            ui.add_space(6.0);
+        }
         summary_ui(ui, plan);
         ui.add_space(6.0);
         filters_ui(ui, plan, &mut self.view.hidden);
@@ -245,12 +266,18 @@ impl PreviewStep {
                     ));
                 }
                 let view = &mut self.view;
+                let mut resolver = Resolver {
+                    basis: self.basis.as_deref(),
+                    decisions: &self.decisions,
+                    search: &mut view.search,
+                    commands: &mut commands,
+                };
                 for group in &view.tree.groups {
                     let shown = view
                         .shown
                         .entry(group.name.clone())
                         .or_insert(ROWS_PER_GROUP);
-                    group_ui(ui, plan, group, &view.hidden, shown);
+                    group_ui(ui, plan, group, &view.hidden, shown, &mut resolver);
                 }
             });
         commands
@@ -364,7 +391,14 @@ fn warnings_ui(ui: &mut Ui, plan: &Plan) {
     });
 }
 
-fn group_ui(ui: &mut Ui, plan: &Plan, group: &GroupNode, hidden: &[ActionKind], shown: &mut usize) {
+fn group_ui(
+    ui: &mut Ui,
+    plan: &Plan,
+    group: &GroupNode,
+    hidden: &[ActionKind],
+    shown: &mut usize,
+    resolver: &mut Resolver<'_>,
+) {
     let visible: usize = ActionKind::ALL
         .iter()
         .enumerate()
@@ -396,6 +430,7 @@ fn group_ui(ui: &mut Ui, plan: &Plan, group: &GroupNode, hidden: &[ActionKind], 
                 }
                 if drawn < *shown {
                     action_ui(ui, action);
+                    resolver.below(ui, action);
                     drawn += 1;
                 } else {
                     rest = visible - drawn;

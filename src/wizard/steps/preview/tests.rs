@@ -356,3 +356,306 @@ fn export_writes_the_plan_as_csv_or_json() {
     assert_eq!(ExportFormat::Csv.extension(), "csv");
     assert_eq!(ExportFormat::Json.extension(), "json");
 }
+
+/// ann (Support) matches two accounts by email, so R2 skips her; a third account matches
+/// nobody. The step shows the plan made from this basis.
+fn ambiguous_step() -> PreviewStep {
+    let settings = settings("");
+    let mut source = SourceSnapshot::default();
+    let mut target = TargetSnapshot::default();
+    for (id, name, target_id, target_name) in [
+        (SUPPORT, "Support", "tier-1", "Tier 1"),
+        (SALES, "Sales", "tier-2", "Tier 2"),
+    ] {
+        source.groups.insert(
+            id.into(),
+            SourceGroup {
+                id: id.into(),
+                display_name: name.into(),
+                created: Some("2020-01-01T00:00:00Z".into()),
+                members: BTreeSet::new(),
+            },
+        );
+        target.groups.insert(
+            target_id.into(),
+            TargetGroup {
+                id: target_id.into(),
+                display_name: target_name.into(),
+                members: BTreeSet::new(),
+            },
+        );
+    }
+    let ann = source_user("u-ann", "ann", "Agent");
+    source
+        .groups
+        .get_mut(SUPPORT)
+        .unwrap()
+        .members
+        .insert(ann.id.clone());
+    source.users.insert(ann.id.clone(), ann);
+    for (id, user_name, email) in [
+        ("t-1", "ann.first", "ann@contoso.example"),
+        ("t-2", "ann.second", "ann@contoso.example"),
+        ("t-3", "zoe.other", "zoe@contoso.example"),
+    ] {
+        target.users.insert(
+            id.into(),
+            TargetUser {
+                id: id.into(),
+                user_name: user_name.into(),
+                emails: vec![email.into()],
+                active: true,
+                ..TargetUser::default()
+            },
+        );
+    }
+    let mut step = PreviewStep {
+        basis: Some(std::sync::Arc::new(resolve::Basis {
+            settings,
+            source,
+            target,
+            links: Links::new(),
+        })),
+        ..PreviewStep::default()
+    };
+    step.replan();
+    step
+}
+
+/// A harness that applies the link commands to the step, as the wizard's effects do.
+fn linking_harness(step: PreviewStep) -> Harness<'static, State> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1024.0, 700.0))
+        .build_ui_state(
+            |ui, state: &mut State| {
+                for command in state.step.ui(ui) {
+                    match &command {
+                        PreviewCommand::Link {
+                            entra_id,
+                            target_id,
+                        } => state.step.link_by_hand(entra_id, target_id, "alice"),
+                        PreviewCommand::Undo { entra_id } => state.step.undo_link(entra_id),
+                        _ => {}
+                    }
+                    state.commands.push(command);
+                }
+            },
+            State {
+                step,
+                commands: Vec::new(),
+            },
+        );
+    harness.run();
+    harness
+}
+
+fn ann_action(step: &PreviewStep) -> Action {
+    let plan = step.plan.done().expect("a plan");
+    plan.actions
+        .iter()
+        .find(|a| a.entra_id == "u-ann")
+        .cloned()
+        .expect("an action for ann")
+}
+
+#[test]
+fn a_skipped_user_is_linked_by_hand_from_its_candidates_and_the_plan_is_refreshed() {
+    let mut harness = linking_harness(ambiguous_step());
+    assert_eq!(ann_action(&harness.state().step).kind, ActionKind::Skip);
+    let ambiguous =
+        |h: &Harness<'_, State>| h.query_all_by_label_contains("ambiguous-match").count();
+    assert!(ambiguous(&harness) > 0);
+
+    harness
+        .get_by_label("Choose the account for ann@contoso.example (2 matching)")
+        .click();
+    harness.run();
+    // The two accounts R2 would not choose between, each with its button; not the third.
+    assert!(harness.query_by_label("ann.first").is_some());
+    assert!(harness.query_by_label("zoe.other").is_none());
+    let buttons: Vec<_> = harness.query_all_by_label("Link to this account").collect();
+    assert_eq!(buttons.len(), 2);
+    buttons[1].click();
+    harness.run();
+
+    let step = &harness.state().step;
+    let linked = ann_action(step);
+    assert_eq!(
+        (
+            linked.kind,
+            linked.target_user_id.as_deref(),
+            linked.reason.as_str()
+        ),
+        (ActionKind::Link, Some("t-2"), "linked by hand by alice")
+    );
+    assert!(step.plan.done().unwrap().warnings.is_empty());
+    assert_eq!(step.decisions.len(), 1);
+    assert!(step.decisions[0].link.is_pending_manual());
+    assert_eq!(ambiguous(&harness), 0);
+    assert!(
+        harness
+            .query_by_label_contains("Linked by hand here to ann.second")
+            .is_some()
+    );
+
+    // Taken back: skipped again.
+    harness.get_by_label("Undo this link").click();
+    harness.run();
+    assert_eq!(ann_action(&harness.state().step).kind, ActionKind::Skip);
+    assert!(harness.state().step.decisions.is_empty());
+}
+
+#[test]
+fn a_search_finds_any_account_and_a_second_link_for_the_user_is_refused() {
+    let mut harness = linking_harness(ambiguous_step());
+    harness
+        .get_by_label("Choose the account for ann@contoso.example (2 matching)")
+        .click();
+    harness.run();
+    harness
+        .get_by_label("Search the application's users:")
+        .focus();
+    harness.run();
+    harness
+        .get_by_label("Search the application's users:")
+        .type_text("ZOE");
+    harness.run();
+    assert!(harness.query_by_label("zoe.other").is_some());
+    assert_eq!(
+        harness.query_all_by_label("Link to this account").count(),
+        3
+    );
+    // Linking to an account R2 never matched is the administrator's call.
+    harness
+        .query_all_by_label("Link to this account")
+        .last()
+        .unwrap()
+        .click();
+    harness.run();
+    assert_eq!(
+        ann_action(&harness.state().step).target_user_id.as_deref(),
+        Some("t-3")
+    );
+    // A second decision for the same user is refused, in words.
+    harness
+        .state_mut()
+        .step
+        .link_by_hand("u-ann", "t-1", "alice");
+    harness.run();
+    let notice = harness.state().step.link_notice.clone().unwrap();
+    assert!(
+        notice.contains("already linked to target user t-3"),
+        "{notice}"
+    );
+}
+
+#[test]
+fn a_link_made_in_the_preview_is_recorded_at_finish_and_the_first_sync_honours_it() {
+    use crate::wizard::step::Step;
+    use crate::wizard::tests::{click, demo_at, harness as wizard_harness, runtime, settle};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = wizard_harness(demo_at(tmp.path(), &rt, Step::Preview));
+    settle(&mut h);
+    let plan = h.state().preview.plan.done().cloned().expect("a plan");
+    let ann = plan
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionKind::Create)
+        .expect("the demo creates users")
+        .clone();
+    // Two accounts made in the application by someone else, both with her email: R2 skips her.
+    let demo = h.state().demo.as_ref().unwrap();
+    let mut accounts: Vec<String> = ["first", "second"]
+        .iter()
+        .map(|n| {
+            demo.scim
+                .add_user(serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("account.{n}"),
+                    "emails": [{"value": ann.email, "type": "work", "primary": true}],
+                    "active": true,
+                }))
+                .unwrap()
+        })
+        .collect();
+    accounts.sort();
+    click(&mut h, "Refresh");
+    settle(&mut h);
+    let action_for = |h: &Harness<'_, crate::wizard::shell::Wizard>| {
+        h.state()
+            .preview
+            .plan
+            .done()
+            .and_then(|p| p.actions.iter().find(|a| a.entra_id == ann.entra_id))
+            .cloned()
+            .expect("an action for the user")
+    };
+    assert_eq!(action_for(&h).kind, ActionKind::Skip);
+
+    click(
+        &mut h,
+        &format!(
+            "Choose the account for {} (2 matching)",
+            ann.user_principal_name
+        ),
+    );
+    // Candidates are listed by account id: the second button links the second id.
+    h.query_all_by_label("Link to this account")
+        .nth(1)
+        .unwrap()
+        .scroll_to_me();
+    h.run_steps(6);
+    h.query_all_by_label("Link to this account")
+        .nth(1)
+        .unwrap()
+        .click();
+    h.run_steps(3);
+    let linked = action_for(&h);
+    assert_eq!(
+        (linked.kind, linked.target_user_id.as_deref()),
+        (ActionKind::Link, Some(accounts[1].as_str()))
+    );
+
+    click(&mut h, "Next");
+    assert_eq!(h.state().step, Step::Finish);
+    click(&mut h, "Finish");
+    settle(&mut h);
+    let report = h.state().finish.report.done().cloned().expect("finished");
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l.name == "link by hand" && l.ok && l.detail.contains(&accounts[1])),
+        "{:?}",
+        report.lines
+    );
+    assert!(
+        matches!(
+            report.first_sync,
+            Some(crate::wizard::steps::finish::FirstSync::Applied { failed: 0, .. })
+        ),
+        "{:?}",
+        report.first_sync
+    );
+    // The first sync wrote the link: externalId on the chosen account, and the state keeps
+    // who made it.
+    let demo = h.state().demo.as_ref().unwrap();
+    assert_eq!(
+        demo.scim.user(&accounts[1]).unwrap()["externalId"],
+        ann.entra_id.as_str()
+    );
+    assert!(demo.scim.user(&accounts[0]).unwrap()["externalId"].is_null());
+    let store = crate::state::StateStore::open(&report.state_path).unwrap();
+    let link = store.links().unwrap()[&ann.entra_id].clone();
+    assert_eq!(link.target_id, accounts[1]);
+    assert!(link.manual.is_some() && !link.is_pending_manual());
+    let triggers: Vec<String> = store
+        .history(10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.trigger)
+        .collect();
+    assert_eq!(triggers, ["wizard", "link"], "newest first");
+}

@@ -1,18 +1,23 @@
-//! Step 4, search and confirm: an attribute, an operator and a term narrow which members of the
-//! paired groups are synchronized (they become the config's `[[scope]]` rules); the matching users
-//! are counted and listed live. Next asks "Synchronize N users from M groups?" in a confirmation
+//! Step 4, search and confirm: criteria (an attribute, an operator and a term each; every one must
+//! match) and the guests switch narrow which members of the paired groups are synchronized (they
+//! become the config's `[[scope]]` rules and `policy.include_guests`); the matching users are
+//! counted and listed live. Next asks "Synchronize N users from M groups?" in a confirmation
 //! dialog; the step returns [`SearchCommand::Confirmed`] when the administrator agrees.
 
+mod criteria;
 mod effects;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use egui::{ComboBox, Id, Label, Modal, RichText, TextEdit, Ui};
+use egui::{Id, Label, Modal, RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
+pub use criteria::{Criterion, attribute_label};
+use criteria::{attribute_in_sentence, criteria_ui, guests_ui, operator_text, rules_text};
+
 use super::pairing::widgets::{row_height, thousands};
-use crate::config::{ScopeAttribute, ScopeOperator, ScopeRule};
+use crate::config::{ConfigFile, ScopeAttribute, ScopeRule};
 use crate::sync::{SourceSnapshot, SourceUser, matches_scope, scope_value};
 use crate::wizard::jobs::{Load, Task};
 
@@ -30,10 +35,10 @@ pub enum SearchCommand {
 pub struct SearchStep {
     /// Members of the paired groups, read when the step opens: the load's status and its data.
     pub source: Load<SourceSnapshot>,
-    pub attribute: ScopeAttribute,
-    pub operator: ScopeOperator,
-    /// Empty: every member of the paired groups is in scope.
-    pub term: String,
+    /// The criteria rows; rows with an empty term are left out (none: every member is in scope).
+    pub criteria: Vec<Criterion>,
+    /// `policy.include_guests`: whether guest accounts of the paired groups are synchronized.
+    pub include_guests: bool,
     /// Set by [`SearchStep::ask_confirmation`] (the app's Next button); the dialog shows while true.
     pub confirming: bool,
     /// How many users the sync will act on (the N of the confirmation), counted from the plan
@@ -48,9 +53,8 @@ impl Default for SearchStep {
     fn default() -> Self {
         Self {
             source: Load::default(),
-            attribute: ScopeAttribute::Department,
-            operator: ScopeOperator::Contains,
-            term: String::new(),
+            criteria: vec![Criterion::default()],
+            include_guests: true,
             confirming: false,
             acted_on: Task::Idle,
             view: SearchView::default(),
@@ -58,8 +62,8 @@ impl Default for SearchStep {
     }
 }
 
-/// The view state of step 4: the users matching the criterion, recomputed only when the
-/// attribute, the operator, the term or the source changes.
+/// The view state of step 4: the users matching the criteria, recomputed only when the
+/// criteria, the guests switch or the source changes.
 #[derive(Clone, Debug, Default)]
 pub struct SearchView {
     /// What the cache holds: see [`Key`].
@@ -68,10 +72,12 @@ pub struct SearchView {
     order: Vec<String>,
     /// The source the order was built for.
     order_source: Option<u64>,
-    /// Ids of the matching users, in `order`.
+    /// Ids of the matching users, in `order` (guests left out when they are excluded).
     matches: Vec<String>,
     /// How many of the matches have a disabled account.
     disabled: usize,
+    /// How many members matching the criteria are guests (included in `matches` or not).
+    guests: usize,
     /// Confirm had the focus once it could take it (it is disabled while counting).
     confirm_focused: bool,
     /// The dialog was on screen last frame (so focus goes to Confirm only when it opens).
@@ -85,9 +91,8 @@ pub struct SearchView {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Key {
     source: u64,
-    attribute: ScopeAttribute,
-    operator: ScopeOperator,
-    term: String,
+    rules: Vec<ScopeRule>,
+    include_guests: bool,
 }
 
 fn fingerprint(source: &SourceSnapshot) -> u64 {
@@ -104,7 +109,7 @@ fn fingerprint(source: &SourceSnapshot) -> u64 {
 
 impl SearchView {
     /// Brings the matches up to date; returns whether they were recomputed.
-    fn update(&mut self, source: &SourceSnapshot, rules: &[ScopeRule], key: Key) -> bool {
+    fn update(&mut self, source: &SourceSnapshot, key: Key) -> bool {
         if self.key.as_ref() == Some(&key) {
             return false;
         }
@@ -118,14 +123,22 @@ impl SearchView {
             self.order = order.into_iter().map(|(_, id)| id.to_owned()).collect();
             self.order_source = Some(key.source);
         }
+        self.guests = 0;
         self.matches = self
             .order
             .iter()
             .filter(|id| {
-                source
-                    .users
-                    .get(id.as_str())
-                    .is_some_and(|u| matches_scope(u, rules))
+                let Some(user) = source.users.get(id.as_str()) else {
+                    return false;
+                };
+                if !matches_scope(user, &key.rules) {
+                    return false;
+                }
+                if user.is_guest() {
+                    self.guests += 1;
+                    return key.include_guests;
+                }
+                true
             })
             .cloned()
             .collect();
@@ -151,18 +164,6 @@ fn display_name(user: &SourceUser) -> &str {
         .unwrap_or(&user.user_principal_name)
 }
 
-/// The operator as a person reads it.
-fn operator_text(operator: ScopeOperator) -> &'static str {
-    match operator {
-        ScopeOperator::Equals => "equals",
-        ScopeOperator::NotEquals => "does not equal",
-        ScopeOperator::Contains => "contains",
-        ScopeOperator::NotContains => "does not contain",
-        ScopeOperator::StartsWith => "starts with",
-        ScopeOperator::EndsWith => "ends with",
-    }
-}
-
 fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
@@ -172,16 +173,22 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 impl SearchStep {
-    /// The `[[scope]]` rules the step stands for (none when the term is empty).
+    /// The `[[scope]]` rules the step stands for: one per criterion whose term is filled in.
     pub fn scope_rules(&self) -> Vec<ScopeRule> {
-        if self.term.trim().is_empty() {
-            return Vec::new();
+        self.criteria.iter().filter_map(Criterion::rule).collect()
+    }
+
+    /// Shows what an opened config holds: its `[[scope]]` rules (when `with_scope`; the demo's
+    /// config is not taken over there) and `policy.include_guests`.
+    pub fn load_config(&mut self, file: &ConfigFile, with_scope: bool) {
+        if with_scope {
+            self.criteria = file.scope.iter().map(Criterion::from).collect();
+            if self.criteria.is_empty() {
+                self.criteria.push(Criterion::default());
+            }
         }
-        vec![ScopeRule {
-            attribute: self.attribute,
-            operator: self.operator,
-            value: self.term.trim().to_owned(),
-        }]
+        self.include_guests = file.policy.include_guests;
+        self.view = SearchView::default();
     }
 
     /// Shows a newly read snapshot of the paired groups' members (this also clears the cached
@@ -202,23 +209,38 @@ impl SearchStep {
                     .into(),
             );
         }
+        let rules = self.scope_rules();
         let any = match &self.view.key {
             Some(key) if *key == self.key(source) => !self.view.matches.is_empty(),
-            _ => {
-                let rules = self.scope_rules();
-                source.users.values().any(|u| matches_scope(u, &rules))
-            }
+            _ => source
+                .users
+                .values()
+                .any(|u| matches_scope(u, &rules) && (self.include_guests || !u.is_guest())),
         };
-        if !any {
-            return Err(format!(
+        if any {
+            return Ok(());
+        }
+        let any_guest = source
+            .users
+            .values()
+            .any(|u| u.is_guest() && matches_scope(u, &rules));
+        Err(match rules.as_slice() {
+            _ if any_guest => "Every member that matches is a guest, and guests are left out: \
+                               tick Include guests, or change the criteria."
+                .to_owned(),
+            [rule] => format!(
                 "No member of the paired groups has a {} that {} “{}”: change the term, or \
                  clear it to synchronize every member.",
-                self.attribute,
-                operator_text(self.operator),
-                self.term.trim()
-            ));
-        }
-        Ok(())
+                attribute_in_sentence(rule.attribute),
+                operator_text(rule.operator),
+                rule.value
+            ),
+            rules => format!(
+                "No member of the paired groups matches every criterion ({}): change or \
+                 remove a criterion.",
+                rules_text(rules)
+            ),
+        })
     }
 
     /// Opens the confirmation dialog (the app calls this when Next is pressed on this step).
@@ -243,10 +265,9 @@ impl SearchStep {
     fn key(&self, source: &SourceSnapshot) -> Key {
         Key {
             source: fingerprint(source),
-            attribute: self.attribute,
-            operator: self.operator,
-            // Only what the rule would hold: the trimmed term.
-            term: self.term.trim().to_owned(),
+            // Only what the rules would hold: trimmed terms, empty rows left out.
+            rules: self.scope_rules(),
+            include_guests: self.include_guests,
         }
     }
 
@@ -256,8 +277,7 @@ impl SearchStep {
         };
         let key = self.key(source);
         if self.view.key.as_ref() != Some(&key) {
-            let rules = self.scope_rules();
-            self.view.update(source, &rules, key);
+            self.view.update(source, key);
         }
     }
 
@@ -266,11 +286,15 @@ impl SearchStep {
     pub fn ui(&mut self, ui: &mut Ui) -> Vec<SearchCommand> {
         let mut commands = Vec::new();
         ui.label(
-            "Only the members of the paired groups that match this criterion are synchronized. \
+            "Only the members of the paired groups that match every criterion are synchronized. \
              Leave the term empty to synchronize every member.",
         );
         ui.add_space(6.0);
-        self.criterion_ui(ui);
+        criteria_ui(ui, &mut self.criteria);
+        ui.add_space(4.0);
+        // The guest count below is for the criteria as just edited.
+        self.refresh();
+        guests_ui(ui, &mut self.include_guests, self.view.guests);
         ui.add_space(6.0);
 
         if self.source.done().is_none() {
@@ -309,7 +333,12 @@ impl SearchStep {
         }
         ui.label(RichText::new(count).strong());
         ui.add_space(4.0);
-        users_table_ui(ui, source, &view.matches, self.attribute);
+        // The column beside the names shows what the first criterion tests.
+        let attribute = self
+            .scope_rules()
+            .first()
+            .map_or(ScopeAttribute::Department, |r| r.attribute);
+        users_table_ui(ui, source, &view.matches, attribute);
 
         let groups = source.groups.len();
         if !self.confirming {
@@ -318,42 +347,6 @@ impl SearchStep {
             commands.push(SearchCommand::Confirmed);
         }
         commands
-    }
-
-    fn criterion_ui(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
-            let label = ui.label("Attribute");
-            ComboBox::from_id_salt("scope-attribute")
-                .selected_text(self.attribute.as_str())
-                .width(150.0)
-                .show_ui(ui, |ui| {
-                    for &attribute in ScopeAttribute::ALL {
-                        ui.selectable_value(&mut self.attribute, attribute, attribute.as_str());
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.add_space(8.0);
-            let label = ui.label("Operator");
-            ComboBox::from_id_salt("scope-operator")
-                .selected_text(operator_text(self.operator))
-                .width(130.0)
-                .show_ui(ui, |ui| {
-                    for &operator in ScopeOperator::ALL {
-                        ui.selectable_value(&mut self.operator, operator, operator_text(operator));
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.add_space(8.0);
-            let label = ui.label("Term");
-            ui.add(
-                TextEdit::singleline(&mut self.term)
-                    .hint_text("e.g. Support (any case)")
-                    .desired_width(220.0),
-            )
-            .labelled_by(label.id);
-        });
     }
 
     /// The modal dialog; returns true when the administrator confirmed. `enabled_matches` is N
@@ -372,14 +365,16 @@ impl SearchStep {
             ),
             None => "Counting the users the sync will act on…".to_owned(),
         };
-        let scope = match self.scope_rules().first() {
-            Some(rule) => format!(
-                "Members of the paired groups whose {} {} “{}”.",
-                rule.attribute,
-                operator_text(rule.operator),
-                rule.value
-            ),
-            None => "Every member of the paired groups.".to_owned(),
+        let rules = self.scope_rules();
+        let scope = if rules.is_empty() {
+            "Every member of the paired groups.".to_owned()
+        } else {
+            format!("Members of the paired groups whose {}.", rules_text(&rules))
+        };
+        let guests = if self.include_guests {
+            "Guests are included."
+        } else {
+            "Guests are left out."
         };
         let already_open = self.view.dialog_open;
         self.view.dialog_open = true;
@@ -390,6 +385,7 @@ impl SearchStep {
             ui.label(RichText::new(&question).heading());
             ui.add_space(4.0);
             ui.label(scope);
+            ui.label(guests);
             match &self.acted_on {
                 Task::Pending => {
                     ui.spinner();
@@ -449,7 +445,7 @@ fn users_table_ui(ui: &mut Ui, source: &SourceSnapshot, ids: &[String], attribut
             for title in [
                 "Display name",
                 "User principal name",
-                attribute.as_str(),
+                attribute_label(attribute),
                 "Paired groups",
             ] {
                 header.col(|ui| {
@@ -464,11 +460,13 @@ fn users_table_ui(ui: &mut Ui, source: &SourceSnapshot, ids: &[String], attribut
                 };
                 row.col(|ui| {
                     let name = display_name(user);
-                    if user.account_enabled {
-                        ui.add(Label::new(name).truncate());
-                    } else {
-                        ui.add(Label::new(format!("{name} (disabled)")).truncate());
-                    }
+                    let text = match (user.account_enabled, user.is_guest()) {
+                        (true, false) => name.to_owned(),
+                        (true, true) => format!("{name} (guest)"),
+                        (false, false) => format!("{name} (disabled)"),
+                        (false, true) => format!("{name} (guest, disabled)"),
+                    };
+                    ui.add(Label::new(text).truncate());
                 });
                 row.col(|ui| {
                     ui.add(Label::new(&user.user_principal_name).truncate());

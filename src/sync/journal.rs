@@ -1,0 +1,150 @@
+//! [`Journal`]: what `apply()` needs from a place that remembers, so the engine does not depend on
+//! the state store, and [`RunOutcome`], how a recorded run ended. The SQLite store implements
+//! the journal (`state::journal`); apply's tests use the same store on a temporary file.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::model::{Link, Links};
+use super::plan::{Action, Summary};
+
+/// The links and run history `apply()` reads and writes. Each call is one small write; a
+/// [`Journal::batch`] groups them into one commit.
+pub trait Journal {
+    /// Why the journal could not be read or written.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Starts the record of an applying (not dry) run started by `trigger`; returns its id.
+    fn begin_run(&self, trigger: &str) -> Result<i64, Self::Error>;
+
+    /// Every link, by Entra id.
+    fn links(&self) -> Result<Links, Self::Error>;
+
+    /// The links of these Entra users only (those that have one).
+    fn links_of<'a>(
+        &self,
+        entra_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Links, Self::Error>;
+
+    /// Inserts or replaces a link.
+    fn put_link(&self, link: &Link) -> Result<(), Self::Error>;
+
+    /// Forgets a link.
+    fn remove_link(&self, entra_id: &str) -> Result<(), Self::Error>;
+
+    /// Records one action (with its result) as the `seq`th of run `run`.
+    fn record_action(&self, run: i64, seq: usize, action: &Action) -> Result<(), Self::Error>;
+
+    /// Closes run `run` with its outcome, the plan's summary and the error in words, if any.
+    fn finish_run(
+        &self,
+        run: i64,
+        outcome: RunOutcome,
+        summary: &Summary,
+        error: Option<&str>,
+    ) -> Result<(), Self::Error>;
+
+    /// Runs `f` so that everything it writes is committed together, or, when it fails, nothing.
+    fn batch<R>(&self, f: impl FnOnce() -> Result<R, Self::Error>) -> Result<R, Self::Error>;
+}
+
+/// How a recorded run ended, stored in the history (`runs.outcome`) as [`RunOutcome::as_str`]:
+/// the same strings adsync has always stored, so no schema change was needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    /// Begun and not (yet) finished: the schema's default, left by a run that was killed.
+    Running,
+    /// Every action applied.
+    Ok,
+    /// Applied, with some actions failed.
+    Partial,
+    /// Cancelled part way: some actions not run.
+    Stopped,
+    /// Stopped before its first write (a read failed or was incomplete, R10).
+    Failed,
+    /// Refused by the mass-disable guard (R11); nothing written.
+    Blocked,
+    /// Planned in dry-run mode; nothing written.
+    DryRun,
+}
+
+impl RunOutcome {
+    /// Every outcome, in the order above.
+    pub const ALL: [RunOutcome; 7] = [
+        RunOutcome::Running,
+        RunOutcome::Ok,
+        RunOutcome::Partial,
+        RunOutcome::Stopped,
+        RunOutcome::Failed,
+        RunOutcome::Blocked,
+        RunOutcome::DryRun,
+    ];
+
+    /// The string stored in the history and shown by `adsync history`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Running => "running",
+            RunOutcome::Ok => "ok",
+            RunOutcome::Partial => "partial",
+            RunOutcome::Stopped => "stopped",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Blocked => "blocked",
+            RunOutcome::DryRun => "dry-run",
+        }
+    }
+}
+
+impl fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, not `write_str`: the history table aligns it with a width.
+        f.pad(self.as_str())
+    }
+}
+
+/// A stored outcome this adsync does not know (written by a newer one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown run outcome \"{0}\" in the history (expected one of running, ok, partial, stopped, \
+     failed, blocked, dry-run); it was probably written by a newer adsync: upgrade adsync"
+)]
+pub struct UnknownOutcome(pub String);
+
+impl FromStr for RunOutcome {
+    type Err = UnknownOutcome;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownOutcome(s.to_owned()))
+    }
+}
+
+/// Compares with the stored string, so `run.outcome == "ok"` reads as it did when outcomes were
+/// strings.
+impl PartialEq<&str> for RunOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_round_trip_through_their_stored_strings() {
+        for outcome in RunOutcome::ALL {
+            assert_eq!(outcome.as_str().parse::<RunOutcome>(), Ok(outcome));
+            assert_eq!(
+                serde_json::to_value(outcome).unwrap(),
+                serde_json::json!(outcome.as_str()),
+                "JSON output shows the stored string"
+            );
+        }
+        assert_eq!(format!("{:<8}|", RunOutcome::Ok), "ok      |");
+        let unknown = "linked".parse::<RunOutcome>().unwrap_err();
+        assert!(unknown.to_string().contains("\"linked\""), "{unknown}");
+    }
+}
