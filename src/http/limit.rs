@@ -61,7 +61,15 @@ struct State {
     since_decrease: usize,
     decreases: u32,
     peak_limit: usize,
+    /// Below the limit at which the server last refused or dropped a connection attempt: growth
+    /// stops here, so the limit does not keep probing into a full backlog (each probe stalls a
+    /// request for the kernel's SYN retry). It rises by one every [`CAP_RISE_EVERY`] answers.
+    cap: f64,
+    since_cap_rise: u32,
 }
+
+/// See `State::cap`.
+const CAP_RISE_EVERY: u32 = 1000;
 
 /// An adaptive limit on requests in flight, shared by the clones of one client.
 #[derive(Debug)]
@@ -109,6 +117,8 @@ impl AdaptiveLimit {
                 since_decrease: 0,
                 decreases: 0,
                 peak_limit: start,
+                cap: ceiling as f64,
+                since_cap_rise: 0,
             }),
             freed: Notify::new(),
         }
@@ -169,7 +179,10 @@ impl AdaptiveLimit {
                 s.decreases += 1;
             };
             match (outcome, latency) {
-                (Outcome::Overloaded, _) if round_over => decrease(&mut s, 0.5),
+                (Outcome::Overloaded, _) if round_over => {
+                    s.cap = (s.limit - 1.0).max(1.0);
+                    decrease(&mut s, 0.5);
+                }
                 (Outcome::Answered, Some(latency)) => {
                     s.samples += 1;
                     let baseline = match s.baseline {
@@ -185,11 +198,21 @@ impl AdaptiveLimit {
                         latency > baseline.mul_f64(SEVERE_FACTOR) && latency >= SEVERE_FLOOR;
                     if queueing {
                         if round_over {
-                            decrease(&mut s, if dropped { 0.5 } else { 0.8 });
+                            if dropped {
+                                s.cap = (s.limit - 1.0).max(1.0);
+                                decrease(&mut s, 0.5);
+                            } else {
+                                decrease(&mut s, 0.8);
+                            }
                         }
                     } else {
                         // One more per round of `limit` answers.
-                        s.limit = (s.limit + 1.0 / s.limit).min(self.ceiling as f64);
+                        s.since_cap_rise += 1;
+                        if s.since_cap_rise >= CAP_RISE_EVERY {
+                            s.since_cap_rise = 0;
+                            s.cap = (s.cap + 1.0).min(self.ceiling as f64);
+                        }
+                        s.limit = (s.limit + 1.0 / s.limit).min(s.cap.max(1.0));
                         s.peak_limit = s.peak_limit.max(s.limit as usize);
                     }
                 }
@@ -269,6 +292,26 @@ mod tests {
             answer(&limit, Duration::from_millis(5), Outcome::Overloaded);
         }
         assert_eq!(limit.stats().limit, 1);
+    }
+
+    #[test]
+    fn after_a_dropped_attempt_growth_stops_below_where_it_happened() {
+        let limit = AdaptiveLimit::new(16);
+        for _ in 0..1000 {
+            answer(&limit, Duration::from_millis(1), Outcome::Answered);
+        }
+        assert_eq!(limit.stats().limit, 16);
+        // A SYN retry at 16 in flight: halved, and it will not grow back to 16 soon.
+        answer(&limit, Duration::from_millis(1001), Outcome::Answered);
+        for _ in 0..900 {
+            answer(&limit, Duration::from_millis(1), Outcome::Answered);
+        }
+        assert_eq!(limit.stats().limit, 15, "{:?}", limit.stats());
+        // Long quiet: the cap rises again, one step per thousand answers.
+        for _ in 0..1200 {
+            answer(&limit, Duration::from_millis(1), Outcome::Answered);
+        }
+        assert_eq!(limit.stats().limit, 16);
     }
 
     #[test]
