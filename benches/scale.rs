@@ -5,6 +5,8 @@
 //! cargo bench --bench scale -- plan               # plan() at 1k/10k/100k users
 //! cargo bench --bench scale -- sync --users 100000 --groups 20000 --runs 3
 //! cargo bench --bench scale -- incremental --runs 3
+//! cargo bench --bench scale -- interop --sizes 1000,10000 --runs 1
+//! cargo bench --bench scale -- sync --like-scim2-server --runs 1
 //! ```
 //!
 //! - `plan`: the pure `plan()` on in-memory snapshots built from a synthetic tenant (see
@@ -16,6 +18,11 @@
 //!   process over loopback: wall time, Graph and SCIM requests (the simulators' request logs),
 //!   the least number of Graph pages the read could take, peak RSS of the adsync process
 //!   (`VmHWM`, sampled; see `wait_rusage`).
+//! - `interop`: `adsync sync` three times (first sync, nothing changed, 10 users changed) into
+//!   `scim2-server` 0.8.3 started exactly as shipped, at `--sizes 1000,10000` users: wall time,
+//!   adsync's CPU and peak RSS, SCIM requests by kind from the server's access log.
+//! - `--like-scim2-server` (with `sync` or `incremental`): the simulated application takes
+//!   connections like `scim2-server` (one request per connection, one at a time, backlog 5).
 //! - `incremental`: `adsync run` as a black box; after its start-up cycle and one quiet interval,
 //!   10 users change in the simulated tenant; the cycle that picks them up is timed from its first
 //!   Graph request to its log line, with the requests on both sides.
@@ -33,7 +40,7 @@ use adsync::config::{Settings, parse_str};
 use adsync::entra::EntraUser;
 use adsync::scim::ScimUser;
 use adsync::sim::entra::EntraSim;
-use adsync::sim::scim::ScimSim;
+use adsync::sim::scim::{Behaviour, ScimSim};
 use adsync::sim::synth::{self, Synth, SynthSpec};
 use adsync::sync::{
     ActionKind, Link, Links, PlanInput, SourceGroup, SourceSnapshot, SourceUser, TargetGroup,
@@ -169,6 +176,11 @@ struct Args {
     groups: usize,
     runs: usize,
     seed: u64,
+    /// `interop`: the tenant sizes, users (groups are a fifth).
+    sizes: Vec<usize>,
+    /// `sync`, `incremental`: the simulated application behaves like scim2-server as shipped
+    /// (one request per connection, one at a time, a listen backlog of 5).
+    small_app: bool,
 }
 
 fn args() -> Args {
@@ -178,6 +190,8 @@ fn args() -> Args {
         groups: 20_000,
         runs: 3,
         seed: 8,
+        sizes: vec![1000, 10_000],
+        small_app: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -188,13 +202,24 @@ fn args() -> Args {
         };
         match a.as_str() {
             "--bench" => {}
+            "--like-scim2-server" => args.small_app = true,
             "--users" => args.users = num("--users") as usize,
             "--groups" => args.groups = num("--groups") as usize,
             "--runs" => args.runs = (num("--runs") as usize).max(1),
             "--seed" => args.seed = num("--seed"),
-            "plan" | "sync" | "incremental" => args.what.push(a),
+            "--sizes" => {
+                args.sizes = it
+                    .next()
+                    .map(|v| {
+                        v.split(',')
+                            .map(|n| n.trim().parse().expect("--sizes: numbers"))
+                            .collect()
+                    })
+                    .expect("--sizes takes a list such as 1000,10000")
+            }
+            "plan" | "sync" | "incremental" | "interop" => args.what.push(a),
             other if other.starts_with('-') => {}
-            other => panic!("unknown benchmark {other}: plan, sync or incremental"),
+            other => panic!("unknown benchmark {other}: plan, sync, incremental or interop"),
         }
     }
     if args.what.is_empty() {
@@ -213,6 +238,7 @@ fn main() {
             "plan" => bench_plan(&args),
             "sync" => bench_sync(&args),
             "incremental" => bench_incremental(&args),
+            "interop" => bench_interop(&args),
             _ => unreachable!(),
         }
     }
@@ -631,7 +657,7 @@ struct World {
 }
 
 impl World {
-    fn new(synth: &Synth, interval_secs: u64) -> Self {
+    fn new(synth: &Synth, interval_secs: u64, small_app: bool) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -640,23 +666,65 @@ impl World {
         let (entra, scim) = rt.block_on(async {
             (
                 EntraSim::start(synth.fixture.clone()).await.unwrap(),
-                ScimSim::start(synth.seed.clone()).await.unwrap(),
+                ScimSim::start_with(
+                    synth.seed.clone(),
+                    0,
+                    if small_app {
+                        Behaviour::like_scim2_server()
+                    } else {
+                        Behaviour::default()
+                    },
+                )
+                .await
+                .unwrap(),
             )
         });
         let dir = tempfile::tempdir().unwrap();
-        let secret = dir.path().join("entra-secret");
-        let token = dir.path().join("app-token");
-        for (path, value) in [(&secret, synth::CLIENT_SECRET), (&token, synth::APP_TOKEN)] {
-            std::fs::write(path, value).unwrap();
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-            }
+        let config = write_config(
+            dir.path(),
+            &entra.url(),
+            &scim.url(),
+            synth::APP_TOKEN,
+            &synth.pairs_toml(),
+            interval_secs,
+        );
+        Self {
+            rt,
+            entra,
+            scim,
+            dir,
+            config,
         }
-        let config = dir.path().join("config.toml");
-        let text = format!(
-            r#"version = 1
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        adsync_command(&self.config, self.dir.path(), args)
+    }
+}
+
+/// The config of a benchmark run in `dir`: the simulated tenant at `entra`, the application at
+/// `scim` with bearer `token` (kept in a file beside it), and `pairs`.
+fn write_config(
+    dir: &std::path::Path,
+    entra: &str,
+    scim: &str,
+    app_token: &str,
+    pairs: &str,
+    interval_secs: u64,
+) -> PathBuf {
+    let secret = dir.join("entra-secret");
+    let token = dir.join("app-token");
+    for (path, value) in [(&secret, synth::CLIENT_SECRET), (&token, app_token)] {
+        std::fs::write(path, value).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    let config = dir.join("config.toml");
+    let text = format!(
+        r#"version = 1
 [entra]
 tenant = "{domain}"
 client_id = "{client}"
@@ -678,46 +746,42 @@ interval_secs = {interval_secs}
 state_path = "{state}"
 log_dir = "{logs}"
 "#,
-            domain = synth::DOMAIN,
-            client = synth::CLIENT_ID,
-            secret = secret.display(),
-            entra = entra.url(),
-            scim = scim.url(),
-            token = token.display(),
-            pairs = synth.pairs_toml(),
-            state = dir.path().join("state.sqlite3").display(),
-            logs = dir.path().join("logs").display(),
-        );
-        std::fs::write(&config, text).unwrap();
-        Self {
-            rt,
-            entra,
-            scim,
-            dir,
-            config,
-        }
-    }
+        domain = synth::DOMAIN,
+        client = synth::CLIENT_ID,
+        secret = secret.display(),
+        token = token.display(),
+        state = dir.join("state.sqlite3").display(),
+        logs = dir.join("logs").display(),
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
 
-    fn command(&self, args: &[&str]) -> Command {
-        // ADSYNC_BENCH_WRAP=heaptrack (or `perf record -g`) runs adsync under a profiler; the
-        // numbers printed are then the profiler's, not adsync's.
-        let mut cmd = match std::env::var("ADSYNC_BENCH_WRAP") {
-            Ok(wrap) if !wrap.trim().is_empty() => {
-                let mut words = wrap.split_whitespace();
-                let mut cmd = Command::new(words.next().unwrap());
-                cmd.args(words).arg(adsync_binary());
-                cmd
-            }
-            _ => Command::new(adsync_binary()),
-        };
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("RUST_LOG")
-            .env("HOME", self.dir.path());
-        cmd
-    }
+/// `adsync --config CONFIG ARGS` in `dir`.
+///
+/// `ADSYNC_BENCH_BIN` runs another build of adsync (an earlier commit's, to measure a change
+/// before and after); `ADSYNC_BENCH_WRAP=heaptrack` (or `perf record -g`) runs adsync under a
+/// profiler, and the numbers printed are then the profiler's, not adsync's.
+fn adsync_command(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> Command {
+    let binary = std::env::var_os("ADSYNC_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(adsync_binary);
+    let mut cmd = match std::env::var("ADSYNC_BENCH_WRAP") {
+        Ok(wrap) if !wrap.trim().is_empty() => {
+            let mut words = wrap.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap());
+            cmd.args(words).arg(binary);
+            cmd
+        }
+        _ => Command::new(binary),
+    };
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("HOME", dir);
+    cmd
 }
 
 /// Waits for a child and returns (exit code, peak RSS in KiB).
@@ -729,6 +793,14 @@ log_dir = "{logs}"
 /// 160 MiB at 20,000 users.
 #[cfg(unix)]
 fn wait_rusage(child: &mut std::process::Child) -> (i32, u64) {
+    let (code, peak, _) = wait_usage(child);
+    (code, peak)
+}
+
+/// [`wait_rusage`], and the CPU time (user + system) the child used, from `wait4` (which is
+/// right for CPU; only its `ru_maxrss` is not).
+#[cfg(unix)]
+fn wait_usage(child: &mut std::process::Child) -> (i32, u64, Duration) {
     let pid = child.id() as libc::pid_t;
     let status_file = format!("/proc/{pid}/status");
     let hwm_kib = |text: &str| -> Option<u64> {
@@ -738,14 +810,18 @@ fn wait_rusage(child: &mut std::process::Child) -> (i32, u64) {
     let mut peak = 0u64;
     loop {
         let mut status = 0;
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if r == pid {
             let code = if libc::WIFEXITED(status) {
                 libc::WEXITSTATUS(status)
             } else {
                 -1
             };
-            return (code, peak);
+            let time = |t: libc::timeval| {
+                Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+            };
+            return (code, peak, time(usage.ru_utime) + time(usage.ru_stime));
         }
         assert_eq!(r, 0, "waitpid failed");
         if let Some(kib) = std::fs::read_to_string(&status_file)
@@ -826,6 +902,11 @@ fn bench_sync(args: &Args) {
         "== adsync sync: first full sync, {} users / {} groups, release binary, {} runs ==",
         spec.users, spec.groups, args.runs
     );
+    if args.small_app {
+        println!(
+            "the application takes connections like scim2-server: one request each, one at a time, backlog 5"
+        );
+    }
     let synth = synth::generate(spec);
     let minimum = synth.minimum_member_pages();
     println!(
@@ -837,7 +918,7 @@ fn bench_sync(args: &Args) {
     let mut walls = Vec::new();
     let mut rss = Vec::new();
     for run in 1..=args.runs {
-        let world = World::new(&synth, 60);
+        let world = World::new(&synth, 60, args.small_app);
         let out = world.dir.path().join("sync.json");
         let start = Instant::now();
         let mut child = world
@@ -973,7 +1054,7 @@ fn bench_incremental(args: &Args) {
     let mut scims = Vec::new();
     let mut rss = Vec::new();
     for run in 1..=args.runs {
-        let world = World::new(&synth, 5);
+        let world = World::new(&synth, 5, args.small_app);
         let mut child = world
             .command(&["run"])
             .stdout(Stdio::null())
@@ -1058,4 +1139,259 @@ fn bench_incremental(args: &Args) {
         fmt_stat(&scims, "", 0),
         fmt_stat(&rss, "MiB", 0)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Into scim2-server, started exactly as its package ships it.
+
+/// `scim2-server` from the Python environment the interop tests make (`target/scim-venv`), or
+/// `$SCIM2_SERVER`.
+fn scim2_server_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("SCIM2_SERVER") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/scim-venv/bin/scim2-server");
+    assert!(
+        venv.exists(),
+        "{} is missing: run the interop tests once (cargo nextest run -E 'test(/scim2_server/)'), \
+         which install scim2-server 0.8.3 there, or set SCIM2_SERVER to its path",
+        venv.display()
+    );
+    venv
+}
+
+/// Requests by `METHOD Resource` from scim2-server's access log on stderr (wsgiref writes one
+/// line per request: `127.0.0.1 - - [date] "POST /v2/Users HTTP/1.1" 201 811`).
+type Counts = std::sync::Arc<std::sync::Mutex<BTreeMap<String, usize>>>;
+
+struct Scim2Server {
+    child: std::process::Child,
+    url: String,
+    counts: Counts,
+}
+
+impl Drop for Scim2Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Scim2Server {
+    fn start(token: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(scim2_server_bin())
+            .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--bearer-token", token])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start scim2-server");
+        let counts = Counts::default();
+        let stderr = child.stderr.take().unwrap();
+        let sink = counts.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let Some(request) = line.split('"').nth(1) else {
+                    continue;
+                };
+                let mut words = request.split_whitespace();
+                let (Some(method), Some(path)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                let resource = path
+                    .trim_start_matches("/v2/")
+                    .split(['/', '?'])
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                *sink
+                    .lock()
+                    .unwrap()
+                    .entry(format!("{method} {resource}"))
+                    .or_insert(0) += 1;
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "scim2-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/v2"),
+            counts,
+        }
+    }
+
+    /// The requests counted since the last call.
+    fn take_counts(&self) -> BTreeMap<String, usize> {
+        // The log line comes after the answer: give the reader a moment to catch up.
+        std::thread::sleep(Duration::from_millis(200));
+        std::mem::take(&mut *self.counts.lock().unwrap())
+    }
+}
+
+/// Creates the pairs' target groups in the (empty) application; returns the pairs with their ids.
+fn create_target_groups(
+    synth: &Synth,
+    url: &str,
+    token: &str,
+    rt: &tokio::runtime::Runtime,
+) -> String {
+    let client = reqwest::Client::new();
+    let mut pairs = synth.pairs_toml();
+    let mut done = HashMap::new();
+    for pair in &synth.pairs {
+        if done.contains_key(&pair.target_group_id) {
+            continue;
+        }
+        let created: Value = rt.block_on(async {
+            client
+                .post(format!("{url}/Groups"))
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .json(&json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": pair.target_group_name,
+                }))
+                .send()
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        let id = created["id"].as_str().unwrap().to_owned();
+        pairs = pairs.replace(
+            &format!("\"{}\"", pair.target_group_id),
+            &format!("\"{id}\""),
+        );
+        done.insert(pair.target_group_id.clone(), id);
+    }
+    pairs
+}
+
+fn bench_interop(args: &Args) {
+    for &users in &args.sizes {
+        let spec = SynthSpec {
+            users,
+            groups: (users / 5).max(10),
+            seed: args.seed,
+        };
+        println!();
+        println!(
+            "== adsync sync into scim2-server (started as shipped), {} users / {} groups, {} runs ==",
+            spec.users, spec.groups, args.runs
+        );
+        let synth = synth::generate(spec);
+        let candidates: Vec<String> = synth
+            .fixture
+            .users
+            .iter()
+            .filter(|u| u["accountEnabled"] == true)
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect();
+        let step = (candidates.len() / 10).max(1);
+        // phase → (walls, CPU times, peak RSS), one per run.
+        let mut stats: BTreeMap<&str, [Vec<f64>; 3]> = BTreeMap::new();
+        for run in 1..=args.runs {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let entra = rt.block_on(EntraSim::start(synth.fixture.clone())).unwrap();
+            let token = format!("bench-{}", uuid::Uuid::new_v4().simple());
+            let app = Scim2Server::start(&token);
+            let pairs = create_target_groups(&synth, &app.url, &token, &rt);
+            let dir = tempfile::tempdir().unwrap();
+            let config = write_config(dir.path(), &entra.url(), &app.url, &token, &pairs, 60);
+            app.take_counts();
+            for phase in ["first sync", "no change", "10 changed"] {
+                if phase == "10 changed" {
+                    for (n, id) in candidates.iter().step_by(step).take(10).enumerate() {
+                        entra.update_user(
+                            id,
+                            json!({"jobTitle": format!("Acting Lead {run}-{n}"), "officeLocation": "HQ-9/900"}),
+                        );
+                    }
+                }
+                entra.log().clear();
+                let out = dir.path().join("sync.json");
+                let start = Instant::now();
+                let mut child = adsync_command(&config, dir.path(), &["sync", "--format", "json"])
+                    .stdout(std::fs::File::create(&out).unwrap())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let stderr = child.stderr.take().unwrap();
+                let errors = std::thread::spawn(move || {
+                    let mut text = String::new();
+                    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                        if text.len() < 4000 {
+                            text.push_str(&line);
+                            text.push('\n');
+                        }
+                    }
+                    text
+                });
+                let (code, peak_kib, cpu) = wait_usage(&mut child);
+                let wall = start.elapsed();
+                let errors = errors.join().unwrap();
+                let report: Value =
+                    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap_or(Value::Null);
+                let failed = report["actions"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|x| x["result"]["status"] == "failed")
+                            .count()
+                    })
+                    .unwrap_or(0);
+                let scim = app.take_counts();
+                let graph = graph_counts(&entra);
+                println!(
+                    "run {run}, {phase}: exit {code}, wall {:.2} s, adsync CPU {:.2} s, peak RSS {:.0} MiB, load {}",
+                    wall.as_secs_f64(),
+                    cpu.as_secs_f64(),
+                    peak_kib as f64 / 1024.0,
+                    load()
+                );
+                println!("  summary: {}; failed actions: {failed}", report["summary"]);
+                println!(
+                    "  SCIM: {} requests [{}]",
+                    scim.values().sum::<usize>(),
+                    show(&scim)
+                );
+                println!(
+                    "  Graph: {} requests [{}]",
+                    graph_total(&graph),
+                    show(&graph)
+                );
+                if code != 0 {
+                    println!("  stderr: {errors}");
+                }
+                let entry = stats.entry(phase).or_default();
+                entry[0].push(wall.as_secs_f64());
+                entry[1].push(cpu.as_secs_f64());
+                entry[2].push(peak_kib as f64 / 1024.0);
+            }
+            rt.block_on(entra.stop());
+        }
+        for (phase, [walls, cpus, rss]) in &stats {
+            println!(
+                "interop {users} users, {phase}: wall {}; CPU {}; peak RSS {}",
+                fmt_stat(walls, "s", 2),
+                fmt_stat(cpus, "s", 2),
+                fmt_stat(rss, "MiB", 0)
+            );
+        }
+    }
 }

@@ -208,6 +208,9 @@ pub enum SimCommand {
         /// Bearer token to accept (default: the seed's, else adsync-sim-token)
         #[arg(long)]
         token: Option<String>,
+        /// How it takes connections and pages, to behave like a small real server
+        #[command(flatten)]
+        behaviour: sim_cmd::BehaviourArgs,
     },
     /// Write a synthetic tenant (tenant.json), a matching application (app.json) and the pairs
     /// joining them (pairs.toml) into DIR, for benchmarks at any scale
@@ -351,9 +354,12 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Target(TargetCommand::Groups) => target_cmd::groups(&cli.config_path()),
         Command::Target(TargetCommand::Users) => target_cmd::users(&cli.config_path()),
-        Command::Sim(SimCommand::Scim { seed, port, token }) => {
-            sim_cmd::scim(seed, *port, token.as_deref())
-        }
+        Command::Sim(SimCommand::Scim {
+            seed,
+            port,
+            token,
+            behaviour,
+        }) => sim_cmd::scim(seed, *port, token.as_deref(), behaviour),
         Command::Sim(SimCommand::Generate {
             users,
             groups,

@@ -4,10 +4,51 @@
 use std::path::Path;
 
 use crate::cli::Exit;
-use crate::sim::scim::{ScimSim, Seed, SeedError};
+use crate::sim::scim::{Behaviour, ScimSim, Seed, SeedError};
+
+/// `adsync sim scim`'s switches for behaving like a small server (docs/PERFORMANCE.md).
+#[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
+pub struct BehaviourArgs {
+    /// Behave like scim2-server as shipped: one request per connection, one at a time, a listen
+    /// backlog of 5 (the switches below override its parts)
+    #[arg(long)]
+    pub like_scim2_server: bool,
+    /// Close the connection after every answer
+    #[arg(long)]
+    pub close_connections: bool,
+    /// Serve at most N connections at once (implies --close-connections)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
+    /// The listen backlog: connection attempts queued while no worker is free
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub backlog: Option<u32>,
+    /// The largest page served (and advertised as filter.maxResults); overrides the seed's
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_results: Option<u32>,
+}
+
+impl BehaviourArgs {
+    fn behaviour(&self) -> Behaviour {
+        let base = if self.like_scim2_server {
+            Behaviour::like_scim2_server()
+        } else {
+            Behaviour::default()
+        };
+        Behaviour {
+            close_connections: base.close_connections || self.close_connections,
+            workers: self.workers.map(|n| n as usize).or(base.workers),
+            backlog: self.backlog.or(base.backlog),
+        }
+    }
+}
 
 /// Serves the application seeded from `seed` until Ctrl-C.
-pub fn scim(seed: &Path, port: u16, token: Option<&str>) -> anyhow::Result<Exit> {
+pub fn scim(
+    seed: &Path,
+    port: u16,
+    token: Option<&str>,
+    behaviour: &BehaviourArgs,
+) -> anyhow::Result<Exit> {
     let mut seed = match Seed::from_file(seed) {
         Ok(seed) => seed,
         Err(error) => {
@@ -18,9 +59,13 @@ pub fn scim(seed: &Path, port: u16, token: Option<&str>) -> anyhow::Result<Exit>
     if let Some(token) = token {
         seed.token = Some(token.to_owned());
     }
+    if let Some(max) = behaviour.max_results {
+        seed.max_results = Some(max as usize);
+    }
+    let behaviour = behaviour.behaviour();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let sim = match ScimSim::start_on(seed, port).await {
+        let sim = match ScimSim::start_with(seed, port, behaviour).await {
             Ok(sim) => sim,
             Err(error @ SeedError::Invalid(_)) => {
                 eprintln!("error: {error}");

@@ -72,6 +72,9 @@ pub struct TargetSection {
     pub password: Option<SecretRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_email: Option<String>,
+    /// The most requests in flight to the target; adsync adapts below it (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
 }
 
 /// One `[[pairs]]` entry: an Entra group synchronized into a target group.

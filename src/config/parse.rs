@@ -122,6 +122,7 @@ const TARGET: Spec = &[
     ("username", Kind::Str(check_nonempty)),
     ("password", Kind::Secret),
     ("admin_email", Kind::Str(check_email)),
+    ("max_concurrency", Kind::Int(1, 256)),
 ];
 const PAIR: Spec = &[
     ("entra_group_id", Kind::Str(check_group_id)),

@@ -55,6 +55,8 @@ pub struct TargetSettings {
     pub url: Url,
     pub auth: TargetAuth,
     pub admin_email: Option<String>,
+    /// The most requests in flight to the target (`max_concurrency`, default 16).
+    pub max_concurrency: usize,
 }
 
 /// How to authenticate to the target.
@@ -139,6 +141,10 @@ impl Settings {
                 url: parse_url(&file.target.url),
                 auth,
                 admin_email: file.target.admin_email.clone(),
+                max_concurrency: file
+                    .target
+                    .max_concurrency
+                    .map_or(crate::scim::DEFAULT_MAX_CONCURRENCY, |n| n as usize),
             },
             pairs,
             mappings: file.mappings.clone(),

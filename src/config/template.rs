@@ -24,6 +24,7 @@ token = "keyring:adsync/target-token"
 # username = "svc-adsync"           # with auth = "basic"
 # password = "keyring:adsync/target-password"
 # admin_email = "admin@example.com"
+# max_concurrency = 16             # the most requests in flight to the application; adsync adapts below it
 
 # One [[pairs]] section per Entra group to synchronize; lower order wins (see group_mode).
 # [[pairs]]

@@ -8,9 +8,6 @@ use std::sync::atomic::AtomicBool;
 use super::{CycleError, Engine, Exit};
 use crate::sync::{ActionKind, ApplyOptions, Plan, RunOutcome, TargetWriter, apply};
 
-/// Actions in flight at once when applying.
-const CONCURRENCY: usize = 8;
-
 /// Who started a cycle; stored as the run's trigger in the history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
@@ -156,7 +153,9 @@ pub async fn execute<W: TargetWriter>(
         None => None,
     };
     let options = ApplyOptions {
-        concurrency: CONCURRENCY,
+        // As many actions under way as the target may ever take; the SCIM client's adaptive
+        // limit decides how many requests are actually in flight.
+        concurrency: settings.target.max_concurrency,
         group_mode: settings.policy.group_mode,
         default_password,
         trigger: trigger.to_owned(),

@@ -92,6 +92,16 @@ impl TargetWriter for Counting<'_> {
         TargetWriter::create_user(self.scim, desired, password).await
     }
 
+    async fn create_users(
+        &self,
+        users: &[&DesiredUser],
+        password: Option<&Secret>,
+        concurrency: usize,
+    ) -> Vec<Result<String, WriteError>> {
+        self.writes.fetch_add(users.len(), Ordering::Relaxed);
+        TargetWriter::create_users(self.scim, users, password, concurrency).await
+    }
+
     async fn update_user(
         &self,
         id: &str,

@@ -1,9 +1,14 @@
 //! HTTP plumbing shared by the Graph and SCIM clients: one `reqwest` client setup and the retry
-//! policy for throttling and transient errors (R10).
+//! policy for throttling and transient errors (R10), and the adaptive limit on requests in flight
+//! to the application.
 
+mod limit;
 mod retry;
 
-pub use retry::{RetryPolicy, is_retryable_status, parse_retry_after, send_with_retry};
+pub use limit::{AdaptiveLimit, INITIAL_LIMIT, LimitStats, Outcome, Permit};
+pub use retry::{
+    RetryPolicy, is_retryable_status, parse_retry_after, send_limited, send_with_retry,
+};
 
 /// The `User-Agent` adsync sends, so server logs show who called.
 pub const USER_AGENT: &str = concat!("adsync/", env!("CARGO_PKG_VERSION"));

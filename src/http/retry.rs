@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 
+use super::limit::{AdaptiveLimit, Outcome};
+
 /// How often and how long to wait between attempts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -86,9 +88,34 @@ pub async fn send_with_retry(
     policy: &RetryPolicy,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, reqwest::Error> {
+    send_limited(policy, None, false, build).await
+}
+
+/// [`send_with_retry`], each attempt holding a slot of `limit` while it is in flight (not while
+/// it waits to retry), and telling the limit how it ended: refusals, resets, timeouts and
+/// 429/503/504 shrink it; with `sampled`, the attempt's latency is a sample of the server's load.
+pub async fn send_limited(
+    policy: &RetryPolicy,
+    limit: Option<&AdaptiveLimit>,
+    sampled: bool,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
     let mut attempt = 1;
     loop {
+        let permit = match limit {
+            Some(limit) => Some(limit.acquire().await),
+            None => None,
+        };
         let outcome = build().send().await;
+        if let Some(permit) = permit {
+            permit.finish(match &outcome {
+                Ok(response) if is_retryable_status(response.status()) => Outcome::Overloaded,
+                Ok(_) if sampled => Outcome::Answered,
+                Ok(_) => Outcome::AnsweredUnsampled,
+                Err(error) if is_overload(error) => Outcome::Overloaded,
+                Err(_) => Outcome::AnsweredUnsampled,
+            });
+        }
         let last = attempt >= policy.max_attempts;
         match outcome {
             Ok(response) if is_retryable_status(response.status()) && !last => {
@@ -116,6 +143,29 @@ pub async fn send_with_retry(
         }
         attempt += 1;
     }
+}
+
+/// A failure that says the server is past what it can take: refused, reset, or too slow.
+/// (A request the server could not parse, or a TLS error, says nothing about load.)
+fn is_overload(error: &reqwest::Error) -> bool {
+    if error.is_connect() || error.is_timeout() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::TimedOut
+            );
+        }
+        source = cause.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ mod write;
 
 pub use check::{CheckLine, check, check_with};
 pub use client::{
-    Created, DEFAULT_PAGE_SIZE, ScimAuth, ScimClient, ServerCapabilities, quote, run_bounded,
+    Created, DEFAULT_MAX_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ScimAuth, ScimClient,
+    ServerCapabilities, quote, run_bounded,
 };
 pub use error::ScimError;
 pub use model::{

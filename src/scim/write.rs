@@ -92,6 +92,21 @@ impl ScimClient {
         }
     }
 
+    /// Runs `ops` one request each, at most `concurrency` at a time, in order.
+    async fn one_by_one(
+        &self,
+        ops: &[WriteOp],
+        concurrency: usize,
+    ) -> Vec<Result<WriteOutcome, ScimError>> {
+        // Built in a loop rather than by an iterator adapter, so that the future holding them
+        // is `Send` for any lifetime of `ops` (a closure here is not general enough for that).
+        let mut writes = Vec::with_capacity(ops.len());
+        for op in ops {
+            writes.push(self.write(op));
+        }
+        run_bounded(writes, concurrency).await
+    }
+
     /// Runs `ops`, returning one outcome per op in order. With `/Bulk` advertised in
     /// `capabilities`, ops go in bulk requests within the server's limits; otherwise (or when a
     /// bulk request as a whole fails) one request each, at most `concurrency` at a time. Callers
@@ -103,7 +118,7 @@ impl ScimClient {
         concurrency: usize,
     ) -> Vec<Result<WriteOutcome, ScimError>> {
         let Some((max_operations, max_payload)) = capabilities.bulk.filter(|(n, _)| *n > 1) else {
-            return run_bounded(ops.iter().map(|op| self.write(op)), concurrency).await;
+            return self.one_by_one(ops, concurrency).await;
         };
         let payload_limit = if max_payload == 0 {
             usize::MAX
@@ -154,7 +169,7 @@ impl ScimClient {
             }
             // The bulk request as a whole failed: every op is idempotent (a repeated create is
             // resolved by its 409), so run them one by one.
-            _ => return run_bounded(ops.iter().map(|op| self.write(op)), concurrency).await,
+            _ => return self.one_by_one(ops, concurrency).await,
         };
         let results = response
             .as_object()

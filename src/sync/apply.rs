@@ -38,6 +38,27 @@ pub trait TargetWriter: Sync {
         password: Option<&Secret>,
     ) -> impl Future<Output = Result<String, WriteError>> + Send;
 
+    /// Creates several users, one outcome per user in order, each as [`TargetWriter::create_user`]
+    /// would have it. The default creates them one by one, `concurrency` in flight; the SCIM
+    /// client sends them in `/Bulk` requests when the application advertises bulk.
+    fn create_users(
+        &self,
+        users: &[&DesiredUser],
+        password: Option<&Secret>,
+        concurrency: usize,
+    ) -> impl Future<Output = Vec<Result<String, WriteError>>> + Send {
+        async move {
+            let mut creates = Vec::with_capacity(users.len());
+            for desired in users {
+                creates.push(self.create_user(desired, password));
+            }
+            futures::stream::iter(creates)
+                .buffered(concurrency.max(1))
+                .collect()
+                .await
+        }
+    }
+
     /// Writes the named fields (plan field paths) of `desired` to the user.
     fn update_user(
         &self,
@@ -123,13 +144,25 @@ struct Done {
 /// group request adds.
 pub const BATCH: usize = 250;
 
+/// A batch with at least this many creates makes them in one [`TargetWriter::create_users`]
+/// call (one `/Bulk` request where the application has it); fewer are created one by one, so
+/// an incremental cycle's single create costs one request, not a capability read besides.
+pub const BULK_CREATES: usize = 20;
+
 /// The user write of one action (the group changes come after, for the whole batch).
-async fn write_user<T: TargetWriter>(target: &T, action: &Action, options: &ApplyOptions) -> Done {
+/// `created` is the outcome of its create when the batch's creates were made together.
+async fn write_user<T: TargetWriter>(
+    target: &T,
+    action: &Action,
+    options: &ApplyOptions,
+    created: Option<Result<String, WriteError>>,
+) -> Done {
     let mut done = Done {
         target_id: action.target_user_id.clone(),
         ..Done::default()
     };
-    if options.cancelled() {
+    // A create already made is recorded whatever happens now.
+    if options.cancelled() && created.is_none() {
         done.not_started = true;
         return done;
     }
@@ -147,10 +180,15 @@ async fn write_user<T: TargetWriter>(target: &T, action: &Action, options: &Appl
                 return Ok(());
             }
             ActionKind::Create => {
-                let desired = ex.desired.as_ref().expect("create has a record");
-                let id = target
-                    .create_user(desired, options.default_password.as_ref())
-                    .await?;
+                let id = match created {
+                    Some(outcome) => outcome?,
+                    None => {
+                        let desired = ex.desired.as_ref().expect("create has a record");
+                        target
+                            .create_user(desired, options.default_password.as_ref())
+                            .await?
+                    }
+                };
                 done.target_id = Some(id);
                 done.user_written = true;
             }
@@ -170,6 +208,46 @@ async fn write_user<T: TargetWriter>(target: &T, action: &Action, options: &Appl
     .await;
     done.error = outcome.err().map(|e| e.0);
     done
+}
+
+/// The batch's creates made in one call when there are at least [`BULK_CREATES`] of them: the
+/// outcome for each slot that is a create, `None` for the rest (and for every slot otherwise).
+async fn create_together<T: TargetWriter>(
+    target: &T,
+    batch: &[(usize, &Action)],
+    options: &ApplyOptions,
+    concurrency: usize,
+) -> Vec<Option<Result<String, WriteError>>> {
+    let mut created: Vec<Option<Result<String, WriteError>>> =
+        std::iter::repeat_with(|| None).take(batch.len()).collect();
+    let slots: Vec<usize> = batch
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, action))| action.kind == ActionKind::Create)
+        .map(|(slot, _)| slot)
+        .collect();
+    if slots.len() < BULK_CREATES || options.cancelled() {
+        return created;
+    }
+    let desired: Vec<&DesiredUser> = slots
+        .iter()
+        .map(|slot| {
+            batch[*slot]
+                .1
+                .execution
+                .desired
+                .as_ref()
+                .expect("create has a record")
+        })
+        .collect();
+    let outcomes = target
+        .create_users(&desired, options.default_password.as_ref(), concurrency)
+        .await;
+    debug_assert_eq!(outcomes.len(), slots.len(), "one outcome per create");
+    for (slot, outcome) in slots.into_iter().zip(outcomes) {
+        created[slot] = Some(outcome);
+    }
+    created
 }
 
 /// Does the action still have group changes to make: its user write went through?
@@ -402,8 +480,9 @@ pub async fn apply<T: TargetWriter, J: Journal>(
     while start < plan.actions.len() {
         let end = (start + BATCH).min(plan.actions.len());
         let batch: Vec<(usize, &Action)> = (start..end).zip(&plan.actions[start..end]).collect();
-        let mut writes = futures::stream::iter(batch.iter())
-            .map(|(_, action)| write_user(target, action, options))
+        let created = create_together(target, &batch, options, concurrency).await;
+        let mut writes = futures::stream::iter(batch.iter().zip(created))
+            .map(|((_, action), created)| write_user(target, action, options, created))
             .buffered(concurrency);
         let mut dones: Vec<Done> = Vec::with_capacity(batch.len());
         while let Some(done) = writes.next().await {
@@ -515,6 +594,8 @@ mod tests {
     struct Target {
         refused: Option<String>,
         hang_groups: bool,
+        /// Creates several users in one request, as over SCIM `/Bulk`, refusing this user name.
+        bulk_refusing: Option<String>,
         members: Mutex<BTreeMap<String, BTreeSet<String>>>,
         requests: Mutex<Vec<String>>,
     }
@@ -538,6 +619,32 @@ mod tests {
         ) -> Result<String, WriteError> {
             self.log(format!("create {}", desired.user_name));
             Ok(format!("t-{}", desired.external_id))
+        }
+
+        async fn create_users(
+            &self,
+            users: &[&DesiredUser],
+            password: Option<&Secret>,
+            _: usize,
+        ) -> Vec<Result<String, WriteError>> {
+            let Some(refused) = &self.bulk_refusing else {
+                let mut out = Vec::new();
+                for desired in users {
+                    out.push(self.create_user(desired, password).await);
+                }
+                return out;
+            };
+            self.log(format!("bulk {}", users.len()));
+            users
+                .iter()
+                .map(|desired| {
+                    if &desired.user_name == refused {
+                        Err(WriteError(format!("{refused} is not a valid name here")))
+                    } else {
+                        Ok(format!("t-{}", desired.external_id))
+                    }
+                })
+                .collect()
         }
 
         async fn update_user(
@@ -668,6 +775,78 @@ mod tests {
         assert_eq!(links["s00042"].group.as_deref(), Some("tier-1"));
         assert_eq!(links["x00003"].group.as_deref(), Some("tier-2"));
         assert_eq!(links["x00003"].target_id, "t-x00003");
+    }
+
+    #[tokio::test]
+    async fn a_batch_creates_its_users_together_and_each_result_goes_to_its_own_action() {
+        let plan = first_plan(300, 0);
+        let refused = plan
+            .actions
+            .iter()
+            .find(|a| a.entra_id == "s00123")
+            .and_then(|a| a.execution.desired.as_ref())
+            .map(|d| d.user_name.clone())
+            .expect("s00123 is created");
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&dir.path().join("state.db")).unwrap();
+        let target = Target {
+            bulk_refusing: Some(refused.clone()),
+            ..Target::default()
+        };
+        let applied = apply(plan, &target, &store, &options(), |_| {})
+            .await
+            .unwrap();
+
+        // 300 creates are two batches (250 + 50): two requests, none one by one.
+        assert_eq!(target.requests("bulk "), 2);
+        assert_eq!(target.requests("bulk 250"), 1);
+        assert_eq!(target.requests("create "), 0);
+        assert_eq!(applied.failed, 1);
+        let failed: Vec<_> = applied
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.result.as_ref().unwrap().status == ResultStatus::Failed)
+            .collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].entra_id, "s00123");
+        assert!(
+            failed[0]
+                .result
+                .as_ref()
+                .unwrap()
+                .error
+                .as_deref()
+                .unwrap()
+                .contains(&refused),
+            "{:?}",
+            failed[0].result
+        );
+        // Everyone else is created, linked under their own id, and in the group; not the refused.
+        let links = store.links().unwrap();
+        assert_eq!(links.len(), 299);
+        assert!(!links.contains_key("s00123"));
+        assert_eq!(links["s00124"].target_id, "t-s00124");
+        let members = target.members.lock().unwrap();
+        assert_eq!(members["tier-1"].len(), 299);
+        assert!(!members["tier-1"].contains("t-s00123"));
+    }
+
+    #[tokio::test]
+    async fn a_few_creates_go_one_by_one() {
+        let plan = first_plan(BULK_CREATES - 1, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&dir.path().join("state.db")).unwrap();
+        let target = Target {
+            bulk_refusing: Some("nobody".into()),
+            ..Target::default()
+        };
+        let applied = apply(plan, &target, &store, &options(), |_| {})
+            .await
+            .unwrap();
+        assert_eq!(applied.failed, 0);
+        assert_eq!(target.requests("bulk "), 0);
+        assert_eq!(target.requests("create "), BULK_CREATES - 1);
     }
 
     #[tokio::test]

@@ -8,7 +8,10 @@ use super::delta::TargetInfo;
 use super::mapping::DesiredUser;
 use super::model::*;
 use crate::config::Settings;
-use crate::scim::{NewUser, ScimClient, ScimError, ScimUser, UserAttributes, UserPatch, quote};
+use crate::scim::{
+    Created, NewUser, ScimClient, ScimError, ScimUser, UserAttributes, UserPatch, WriteOp,
+    WriteOutcome, quote,
+};
 use crate::secret::Secret;
 
 impl From<ScimUser> for TargetUser {
@@ -215,6 +218,24 @@ fn write_error(e: ScimError) -> WriteError {
     WriteError(e.to_string())
 }
 
+/// The id of a created user; after a 409, only a user already carrying this Entra id (a create
+/// retried after a crash) is ours to take over; never guess past that (R2).
+fn taken_over(desired: &DesiredUser, created: Created) -> Result<String, WriteError> {
+    if created.already_existed {
+        match created.user.external_id.as_deref() {
+            Some(ext) if ext == desired.external_id => {}
+            _ => {
+                return Err(WriteError(format!(
+                    "the target already has a user named {} (id {}) that is not linked to \
+                     this Entra user; adsync left it alone. Rename or link it by hand",
+                    desired.user_name, created.user.id
+                )));
+            }
+        }
+    }
+    Ok(created.user.id)
+}
+
 impl TargetWriter for ScimClient {
     async fn create_user(
         &self,
@@ -226,21 +247,41 @@ impl TargetWriter for ScimClient {
             password: password.cloned(),
         };
         let created = self.create_user(&new).await.map_err(write_error)?;
-        if created.already_existed {
-            // A 409: someone holds the userName. Only a user already carrying this Entra id (a
-            // create retried after a crash) is ours to take over; never guess past that (R2).
-            match created.user.external_id.as_deref() {
-                Some(ext) if ext == desired.external_id => {}
-                _ => {
-                    return Err(WriteError(format!(
-                        "the target already has a user named {} (id {}) that is not linked to \
-                         this Entra user; adsync left it alone. Rename or link it by hand",
-                        desired.user_name, created.user.id
-                    )));
-                }
-            }
-        }
-        Ok(created.user.id)
+        taken_over(desired, created)
+    }
+
+    async fn create_users(
+        &self,
+        users: &[&DesiredUser],
+        password: Option<&Secret>,
+        concurrency: usize,
+    ) -> Vec<Result<String, WriteError>> {
+        let ops: Vec<WriteOp> = users
+            .iter()
+            .map(|desired| {
+                WriteOp::CreateUser(NewUser {
+                    attributes: (*desired).into(),
+                    password: password.cloned(),
+                })
+            })
+            .collect();
+        // Bulk when advertised: each operation's result is matched to its user by bulkId, a 409
+        // goes through the same lookup as a single create, and a bulk request that fails as a
+        // whole is retried one request per user (src/scim/write.rs).
+        let capabilities = self.capabilities().await;
+        let outcomes = self.write_many(&ops, &capabilities, concurrency).await;
+        users
+            .iter()
+            .zip(outcomes)
+            .map(|(desired, outcome)| match outcome {
+                Ok(WriteOutcome::Created(created)) => taken_over(desired, created),
+                Ok(WriteOutcome::Done) => Err(WriteError(format!(
+                    "the target did not return the user {} it created",
+                    desired.user_name
+                ))),
+                Err(error) => Err(write_error(error)),
+            })
+            .collect()
     }
 
     async fn update_user(

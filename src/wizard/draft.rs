@@ -113,6 +113,7 @@ impl Draft {
                 username,
                 password,
                 admin_email: nonempty(&c.admin_email),
+                max_concurrency: None,
             },
             pairs: self
                 .pairs

@@ -6,6 +6,7 @@
 mod filter;
 mod handlers;
 mod schema;
+mod serve;
 mod store;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use filter::{Filter, parse_filter};
+pub use serve::Behaviour;
 use store::{Kind, Store};
 
 use super::{Faults, RequestLog, Server};
@@ -151,6 +153,16 @@ impl ScimSim {
 
     /// Starts the application from `seed` on `127.0.0.1:port` (0 = any free port).
     pub async fn start_on(seed: Seed, port: u16) -> Result<Self, SeedError> {
+        Self::start_with(seed, port, Behaviour::default()).await
+    }
+
+    /// [`ScimSim::start_on`], taking connections the way `behaviour` says (e.g. like
+    /// `scim2-server`: one request per connection, one at a time, a backlog of 5).
+    pub async fn start_with(
+        seed: Seed,
+        port: u16,
+        behaviour: Behaviour,
+    ) -> Result<Self, SeedError> {
         let token = seed
             .token
             .clone()
@@ -180,7 +192,7 @@ impl ScimSim {
                 (log.clone(), faults.clone()),
                 super::observe,
             ));
-        let server = Server::start(router, port).await?;
+        let server = serve::start(router, port, behaviour).await?;
         *state.base.lock().unwrap() = format!("{}{BASE_PATH}", server.url());
         Ok(Self {
             server,
