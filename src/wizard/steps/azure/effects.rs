@@ -22,7 +22,8 @@ impl Wizard {
                         Ok(tokens) => Ok(crate::entra::check_tokens(
                             &settings.entra,
                             std::sync::Arc::new(tokens),
-                            crate::http::RetryPolicy::default(),
+                            // The administrator is waiting: report a failure at once.
+                            crate::http::RetryPolicy::interactive(),
                         )
                         .await),
                         Err(e) => Err(e),
