@@ -153,6 +153,11 @@ pub const DEFAULT_PAGE_SIZE: usize = 1000;
 /// memory while it is parsed.
 pub const MAX_PAGE_SIZE: usize = 5000;
 
+/// Pages of one listing asked for at once after the first (the adaptive limit may let out
+/// fewer). A server that works on one request at a time gains nothing; one that works on
+/// several, or sits behind a network's latency, answers a large listing that many times faster.
+pub const LIST_CONCURRENCY: usize = 4;
+
 /// The most requests in flight to the application when `[target] max_concurrency` is not set
 /// (SPEC §3); adsync adapts below it.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
@@ -375,91 +380,105 @@ impl ScimClient {
             .clone()
     }
 
-    /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`). Fails
-    /// with [`ScimError::Incomplete`] when a page is short of what the server claims, the server
-    /// repeats results, or it stops before `totalResults`.
-    async fn list_all(
+    /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`), each
+    /// page turned into `T` by `parse` as it arrives, so only the pages in flight are ever held
+    /// as JSON. Once the first page tells `totalResults` and the server's page size, up to
+    /// [`LIST_CONCURRENCY`] of the remaining pages are asked for at once (and never more than the
+    /// adaptive limit lets out); they are checked in order. Fails with [`ScimError::Incomplete`]
+    /// when a page has no `totalResults` (without it the end of the listing cannot be told), a
+    /// page is short of what it claims, the server repeats results, or it stops before
+    /// `totalResults`.
+    async fn list_all<T>(
         &self,
         path: &str,
         filter: Option<&str>,
         extra: &[(&str, String)],
-    ) -> Result<Vec<Value>, ScimError> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut start = 1usize;
+        parse: impl Fn(&Value) -> Result<T, String>,
+    ) -> Result<Vec<T>, ScimError> {
         let page_size = self.page_size();
-        loop {
-            let mut query: Vec<(&str, String)> = vec![
-                ("startIndex", start.to_string()),
-                ("count", page_size.to_string()),
-            ];
-            if let Some(filter) = filter {
-                query.push(("filter", filter.to_owned()));
-            }
-            query.extend(extra.iter().cloned());
-            let page = self.get_json(path, &query).await?;
-            let obj = page
-                .as_object()
-                .ok_or_else(|| self.invalid("GET", path, "a list response must be an object"))?;
-            let resources = match get_ci(obj, "Resources") {
-                Some(Value::Array(items)) => items.clone(),
-                None | Some(Value::Null) => Vec::new(),
-                Some(_) => return Err(self.invalid("GET", path, "Resources is not a list")),
-            };
-            let count = resources.len();
-            let total = get_ci(obj, "totalResults")
-                .and_then(Value::as_u64)
-                .map(|n| n as usize)
-                .unwrap_or(out.len() + count);
-            let incomplete = |detail: String| ScimError::Incomplete {
-                url: self.url(path),
-                detail,
-            };
-            // A page holding fewer results than it claims, before the end, lost some. (Some
-            // servers echo the requested count as itemsPerPage on the last page: that is fine.)
-            if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
-                && claimed as usize > count
-                && out.len() + count < total
-            {
-                return Err(incomplete(format!(
-                    "the page at startIndex {start} says it holds {claimed} results but has {count}"
-                )));
-            }
-            for resource in resources {
-                if let Some(id) = resource.get("id").and_then(Value::as_str)
-                    && !seen.insert(id.to_owned())
-                {
-                    return Err(incomplete(format!(
-                        "the server returned {id} twice; it does not page by startIndex"
-                    )));
-                }
-                out.push(resource);
-            }
-            if out.len() >= total {
-                return Ok(out);
-            }
-            if count == 0 {
-                return Err(incomplete(format!(
-                    "the server said there are {total} results but returned {}",
-                    out.len()
-                )));
-            }
-            start += count;
+        let mut listing = Listing {
+            client: self,
+            path,
+            parse: &parse,
+            out: Vec::new(),
+            seen: HashSet::new(),
+            next: 1,
+            total: 0,
+        };
+        let first = self.list_page(path, filter, extra, 1, page_size).await?;
+        let served = listing.take(1, first)?;
+        if listing.done() {
+            return Ok(listing.out);
         }
+        if served == 0 {
+            return Err(listing.stopped());
+        }
+        // The pages still to read, at the server's own page size; read a few at once, taken in
+        // order. A page that comes back short leaves a gap that is read before the next page.
+        let starts = (1 + served..=listing.total).step_by(served);
+        let mut pages = futures::stream::iter(starts)
+            .map(|start| async move {
+                let page = self.list_page(path, filter, extra, start, served).await;
+                (start, page)
+            })
+            .buffered(LIST_CONCURRENCY);
+        while let Some((start, page)) = pages.next().await {
+            let page = page?;
+            while listing.next < start && !listing.done() {
+                let gap = start - listing.next;
+                let page = self
+                    .list_page(path, filter, extra, listing.next, gap)
+                    .await?;
+                if listing.take(listing.next, page)? == 0 && !listing.done() {
+                    return Err(listing.stopped());
+                }
+            }
+            if listing.done() {
+                return Ok(listing.out);
+            }
+            if listing.take(start, page)? == 0 && !listing.done() {
+                return Err(listing.stopped());
+            }
+        }
+        drop(pages);
+        // The server may say there are more than it first did: read on until it has said all.
+        while !listing.done() {
+            let page = self
+                .list_page(path, filter, extra, listing.next, page_size)
+                .await?;
+            if listing.take(listing.next, page)? == 0 && !listing.done() {
+                return Err(listing.stopped());
+            }
+        }
+        Ok(listing.out)
     }
 
-    fn parse_users(&self, values: Vec<Value>) -> Result<Vec<ScimUser>, ScimError> {
-        values
-            .iter()
-            .map(|v| ScimUser::from_json(v).map_err(|e| self.invalid("GET", "Users", e)))
-            .collect()
+    /// One page of a listing, as the server sent it.
+    async fn list_page(
+        &self,
+        path: &str,
+        filter: Option<&str>,
+        extra: &[(&str, String)],
+        start: usize,
+        count: usize,
+    ) -> Result<Value, ScimError> {
+        let mut query: Vec<(&str, String)> = vec![
+            ("startIndex", start.to_string()),
+            ("count", count.to_string()),
+        ];
+        if let Some(filter) = filter {
+            query.push(("filter", filter.to_owned()));
+        }
+        query.extend(extra.iter().cloned());
+        self.get_json(path, &query).await
     }
 
-    fn parse_groups(&self, values: Vec<Value>) -> Result<Vec<ScimGroup>, ScimError> {
-        values
-            .iter()
-            .map(|v| ScimGroup::from_json(v).map_err(|e| self.invalid("GET", "Groups", e)))
-            .collect()
+    fn parse_user(value: &Value) -> Result<ScimUser, String> {
+        ScimUser::from_json(value)
+    }
+
+    fn parse_group(value: &Value) -> Result<ScimGroup, String> {
+        ScimGroup::from_json(value)
     }
 
     /// One user by id.
@@ -471,14 +490,13 @@ impl ScimClient {
 
     /// Every user.
     pub async fn list_users(&self) -> Result<Vec<ScimUser>, ScimError> {
-        let values = self.list_all("Users", None, &[]).await?;
-        self.parse_users(values)
+        self.list_all("Users", None, &[], Self::parse_user).await
     }
 
     /// Users matching a raw SCIM filter.
     pub async fn find_users(&self, filter: &str) -> Result<Vec<ScimUser>, ScimError> {
-        let values = self.list_all("Users", Some(filter), &[]).await?;
-        self.parse_users(values)
+        self.list_all("Users", Some(filter), &[], Self::parse_user)
+            .await
     }
 
     /// Users whose `externalId` is `external_id` (case-exact on most servers).
@@ -570,10 +588,13 @@ impl ScimClient {
 
     /// Every group, without members (large groups make listings slow).
     pub async fn list_groups(&self) -> Result<Vec<ScimGroup>, ScimError> {
-        let values = self
-            .list_all("Groups", None, &[("excludedAttributes", "members".into())])
-            .await?;
-        self.parse_groups(values)
+        self.list_all(
+            "Groups",
+            None,
+            &[("excludedAttributes", "members".into())],
+            Self::parse_group,
+        )
+        .await
     }
 
     /// How many groups the application has.
@@ -616,14 +637,13 @@ impl ScimClient {
         name: &str,
     ) -> Result<Vec<ScimGroup>, ScimError> {
         let filter = format!("displayName eq {}", quote(name));
-        let values = self
-            .list_all(
-                "Groups",
-                Some(&filter),
-                &[("excludedAttributes", "members".into())],
-            )
-            .await?;
-        self.parse_groups(values)
+        self.list_all(
+            "Groups",
+            Some(&filter),
+            &[("excludedAttributes", "members".into())],
+            Self::parse_group,
+        )
+        .await
     }
 
     /// Creates a group with no members.
@@ -696,4 +716,88 @@ where
         .buffered(limit.max(1))
         .collect()
         .await
+}
+
+/// A listing being read: what came so far, checked page by page.
+struct Listing<'a, T, P> {
+    client: &'a ScimClient,
+    path: &'a str,
+    parse: &'a P,
+    out: Vec<T>,
+    /// The ids received, to catch a server that does not page by `startIndex`.
+    seen: HashSet<String>,
+    /// The `startIndex` of the first result not yet received.
+    next: usize,
+    /// `totalResults` as the latest page said.
+    total: usize,
+}
+
+impl<T, P: Fn(&Value) -> Result<T, String>> Listing<'_, T, P> {
+    fn incomplete(&self, detail: String) -> ScimError {
+        ScimError::Incomplete {
+            url: self.client.url(self.path),
+            detail,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.out.len() >= self.total
+    }
+
+    fn stopped(&self) -> ScimError {
+        self.incomplete(format!(
+            "the server said there are {} results but returned {}",
+            self.total,
+            self.out.len()
+        ))
+    }
+
+    /// Checks and parses the page asked for at `start`; returns how many results it held.
+    /// Results already received from a longer page before it are skipped.
+    fn take(&mut self, start: usize, page: Value) -> Result<usize, ScimError> {
+        let path = self.path;
+        let obj = page.as_object().ok_or_else(|| {
+            self.client
+                .invalid("GET", path, "a list response must be an object")
+        })?;
+        let resources: &[Value] = match get_ci(obj, "Resources") {
+            Some(Value::Array(items)) => items,
+            None | Some(Value::Null) => &[],
+            Some(_) => return Err(self.client.invalid("GET", path, "Resources is not a list")),
+        };
+        let count = resources.len();
+        self.total = get_ci(obj, "totalResults")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+            .ok_or_else(|| {
+                self.incomplete(format!(
+                    "the page at startIndex {start} has no totalResults, so whether the \
+                     listing is complete cannot be told (RFC 7644 §3.4.2 requires it)"
+                ))
+            })?;
+        // A page holding fewer results than it claims, before the end, lost some. (Some
+        // servers echo the requested count as itemsPerPage on the last page: that is fine.)
+        if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
+            && claimed as usize > count
+            && start - 1 + count < self.total
+        {
+            return Err(self.incomplete(format!(
+                "the page at startIndex {start} says it holds {claimed} results but has {count}"
+            )));
+        }
+        let skip = self.next.saturating_sub(start).min(count);
+        for resource in &resources[skip..] {
+            if let Some(id) = resource.get("id").and_then(Value::as_str)
+                && !self.seen.insert(id.to_owned())
+            {
+                return Err(self.incomplete(format!(
+                    "the server returned {id} twice; it does not page by startIndex"
+                )));
+            }
+            let item = (self.parse)(resource).map_err(|e| self.client.invalid("GET", path, e))?;
+            self.out.push(item);
+        }
+        self.next = self.next.max(start + count);
+        Ok(count)
+    }
 }

@@ -3,6 +3,7 @@
 
 mod faults;
 mod harness;
+mod listing;
 mod scimmy;
 mod shared;
 mod sim_only;
