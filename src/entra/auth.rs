@@ -265,8 +265,7 @@ async fn send_token_request(
     .map_err(|e| TokenHttpError::Transport(e.to_string()))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let bytes = response
-        .bytes()
+    let bytes = crate::http::body::read_capped(response, crate::http::body::MAX_TOKEN_BYTES)
         .await
         .map_err(|e| TokenHttpError::Transport(e.to_string()))?;
     if status >= 400 {

@@ -3,6 +3,7 @@
 
 mod faults;
 mod harness;
+mod hostile;
 mod scimmy;
 mod shared;
 mod sim_only;
