@@ -26,12 +26,19 @@ pub const MAX_PAGES: usize = 50_000;
 /// Remembers the links a read followed, so that a link seen before (a page pointing at itself
 /// or at an earlier page) fails the read instead of looping forever, and the read stops after
 /// [`MAX_PAGES`].
-#[derive(Default)]
 struct LinkGuard {
     seen: std::collections::HashSet<u64>,
+    max_pages: usize,
 }
 
 impl LinkGuard {
+    fn new(max_pages: usize) -> Self {
+        Self {
+            seen: Default::default(),
+            max_pages,
+        }
+    }
+
     fn follow(&mut self, url: &str, what: &str) -> Result<(), EntraError> {
         use std::hash::{BuildHasher, BuildHasherDefault};
         let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
@@ -41,8 +48,11 @@ impl LinkGuard {
                 "Graph sent a next link that was already followed ({}); the pages loop",
                 strip_query(url)
             )
-        } else if self.seen.len() > MAX_PAGES {
-            format!("Graph sent more than {MAX_PAGES} pages; the read was stopped there")
+        } else if self.seen.len() > self.max_pages {
+            format!(
+                "Graph sent more than {} pages; the read was stopped there",
+                self.max_pages
+            )
         } else {
             return Ok(());
         };
@@ -70,6 +80,8 @@ pub struct GraphClient {
     /// The top-level properties of `user_query`'s `$select`: a full read's user record lacking
     /// one is incomplete (R10).
     user_props: Vec<String>,
+    /// The most pages one read follows ([`MAX_PAGES`]).
+    max_pages: usize,
 }
 
 /// One page as Graph sent it.
@@ -104,7 +116,14 @@ impl GraphClient {
             requests: std::sync::atomic::AtomicU64::new(0),
             user_query: format!("$select={USER_SELECT}"),
             user_props: USER_SELECT.split(',').map(str::to_owned).collect(),
+            max_pages: MAX_PAGES,
         }
+    }
+
+    /// Follows at most `pages` pages per read instead of [`MAX_PAGES`] (tests use a small cap).
+    pub fn with_max_pages(mut self, pages: usize) -> Self {
+        self.max_pages = pages.max(1);
+        self
     }
 
     /// Asks Graph also for the properties `mappings` read (`$select`, and `$expand` of the
@@ -537,7 +556,7 @@ impl GraphClient {
         let mut expected = None;
         let mut last_ids = GraphIds::default();
         let mut first = true;
-        let mut links = LinkGuard::default();
+        let mut links = LinkGuard::new(self.max_pages);
         // `$count=true` with the header: Graph always sends the count, so its absence means the
         // answer did not come from Graph as asked (R10).
         let count_asked = advanced && url.contains("$count=true");
@@ -591,7 +610,7 @@ impl GraphClient {
         let what = format!("the {resource} delta");
         let mut items = Vec::new();
         let mut url = first.to_owned();
-        let mut links = LinkGuard::default();
+        let mut links = LinkGuard::new(self.max_pages);
         loop {
             links.follow(&url, &what)?;
             let mut page = self.get(&url, &what, false).await?;
@@ -752,7 +771,7 @@ impl GraphClient {
             } else {
                 error.code
             },
-            message: error.message,
+            message: crate::secret::scrub::scrub(&error.message).into_owned(),
             ids,
         }
     }

@@ -350,6 +350,8 @@ impl ScimClient {
                 (None, (!text.is_empty()).then_some(text))
             }
         };
+        // A server may echo the request (a default password) in its error: scrubbed here.
+        let detail = detail.map(|d| crate::secret::scrub::scrub(&d).into_owned());
         if matches!(status.as_u16(), 401 | 403) {
             return Err(ScimError::Unauthorized {
                 url: shown_url,
@@ -570,6 +572,18 @@ impl ScimClient {
                 {
                     found = self.find_users_by_email(email).await?;
                 }
+                // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): its holder is
+                // taken only when it matches under ASCII case folding, never guessed.
+                found.retain(|holder| {
+                    holder.user_name.eq_ignore_ascii_case(&attrs.user_name)
+                        || (holder.external_id.is_some() && holder.external_id == attrs.external_id)
+                        || attrs.email.as_ref().is_some_and(|email| {
+                            holder
+                                .emails
+                                .iter()
+                                .any(|e| e.value.eq_ignore_ascii_case(email))
+                        })
+                });
                 match found.len() {
                     1 => Ok(Created {
                         user: found.remove(0),

@@ -271,7 +271,7 @@ impl ScimClient {
         let text = |key: &str| {
             body.and_then(|b| get_ci(b, key))
                 .and_then(Value::as_str)
-                .map(str::to_owned)
+                .map(|t| crate::secret::scrub::scrub(t).into_owned())
         };
         let url = format!("{}{path}", self.base_url());
         if matches!(status, 401 | 403) {
