@@ -271,3 +271,45 @@ fn a_kelvin_sign_look_alike_is_not_adopted() {
     );
     assert_eq!(w.scim.log().count("PATCH", "spoof-1"), 0);
 }
+
+#[test]
+fn escape_sequences_and_huge_fields_are_shown_safely() {
+    let huge = "x".repeat(70_000);
+    let w = World::with_app("", |seed| {
+        let users = seed["users"].as_array_mut().unwrap();
+        users.push(json!({
+            "userName": "huge@tailspintoys.com",
+            "displayName": huge,
+            "active": true
+        }));
+        users.push(json!({
+            "userName": KARIN_MAIL,
+            "displayName": "Karin \u{1b}]0;pwned\u{7}\u{1b}[2J",
+            "emails": [{"value": KARIN_MAIL, "type": "work", "primary": true}],
+            "title": "\u{1b}[31mEvil\u{202E}",
+            "active": true
+        }));
+    });
+    let users = w.run(&["target", "users"]);
+    assert_eq!(users.code, 0, "{}", users.all());
+    assert!(
+        !users.stdout.contains('\u{1b}'),
+        "raw escape reached the terminal"
+    );
+    assert!(users.stdout.contains("\\u{1b}"), "{}", users.stdout);
+    assert!(users.stdout.contains("xxx…"), "the huge cell is cut");
+    assert!(users.stdout.lines().all(|l| l.chars().count() < 2_000));
+
+    let plan = w.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout.contains("\\u{1b}[31mEvil\\u{202e}"),
+        "{}",
+        plan.stdout
+    );
+    for bad in ['\u{1b}', '\u{7}', '\u{202E}'] {
+        assert!(!plan.stdout.contains(bad), "{bad:?} in {}", plan.stdout);
+    }
+    let explain = w.run(&["explain", KARIN]);
+    assert!(!explain.stdout.contains('\u{1b}'), "{}", explain.all());
+}
