@@ -4,6 +4,8 @@
 //! ([`body`]).
 
 pub mod body;
+#[cfg(test)]
+pub(crate) mod fuzz;
 mod limit;
 mod path;
 mod retry;

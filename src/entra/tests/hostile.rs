@@ -171,3 +171,19 @@ async fn ids_that_are_not_plain_never_reach_a_url() {
         .unwrap_err();
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
+
+proptest::proptest! {
+    /// Graph's error parser takes any body, JSON or not, and keeps at most 200 characters of a
+    /// body that is not JSON.
+    #[test]
+    fn the_graph_error_parser_never_panics(
+        value in crate::http::fuzz::json_value(),
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+    ) {
+        let _ = crate::entra::error::GraphErrorBody::parse(value.to_string().as_bytes());
+        let error = crate::entra::error::GraphErrorBody::parse(&bytes);
+        if serde_json::from_slice::<Value>(&bytes).is_err() {
+            proptest::prop_assert!(error.message.chars().count() <= 200);
+        }
+    }
+}

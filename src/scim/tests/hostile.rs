@@ -174,6 +174,14 @@ async fn crafted_ids_never_reach_a_url() {
     );
 }
 
+/// The process's peak resident memory in MiB (Linux), from `VmHWM` in `/proc/self/status`.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 #[tokio::test]
 async fn an_endless_body_stops_at_the_ceiling_quickly() {
     // No Content-Length: the body streams 1 MiB chunks forever.
@@ -199,6 +207,27 @@ async fn an_endless_body_stops_at_the_ceiling_quickly() {
         message.contains(&format!("larger than {MAX_PAGE_BYTES} bytes")),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn a_300_mb_body_leaves_peak_memory_under_400_mb() {
+    // 300 MiB without Content-Length, as a broken server would send a huge listing.
+    let app = Router::new().fallback(|| async {
+        let chunk = axum::body::Bytes::from(vec![b' '; 1024 * 1024]);
+        let stream =
+            futures::stream::iter((0..300).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+        Response::builder()
+            .status(200)
+            .body(Body::from_stream(stream))
+            .unwrap()
+    });
+    let client = client_for(&serve(app).await, TOKEN);
+    let error = client.list_users().await.unwrap_err();
+    assert!(error.to_string().contains("larger than"), "{error}");
+    if let Some(peak) = peak_rss_mib() {
+        // Other tests may share this process (cargo test); nextest runs this one alone.
+        assert!(peak < 400, "peak resident memory {peak} MiB");
+    }
 }
 
 #[tokio::test]
