@@ -297,7 +297,7 @@ pub fn token_endpoint(settings: &EntraSettings) -> String {
 
 /// A client that does not follow redirects (the oauth2 crate's advice against SSRF).
 fn no_redirect_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::http::with_proxies(reqwest::Client::builder())
         .user_agent(crate::http::USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(15))
