@@ -14,7 +14,7 @@ use super::error::ScimError;
 use super::model::{GROUP_SCHEMA, PATCH_SCHEMA, ScimGroup, ScimUser, get_ci, lenient_bool};
 use super::payload::{NewUser, UserPatch};
 use crate::config::{TargetAuth, TargetSettings};
-use crate::http::{AdaptiveLimit, LimitStats, RetryPolicy, send_limited};
+use crate::http::{AdaptiveLimit, LimitStats, RetryPolicy, body, send_limited};
 use crate::secret::Secret;
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -238,6 +238,23 @@ impl ScimClient {
         &self.base
     }
 
+    /// `{collection}/{id}` with `id` percent-encoded, or [`ScimError::UnsafeId`] when the id is
+    /// not plain: an id is the application's data and must never steer a write elsewhere.
+    pub(super) fn resource_path(collection: &str, id: &str) -> Result<String, ScimError> {
+        let what = if collection == "Groups" {
+            "group"
+        } else {
+            "user"
+        };
+        crate::http::path_segment(id, &[])
+            .map(|segment| format!("{collection}/{segment}"))
+            .map_err(|reason| ScimError::UnsafeId {
+                what,
+                id: id.to_owned(),
+                reason,
+            })
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
     }
@@ -280,17 +297,35 @@ impl ScimClient {
         .await
         .map_err(|error| ScimError::Unreachable {
             url: url.clone(),
-            detail: describe_reqwest(&error),
+            detail: body::describe(&error),
         })?;
         let status = response.status();
         let shown_url = response.url().to_string();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| ScimError::Unreachable {
-                url: shown_url.clone(),
-                detail: describe_reqwest(&error),
-            })?;
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return Err(ScimError::Redirected {
+                method: method.to_string(),
+                url: shown_url,
+                status: status.as_u16(),
+                location: body::redirect_location(&response),
+            });
+        }
+        let bytes = if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            body::read_capped(response, body::MAX_PAGE_BYTES)
+                .await
+                .map_err(|error| match error {
+                    body::BodyError::Broken(detail) => ScimError::Unreachable {
+                        url: shown_url.clone(),
+                        detail,
+                    },
+                    too_large => ScimError::InvalidResponse {
+                        method: method.to_string(),
+                        url: shown_url.clone(),
+                        detail: too_large.to_string(),
+                    },
+                })?
+        } else {
+            body::read_prefix(response, body::MAX_ERROR_BYTES).await
+        };
         let parsed: Option<Result<Value, _>> = (!bytes.iter().all(u8::is_ascii_whitespace))
             .then(|| serde_json::from_slice::<Value>(&bytes));
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
@@ -320,6 +355,8 @@ impl ScimClient {
                 (None, (!text.is_empty()).then_some(text))
             }
         };
+        // A server may echo the request (a default password) in its error: scrubbed here.
+        let detail = detail.map(|d| crate::secret::scrub::scrub(&d).into_owned());
         if matches!(status.as_u16(), 401 | 403) {
             return Err(ScimError::Unauthorized {
                 url: shown_url,
@@ -483,7 +520,7 @@ impl ScimClient {
 
     /// One user by id.
     pub async fn get_user(&self, id: &str) -> Result<ScimUser, ScimError> {
-        let path = format!("Users/{id}");
+        let path = Self::resource_path("Users", id)?;
         let value = self.get_json(&path, &[]).await?;
         ScimUser::from_json(&value).map_err(|e| self.invalid("GET", &path, e))
     }
@@ -553,6 +590,18 @@ impl ScimClient {
                 {
                     found = self.find_users_by_email(email).await?;
                 }
+                // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): its holder is
+                // taken only when it matches under ASCII case folding, never guessed.
+                found.retain(|holder| {
+                    holder.user_name.eq_ignore_ascii_case(&attrs.user_name)
+                        || (holder.external_id.is_some() && holder.external_id == attrs.external_id)
+                        || attrs.email.as_ref().is_some_and(|email| {
+                            holder
+                                .emails
+                                .iter()
+                                .any(|e| e.value.eq_ignore_ascii_case(email))
+                        })
+                });
                 match found.len() {
                     1 => Ok(Created {
                         user: found.remove(0),
@@ -568,16 +617,12 @@ impl ScimClient {
     /// Writes the attributes in `patch` to user `id`. Servers answer 200 with the user or 204
     /// without a body; both are success.
     pub async fn patch_user(&self, id: &str, patch: &UserPatch) -> Result<(), ScimError> {
+        let path = Self::resource_path("Users", id)?;
         if patch.is_empty() {
             return Ok(());
         }
-        self.call(
-            Method::PATCH,
-            &format!("Users/{id}"),
-            &[],
-            Some(&patch.to_json()),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &[], Some(&patch.to_json()))
+            .await?;
         Ok(())
     }
 
@@ -621,7 +666,7 @@ impl ScimClient {
 
     /// One group by id, with its members.
     pub async fn get_group(&self, id: &str) -> Result<ScimGroup, ScimError> {
-        let path = format!("Groups/{id}");
+        let path = Self::resource_path("Groups", id)?;
         let value = self.get_json(&path, &[]).await?;
         ScimGroup::from_json(&value).map_err(|e| self.invalid("GET", &path, e))
     }
@@ -659,6 +704,7 @@ impl ScimClient {
 
     /// Adds users to a group (one PATCH).
     pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        let path = Self::resource_path("Groups", group_id)?;
         if user_ids.is_empty() {
             return Ok(());
         }
@@ -667,43 +713,22 @@ impl ScimClient {
             "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "add", "path": "members", "value": members}],
         });
-        self.call(
-            Method::PATCH,
-            &format!("Groups/{group_id}"),
-            &without_members(),
-            Some(&body),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &without_members(), Some(&body))
+            .await?;
         Ok(())
     }
 
     /// Removes one user from a group (`members[value eq "…"]`).
     pub async fn remove_member(&self, group_id: &str, user_id: &str) -> Result<(), ScimError> {
+        let path = Self::resource_path("Groups", group_id)?;
         let body = json!({
             "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "remove", "path": format!("members[value eq {}]", quote(user_id))}],
         });
-        self.call(
-            Method::PATCH,
-            &format!("Groups/{group_id}"),
-            &without_members(),
-            Some(&body),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &without_members(), Some(&body))
+            .await?;
         Ok(())
     }
-}
-
-fn describe_reqwest(error: &reqwest::Error) -> String {
-    // The chain says why (refused, DNS, TLS); none of it holds request headers.
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Runs `tasks` with at most `limit` in flight, returning their results in input order. The

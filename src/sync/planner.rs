@@ -409,10 +409,27 @@ impl<'a> Planner<'a> {
                     "" => user.email(),
                     mapped => mapped,
                 };
+                let mut look_alikes = BTreeSet::new();
                 for key in [email, view.user_name()] {
-                    if let Some(ids) = index.by_name_or_email.get(&key.to_lowercase()) {
-                        hits.extend(ids.iter().copied());
-                    }
+                    index.matches(key, &mut hits, &mut look_alikes);
+                }
+                if hits.is_empty() && !look_alikes.is_empty() {
+                    // Matched only through Unicode folding or non-ASCII text: never guessed.
+                    let found: Vec<&str> = look_alikes.into_iter().collect();
+                    self.warnings.push(Warning {
+                        code: "look-alike-match".into(),
+                        message: format!(
+                            "{} resembles target user(s) {} only through non-ASCII or look-alike \
+                             characters in the email or userName; skipped rather than guess. If \
+                             they are the same person, link them with `adsync link`; otherwise \
+                             rename the target user",
+                            user.user_principal_name,
+                            found.join(", ")
+                        ),
+                        entra_ids: vec![user.id.clone()],
+                    });
+                    self.skip(user, &wanted, "look-alike-match");
+                    return;
                 }
                 (hits.into_iter().collect(), "email")
             }
