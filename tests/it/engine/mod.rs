@@ -4,6 +4,7 @@
 //! `demo`.
 
 mod demo;
+mod guard;
 mod link;
 mod service;
 mod sync;

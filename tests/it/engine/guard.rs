@@ -1,0 +1,74 @@
+//! The guarantees of R13 through the binary: one writer per state store (a second `sync` while
+//! `adsync run` applies is refused at once, naming the service; readers keep working), a run
+//! killed part way shows as `interrupted`, and a create the application committed but answered
+//! with a 504 is not sent again.
+
+use super::*;
+
+/// `adsync sync` started while `adsync run` applies exits 1 within a second naming the service's
+/// pid; `adsync plan` and `history` still work beside it. Killed mid-apply, the service leaves
+/// its run `interrupted` (in `history` at once, in the store when the next writer starts), and
+/// the kernel has released its lock: the next `sync` runs.
+#[test]
+fn a_second_writer_is_refused_naming_the_holder_and_a_killed_run_shows_as_interrupted() {
+    let w = World::new("interval_secs = 5");
+    // Slow creates: the service is still applying when the second writer starts.
+    w.scim.faults().add(
+        FaultRule::new(
+            "POST",
+            "/Users",
+            1,
+            Fault::Latency(Duration::from_millis(400)),
+        )
+        .times(u64::MAX),
+    );
+    let mut service = Service::start(&w);
+    wait_for("the service applying its first cycle", 60, &|| {
+        w.scim.log().count("POST", "/Users") >= 1
+    });
+
+    let started = Instant::now();
+    let second = w.run(&["sync"]);
+    let took = started.elapsed();
+    assert_eq!(second.code, 1, "{}", second.all());
+    assert!(took < Duration::from_secs(1), "refused after {took:?}");
+    let pid = service.child.id();
+    assert!(
+        second
+            .stderr
+            .contains(&format!("another adsync (pid {pid}, `adsync run`, since "))
+            && second.stderr.contains("state.sqlite3; stop it or wait"),
+        "{}",
+        second.all()
+    );
+    assert!(second.stdout.is_empty(), "{}", second.all());
+
+    // Readers work beside the writer.
+    let (code, plan) = w.plan_json();
+    assert_eq!(code, 0, "{plan:#}");
+    let running = w.history();
+    assert_eq!(running[0]["outcome"], "running", "{running:#?}");
+
+    // Killed mid-apply: the run shows as interrupted, and the lock went with the process.
+    service.child.kill().unwrap();
+    service.child.wait().unwrap();
+    let history = w.history();
+    assert_eq!(history[0]["outcome"], "interrupted", "{history:#?}");
+    w.scim.faults().clear();
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let store = adsync::state::StateStore::open(&w.env.path("state.sqlite3")).unwrap();
+    let outcomes: Vec<String> = store
+        .history(10)
+        .unwrap()
+        .iter()
+        .map(|r| r.outcome.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["ok", "interrupted"],
+        "the store itself closed the killed run"
+    );
+    let (_, again) = w.plan_json();
+    assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+}
