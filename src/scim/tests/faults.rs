@@ -164,3 +164,71 @@ async fn unreachable_server_says_so_without_the_token() {
         "the client's Debug hides it"
     );
 }
+
+fn newcomer(external_id: &str) -> crate::scim::NewUser {
+    crate::scim::NewUser {
+        attributes: crate::scim::UserAttributes {
+            user_name: "new.comer@contoso.example".into(),
+            external_id: Some(external_id.into()),
+            active: true,
+            email: Some("new.comer@contoso.example".into()),
+            ..Default::default()
+        },
+        password: None,
+    }
+}
+
+/// R13: a create the application committed but answered with a 504 is looked up by externalId
+/// and returned as the create it was, not sent again.
+#[tokio::test]
+async fn a_create_committed_then_answered_504_is_found_not_sent_again() {
+    let t = seeded(1).await;
+    let sim = t.sim_handle().expect("sim");
+    sim.faults()
+        .add(FaultRule::new("POST", "/Users", 1, Fault::StatusAfter(504)));
+    let created = t
+        .client
+        .create_user(&newcomer("e-504"))
+        .await
+        .expect("found after the 504");
+    assert!(!created.already_existed, "it is the create it was");
+    assert_eq!(created.user.external_id.as_deref(), Some("e-504"));
+    assert_eq!(sim.log().count("POST", "/Users"), 1, "not sent again");
+    assert_eq!(sim.user_count(), 2);
+}
+
+/// A create refused with a 503 before anything was committed is looked up, found absent, and
+/// only then sent again; a 500 that committed nothing likewise; a 400 is not retried at all.
+#[tokio::test]
+async fn a_create_that_failed_uncommitted_is_sent_again_only_after_a_lookup() {
+    let t = seeded(0).await;
+    let sim = t.sim_handle().expect("sim");
+    sim.faults()
+        .add(FaultRule::new("POST", "/Users", 1, Fault::Status(503)));
+    sim.faults()
+        .add(FaultRule::new("POST", "/Users", 2, Fault::Status(500)));
+    let created = t
+        .client
+        .create_user(&newcomer("e-503"))
+        .await
+        .expect("created on the third attempt");
+    assert!(!created.already_existed);
+    assert_eq!(sim.log().count("POST", "/Users"), 3);
+    assert!(
+        sim.log().count("GET", "/Users") >= 2,
+        "looked up before each re-send"
+    );
+    assert_eq!(sim.user_count(), 1);
+
+    sim.faults()
+        .add(FaultRule::new("POST", "/Users", 1, Fault::Status(400)));
+    sim.log().clear();
+    let error = t
+        .client
+        .create_user(&newcomer("e-400"))
+        .await
+        .expect_err("400");
+    assert_eq!(error.status(), Some(400));
+    assert_eq!(sim.log().count("POST", "/Users"), 1);
+    assert_eq!(sim.log().count("GET", "/Users"), 0, "nothing to look up");
+}

@@ -72,3 +72,52 @@ fn a_second_writer_is_refused_naming_the_holder_and_a_killed_run_shows_as_interr
     let (_, again) = w.plan_json();
     assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
 }
+
+/// R13: a create the application committed and then answered with a 504 (a gateway that gave up
+/// while the application finished) is not sent again: adsync looks the user up by its Entra id,
+/// finds it, and records the create. Exactly one account exists, and the next plan is empty.
+#[test]
+fn a_create_committed_then_answered_504_is_not_sent_again() {
+    let w = World::new("");
+    let first = w.run(&["sync"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let mut members = w.members(&w.tier1);
+    members.extend(w.members(&w.tier2));
+    let newcomer = w.outsider(&members);
+    w.entra.add_member(&w.tier1, &newcomer);
+    w.scim.log().clear();
+    w.scim
+        .faults()
+        .add(FaultRule::new("POST", "/Users", 1, Fault::StatusAfter(504)));
+
+    let run = w.run(&["sync", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let applied: Value = serde_json::from_str(&run.stdout).unwrap();
+    let create = action(&applied, &newcomer);
+    assert_eq!(create["kind"], "create", "{applied:#}");
+    assert_eq!(create["result"]["status"], "ok", "{applied:#}");
+    assert_eq!(
+        w.scim.log().count("POST", "/Users"),
+        1,
+        "the create was sent once: {:?}",
+        w.scim.log().requests()
+    );
+    assert_eq!(w.users_by_external_id().get(&newcomer), Some(&1));
+    let target_id = w.target_user(&newcomer).unwrap()["id"].clone();
+    assert_eq!(create["target_user_id"], target_id);
+    assert_eq!(w.target_groups_of(&newcomer), ["hd-g-tier1"]);
+
+    let history = w.history();
+    let recorded = history[0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["entra_id"] == newcomer.as_str())
+        .unwrap();
+    assert_eq!(
+        (&recorded["kind"], &recorded["status"]),
+        (&json!("create"), &json!("ok"))
+    );
+    let (_, again) = w.plan_json();
+    assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+}
