@@ -32,7 +32,7 @@ for size in $sizes; do
     index=$((index + 1))
     Xvfb "$display" -screen 0 "${size}x24" -nolisten tcp >/dev/null 2>&1 &
     xvfb=$!
-    for _ in $(seq 1 50); do
+    for _ in $(seq 1 150); do
         DISPLAY=$display xdotool getdisplaygeometry >/dev/null 2>&1 && break
         sleep 0.2
     done

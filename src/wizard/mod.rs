@@ -13,6 +13,7 @@ mod launch;
 mod shell;
 mod step;
 pub mod steps;
+mod theme;
 mod widgets;
 
 pub use dialog::{DialogOutcome, DialogRequest, FileDialogs};

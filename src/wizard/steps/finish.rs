@@ -328,21 +328,24 @@ fn next_steps_ui(ui: &mut Ui, report: &FinishReport, cx: &FinishContext<'_>) {
              reach them only while it is open.",
         );
     }
-    egui::Grid::new("next-steps-grid")
-        .num_columns(2)
-        .spacing([16.0, 6.0])
-        .show(ui, |ui| {
-            for (what, command) in steps {
-                ui.add(egui::Label::new(what).wrap());
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(&command).monospace());
-                    if command.starts_with("adsync") && ui.small_button("Copy").clicked() {
-                        ui.ctx().copy_text(command.clone());
-                    }
-                });
-                ui.end_row();
+    // One step under the other, each command on its own line below what it does: a grid's
+    // narrow first column squeezed the explanations to a word per line beside long paths.
+    for (what, command) in steps {
+        ui.add(egui::Label::new(what).wrap());
+        ui.horizontal_wrapped(|ui| {
+            ui.add_space(16.0);
+            if command.starts_with("adsync") {
+                ui.add(egui::Label::new(RichText::new(&command).monospace()).wrap());
+                if ui.small_button("Copy").clicked() {
+                    ui.ctx().copy_text(command.clone());
+                }
+            } else {
+                // Why a step is not offered: prose, not a command to copy.
+                ui.add(egui::Label::new(RichText::new(&command).weak()).wrap());
             }
         });
+        ui.add_space(4.0);
+    }
 }
 
 fn summary_text(summary: &Summary) -> String {

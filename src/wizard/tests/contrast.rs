@@ -3,7 +3,7 @@
 
 use egui::{Color32, Theme};
 
-use crate::wizard::shell::{primary_fill, step_accent, visuals};
+use crate::wizard::theme::{primary_fill, step_accent, visuals};
 
 /// WCAG 2.x relative luminance of an sRGB colour.
 fn luminance(c: Color32) -> f64 {

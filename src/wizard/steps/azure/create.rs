@@ -181,7 +181,7 @@ fn app_left(error: &RegisterError) -> Option<&register::AppIds> {
 
 /// Where the wizard keeps the new app's certificate: beside the config, as the command does.
 pub fn certificate_path(config_path: &Path) -> PathBuf {
-    let dir = super::config_dir(config_path);
+    let dir = crate::wizard::dialog::config_dir(config_path);
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     dir.join(format!("entra-{}.pem", register::DEFAULT_NAME))
 }

@@ -578,4 +578,6 @@ fn users_table_ui(ui: &mut Ui, source: &SourceSnapshot, ids: &[String], attribut
 }
 
 #[cfg(test)]
+mod attributes_tests;
+#[cfg(test)]
 mod tests;

@@ -2,6 +2,8 @@
 //! keyboard (Enter = Next, but never Finish; Esc = Cancel), and running the commands each step
 //! returns after the frame.
 
+mod prefill;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,19 +11,21 @@ use egui::{Color32, Key, RichText, Ui};
 
 use super::dialog::{FileDialogs, SaveByPath};
 use super::draft::{Draft, FingerprintPart, fingerprint};
-use super::jobs::{Jobs, Reply, Task};
+use super::jobs::{Jobs, Task};
 use super::step::Step;
 use super::steps::Command;
-use super::steps::azure::{AzureStep, CredentialKind};
+use super::steps::azure::AzureStep;
 use super::steps::credentials::CredentialsStep;
 use super::steps::finish::{FinishContext, FinishStep};
-use super::steps::pairing::{GroupItem, PairRow, PairingStep};
+use super::steps::pairing::PairingStep;
 use super::steps::preview::PreviewStep;
 use super::steps::search::SearchStep;
 use super::steps::summary::summary_ui;
-use super::widgets::{self, ResultView, SecretInput};
-use crate::config::{ConfigFile, EntraCredential, Settings};
+use super::theme::{primary_fill, step_accent, style, theme_ui};
+use super::widgets::{self, ResultView};
+use crate::config::ConfigFile;
 use crate::sim::demo::Demo;
+use prefill::is_demo_config;
 
 /// How the wizard was started.
 #[derive(Clone, Debug, Default)]
@@ -193,86 +197,6 @@ impl Wizard {
         wizard.finish.install_service = wizard.service_install().is_ok();
         wizard.clean = wizard.fingerprint();
         wizard
-    }
-
-    fn start_demo(&mut self, dir: PathBuf) {
-        self.demo_status = Task::Pending;
-        self.jobs.spawn(async move {
-            let started = Demo::start(&dir).await;
-            Box::new(move |w: &mut Wizard| match started {
-                Ok(demo) => {
-                    if let Some(mut file) = w.reopened.clone() {
-                        // A demo config reopened: its pairs, scope, mappings and policy are
-                        // kept; its tenant and application are the simulators just started
-                        // (the demo's groups have the same ids every time).
-                        file.entra = demo.config.entra.clone();
-                        file.target = demo.config.target.clone();
-                        w.prefill(&file, true);
-                        w.info = Some(format!(
-                            "Reopened {}: its pairs, scope and mappings are kept, and the \
-                             simulated tenant and application were started again (Finish \
-                             writes their new addresses into it).",
-                            w.config_path.display()
-                        ));
-                    } else {
-                        let file = demo.config.clone();
-                        w.prefill(&file, false);
-                        // The demo's config pairs two groups; step 3 is for the administrator
-                        // to pair, so its pairs are not taken over (except for the screenshot
-                        // aid).
-                        if w.options.open_step.is_some() {
-                            w.pairing.pairs = pairs_of(&file);
-                        }
-                    }
-                    w.demo = Some(demo);
-                    w.demo_status = Task::Done(());
-                    w.clean = w.fingerprint();
-                    if let Some(step) = w.options.open_step {
-                        w.go_to(step);
-                    }
-                }
-                Err(e) => {
-                    w.demo_status = Task::Failed(format!(
-                        "The demo could not start: {e}. Run `adsync demo` in a terminal for details."
-                    ))
-                }
-            }) as Reply
-        });
-    }
-
-    /// Fills the fields from a config file; secrets show as "stored (unchanged)".
-    fn prefill(&mut self, file: &ConfigFile, with_pairs: bool) {
-        let settings = Settings::from_file(file);
-        let c = &mut self.credentials;
-        c.url = file.target.url.clone();
-        c.auth = file.target.auth;
-        c.token = SecretInput::stored(file.target.token.clone());
-        c.username = file.target.username.clone().unwrap_or_default();
-        c.password = SecretInput::stored(file.target.password.clone());
-        c.admin_email = file.target.admin_email.clone().unwrap_or_default();
-        c.default_password = SecretInput::stored(file.policy.default_password.clone());
-        c.dry_run = file.service.dry_run;
-        let a = &mut self.azure;
-        a.cloud = file.entra.cloud;
-        a.tenant = file.entra.tenant.clone();
-        a.client_id = file.entra.client_id.clone();
-        match &settings.entra.credential {
-            EntraCredential::Secret(r) => {
-                a.credential = CredentialKind::Secret;
-                a.client_secret = SecretInput::stored(Some(r.clone()));
-            }
-            EntraCredential::Certificate(path) => {
-                a.credential = CredentialKind::Certificate;
-                a.certificate = path.display().to_string();
-            }
-        }
-        a.authority_url = file.entra.authority_url.clone().unwrap_or_default();
-        a.graph_url = file.entra.graph_url.clone().unwrap_or_default();
-        if with_pairs {
-            self.pairing.pairs = pairs_of(file);
-        }
-        self.search.load_config(file, with_pairs);
-        self.base = Some(file.clone());
     }
 
     /// The fields as a detached draft for a job.
@@ -773,124 +697,5 @@ impl Wizard {
 impl eframe::App for Wizard {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         Wizard::ui(self, ui);
-    }
-}
-
-/// Follow the system's theme, or force light or dark (egui's own switch draws emoji that the
-/// default fonts lack).
-fn theme_ui(ui: &mut Ui) {
-    let ctx = ui.ctx().clone();
-    let current = ctx.options(|o| o.theme_preference);
-    // Right to left: the last added is the leftmost.
-    for (preference, name) in [
-        (egui::ThemePreference::Dark, "Dark"),
-        (egui::ThemePreference::Light, "Light"),
-        (egui::ThemePreference::System, "System theme"),
-    ] {
-        if ui.selectable_label(current == preference, name).clicked() {
-            ctx.set_theme(preference);
-        }
-    }
-}
-
-/// Spacing and type sizes readable at 1024×768.
-fn style(ctx: &egui::Context) {
-    ctx.set_visuals_of(egui::Theme::Light, visuals(egui::Theme::Light));
-    ctx.set_visuals_of(egui::Theme::Dark, visuals(egui::Theme::Dark));
-    ctx.all_styles_mut(|style| {
-        style.spacing.item_spacing = egui::vec2(8.0, 6.0);
-        style.spacing.button_padding = egui::vec2(10.0, 5.0);
-        style.spacing.interact_size.y = 26.0;
-        for (text_style, size) in [
-            (egui::TextStyle::Body, 14.5),
-            (egui::TextStyle::Button, 14.5),
-            (egui::TextStyle::Monospace, 13.5),
-            (egui::TextStyle::Small, 12.5),
-            (egui::TextStyle::Heading, 20.0),
-        ] {
-            if let Some(font) = style.text_styles.get_mut(&text_style) {
-                font.size = size;
-            }
-        }
-    });
-}
-
-/// Was this config written by the demo? Its Entra endpoints are on this machine, which a real
-/// tenant's never are.
-fn is_demo_config(file: &ConfigFile) -> bool {
-    file.entra.authority_url.as_deref().is_some_and(|url| {
-        url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .is_some_and(|host| matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]"))
-    })
-}
-
-/// The pairs of a config file as pairing rows (names from its informational keys).
-fn pairs_of(file: &ConfigFile) -> Vec<PairRow> {
-    let mut pairs = file.pairs.clone();
-    pairs.sort_by_key(|p| p.order);
-    pairs
-        .into_iter()
-        .map(|p| PairRow {
-            entra: GroupItem {
-                name: p
-                    .entra_group_name
-                    .unwrap_or_else(|| p.entra_group_id.clone()),
-                id: p.entra_group_id,
-                members: None,
-            },
-            target: GroupItem {
-                name: p
-                    .target_group_name
-                    .unwrap_or_else(|| p.target_group_id.clone()),
-                id: p.target_group_id,
-                members: None,
-            },
-            nested: p.nested,
-            roles: p.roles,
-        })
-        .collect()
-}
-
-/// The colours of a theme, adjusted so that both meet WCAG AA (SPEC §5): egui's light theme
-/// draws text fields white on near-white with no border, so every field and button gets a
-/// border that stands out 3:1 from the panel and from the field itself.
-pub(crate) fn visuals(theme: egui::Theme) -> egui::Visuals {
-    let mut visuals = theme.default_visuals();
-    let border = match theme {
-        egui::Theme::Light => Color32::from_gray(0x76),
-        egui::Theme::Dark => Color32::from_gray(0x8c),
-    };
-    visuals.widgets.inactive.bg_stroke = egui::Stroke::new(1.0, border);
-    // Hints and notes: egui fades the text colour to 60 %, about 2.3:1 on the dark panel.
-    visuals.weak_text_color = Some(match theme {
-        egui::Theme::Light => Color32::from_gray(0x6e),
-        egui::Theme::Dark => Color32::from_gray(0x8a),
-    });
-    // egui's light link blue is about 3:1 on the panel; links ("Change (step 1)") are text.
-    if theme == egui::Theme::Light {
-        visuals.hyperlink_color = Color32::from_rgb(0x00, 0x5a, 0xb4);
-    }
-    visuals
-}
-
-/// The colour of the current step in the step indicator: the selection's text colour, which
-/// meets AA on the panel in both themes (the selection's fill, a pale blue in the light theme,
-/// is about 1.6:1 on white).
-pub(crate) fn step_accent(visuals: &egui::Visuals) -> Color32 {
-    visuals.selection.stroke.color
-}
-
-/// The fill of the primary button (Next, Finish), white text on it. The selection colour of
-/// egui's light theme is a pale blue (white on it is about 1.6:1), so the light theme has a
-/// darker blue of its own.
-pub(crate) fn primary_fill(visuals: &egui::Visuals) -> Color32 {
-    if visuals.dark_mode {
-        // egui's dark selection blue is 2.3:1 on the dark panel; this one is 3.5:1 there and
-        // 4.9:1 under white text.
-        Color32::from_rgb(0x1f, 0x6f, 0xd0)
-    } else {
-        Color32::from_rgb(0x00, 0x5a, 0xb4)
     }
 }
