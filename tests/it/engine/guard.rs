@@ -121,3 +121,53 @@ fn a_create_committed_then_answered_504_is_not_sent_again() {
     let (_, again) = w.plan_json();
     assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
 }
+
+/// A create answered 409 whose holder carries this user's Entra id (here the application made
+/// the account and still refused the create, as one does when two creates race) is taken over:
+/// reported, counted and recorded in the history as a link, not a create.
+#[test]
+fn a_409_takeover_is_recorded_as_a_link() {
+    let w = World::new("");
+    let first = w.run(&["sync"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let mut members = w.members(&w.tier1);
+    members.extend(w.members(&w.tier2));
+    let newcomer = w.outsider(&members);
+    w.entra.add_member(&w.tier2, &newcomer);
+    let (_, planned) = w.plan_json();
+    assert_eq!(action(&planned, &newcomer)["kind"], "create");
+    w.scim
+        .faults()
+        .add(FaultRule::new("POST", "/Users", 1, Fault::StatusAfter(409)));
+
+    let run = w.run(&["sync", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let applied: Value = serde_json::from_str(&run.stdout).unwrap();
+    let link = action(&applied, &newcomer);
+    assert_eq!(link["kind"], "link", "{applied:#}");
+    assert_eq!(link["result"]["status"], "ok", "{applied:#}");
+    assert!(
+        link["reason"].as_str().unwrap().contains("answered 409"),
+        "{link:#}"
+    );
+    assert_eq!(
+        (summary(&applied, "create"), summary(&applied, "link")),
+        (0, 1)
+    );
+    assert_eq!(w.users_by_external_id().get(&newcomer), Some(&1));
+    assert_eq!(w.target_groups_of(&newcomer), ["hd-g-tier2"]);
+
+    let history = w.history();
+    let recorded = history[0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["entra_id"] == newcomer.as_str())
+        .unwrap();
+    assert_eq!(
+        (&recorded["kind"], &recorded["status"]),
+        (&json!("link"), &json!("ok"))
+    );
+    let (_, again) = w.plan_json();
+    assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+}
