@@ -171,3 +171,91 @@ fn a_409_takeover_is_recorded_as_a_link() {
     let (_, again) = w.plan_json();
     assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
 }
+
+/// R13: when the application holds two accounts carrying one Entra user's id (what two writers
+/// or a blind retry leave behind), the plan says so, naming both accounts, instead of coming out
+/// empty; a user not linked yet is skipped rather than linked to a guess.
+#[test]
+fn two_accounts_with_one_entra_id_are_named_in_a_duplicate_external_id_warning() {
+    let w = World::new("");
+    let first = w.run(&["sync"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let (_, quiet) = w.plan_json();
+    assert!(quiet["actions"].as_array().unwrap().is_empty(), "{quiet:#}");
+
+    // A managed user gains a twin carrying its Entra id.
+    let managed = w.members(&w.tier1)[0].clone();
+    let original = w.target_user(&managed).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let twin = w
+        .scim
+        .add_user(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "twin-of-a-managed-user",
+            "externalId": managed,
+            "active": true,
+        }))
+        .unwrap();
+    // And an unlinked newcomer already has two.
+    let mut members = w.members(&w.tier1);
+    members.extend(w.members(&w.tier2));
+    let newcomer = w.outsider(&members);
+    let mut twins = Vec::new();
+    for name in ["newcomer-a", "newcomer-b"] {
+        twins.push(
+            w.scim
+                .add_user(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": name,
+                    "externalId": newcomer,
+                    "active": true,
+                }))
+                .unwrap(),
+        );
+    }
+    w.entra.add_member(&w.tier1, &newcomer);
+
+    let (code, plan) = w.plan_json();
+    assert_eq!(code, 0, "{plan:#}");
+    let warnings: Vec<&Value> = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "duplicate-externalId")
+        .collect();
+    assert_eq!(warnings.len(), 2, "{plan:#}");
+    let about = |entra_id: &str| {
+        warnings
+            .iter()
+            .find(|w| w["entra_ids"] == json!([entra_id]))
+            .unwrap_or_else(|| panic!("no warning about {entra_id}: {plan:#}"))["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let on_managed = about(&managed);
+    assert!(
+        on_managed.contains(&original) && on_managed.contains(&twin),
+        "{on_managed}"
+    );
+    let on_newcomer = about(&newcomer);
+    assert!(
+        twins.iter().all(|t| on_newcomer.contains(t.as_str())),
+        "{on_newcomer}"
+    );
+    let skipped = action(&plan, &newcomer);
+    assert_eq!(
+        (&skipped["kind"], &skipped["reason"]),
+        (&json!("skip"), &json!("duplicate-externalId"))
+    );
+    assert!(
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["entra_id"] != managed.as_str()),
+        "the managed user stays managed through its link: {plan:#}"
+    );
+}
