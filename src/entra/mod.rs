@@ -43,8 +43,10 @@ pub use crate::health::CheckLine;
 
 /// Checks the Entra side of a config: gets a token, reports each needed permission as granted or
 /// missing (with the consent URL), and makes a one-item test read of users and of groups.
+/// Someone is waiting on a check: a failure (a refused connection above all) reports at once,
+/// without the retries a sync makes.
 pub async fn check(settings: &EntraSettings) -> Vec<CheckLine> {
-    check_with(settings, RetryPolicy::default()).await
+    check_with(settings, RetryPolicy::interactive()).await
 }
 
 /// [`check`] with a chosen retry policy (tests use [`RetryPolicy::fast`]).

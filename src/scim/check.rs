@@ -8,10 +8,11 @@ use crate::config::TargetSettings;
 
 pub use crate::health::CheckLine;
 
-/// Checks the `[target]` application. Stops at the first check the others depend on.
+/// Checks the `[target]` application. Stops at the first check the others depend on. Someone is
+/// waiting on it: a failure reports at once, without the retries a sync makes.
 pub async fn check(settings: &TargetSettings) -> Vec<CheckLine> {
     let client = match ScimClient::from_settings(settings) {
-        Ok(client) => client,
+        Ok(client) => client.with_retry(crate::http::RetryPolicy::interactive()),
         Err(error) => {
             return vec![CheckLine::new(
                 "target credential",

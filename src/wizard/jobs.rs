@@ -13,6 +13,17 @@ use super::shell::Wizard;
 /// What a finished job does to the wizard, on the UI thread.
 pub(crate) type Reply = Box<dyn FnOnce(&mut Wizard) + Send>;
 
+/// Ends a job started with [`Jobs::spawn_stoppable`] (the *Stop* beside a running test).
+#[derive(Clone, Debug, Default)]
+pub struct Stop(Arc<tokio::sync::Notify>);
+
+impl Stop {
+    /// Stops the job; its `stopped` reply follows. A stop after the job ended does nothing.
+    pub fn stop(&self) {
+        self.0.notify_one();
+    }
+}
+
 /// A value the wizard asked a job for: not asked yet, being fetched, or the outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Task<T> {
@@ -167,6 +178,23 @@ impl Jobs {
 
     pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
         &self.runtime
+    }
+
+    /// Runs `job` like [`Jobs::spawn`], with a [`Stop`] that ends it early: the job's future is
+    /// dropped (no further request is sent) and `stopped` is the reply instead.
+    pub(crate) fn spawn_stoppable<F>(&self, job: F, stopped: Reply) -> Stop
+    where
+        F: Future<Output = Reply> + Send + 'static,
+    {
+        let stop = Stop::default();
+        let signal = stop.0.clone();
+        self.spawn(async move {
+            tokio::select! {
+                reply = job => reply,
+                () = signal.notified() => stopped,
+            }
+        });
+        stop
     }
 
     /// Runs `job` on the runtime; its reply is applied on the UI thread.

@@ -243,6 +243,27 @@ pub(crate) fn busy_ui(ui: &mut Ui, what: &str) {
     });
 }
 
+/// A spinner with what is happening, the seconds it has taken, and a *Stop* button: true when
+/// pressed. For the tests an administrator waits on, which a hung server could hold for long.
+pub(crate) fn busy_stoppable_ui(ui: &mut Ui, what: &str, since: std::time::Instant) -> bool {
+    ui.horizontal(|ui| {
+        ui.spinner();
+        let secs = since.elapsed().as_secs();
+        if secs >= 1 {
+            ui.label(format!("{what} ({secs} s)"));
+        } else {
+            ui.label(what);
+        }
+        // The seconds tick while waiting.
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(500));
+        ui.button("Stop")
+            .on_hover_text("Stop waiting; nothing is changed")
+            .clicked()
+    })
+    .inner
+}
+
 /// A failure in words, in the error colour.
 pub(crate) fn failure_ui(ui: &mut Ui, message: &str) {
     ui.add(egui::Label::new(RichText::new(message).color(error_color(ui))).wrap());

@@ -271,3 +271,43 @@ fn validate_reports_each_broken_mapping_by_key_and_line() {
     let run = env.run(&["config", "validate", "--config", path.to_str().unwrap()]);
     assert_eq!(run.code, 0, "every mapping kind validates\n{}", run.all());
 }
+
+/// `adsync check` against endpoints where nothing listens: a person is waiting, so the refused
+/// connections are reported at once (they took 17.6 s of retries before), each naming what to
+/// fix, with exit 1.
+#[test]
+fn check_against_refused_ports_reports_within_two_seconds() {
+    let env = Env::new();
+    // A loopback port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = config_text("env:ADSYNC_TEST_TARGET_TOKEN")
+        .replace("127.0.0.1:9", &format!("127.0.0.1:{port}"))
+        .replace(
+            "client_secret = \"env:ADSYNC_TEST_ENTRA_SECRET\"",
+            &format!(
+                "client_secret = \"env:ADSYNC_TEST_ENTRA_SECRET\"\n\
+                 authority_url = \"http://127.0.0.1:{port}\"\n\
+                 graph_url = \"http://127.0.0.1:{port}\""
+            ),
+        );
+    let config = env.write("config.toml", &text);
+    let mut cmd = env.command(&["--config", config.to_str().unwrap(), "check"]);
+    cmd.env("ADSYNC_TEST_ENTRA_SECRET", "not-a-real-secret")
+        .env("ADSYNC_TEST_TARGET_TOKEN", "not-a-real-token");
+    let started = std::time::Instant::now();
+    let run = crate::common::run_command(cmd, "");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < std::time::Duration::from_secs(2),
+        "took {elapsed:?}"
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stdout.contains("FAIL Entra sign-in"), "{}", run.all());
+    assert!(run.stdout.contains("FAIL target reachable"), "{}", run.all());
+    assert!(run.stdout.contains("2 of 5 checks failed"), "{}", run.all());
+    assert!(!run.all().contains("not-a-real"), "no secret in the output");
+}

@@ -20,7 +20,7 @@ use crate::config::{Cloud, check_guid, check_tenant, check_url};
 use crate::entra::CertificateCredential;
 pub use crate::entra::certificate::{GeneratedCertificate, generate_certificate};
 use crate::health::CheckLine;
-use crate::wizard::jobs::{Reply, Task};
+use crate::wizard::jobs::{Reply, Stop, Task};
 use crate::wizard::shell::Wizard;
 use crate::wizard::widgets::{self, ResultView, SecretInput, Touched};
 
@@ -29,6 +29,8 @@ use crate::wizard::widgets::{self, ResultView, SecretInput, Touched};
 #[must_use]
 pub enum AzureCommand {
     TestConnection,
+    /// Stop a running *Test connection*.
+    StopTest,
     /// A native open dialog for a PEM file.
     ChoosePem,
     /// A new self-signed certificate and RSA key beside the config.
@@ -109,6 +111,8 @@ pub struct AzureStep {
     pub authority_url: String,
     pub graph_url: String,
     pub test: Task<AzureTest>,
+    /// The running test's *Stop* and when it started.
+    testing: Option<(Stop, std::time::Instant)>,
     /// The administrator chose to go on although the last test failed (consent may come later).
     pub continue_anyway: bool,
     /// A field to focus in the next frame (a result's action asked for it).
@@ -462,7 +466,16 @@ impl AzureStep {
         let mut continue_anyway = self.continue_anyway;
         match &mut self.test {
             Task::Idle => {}
-            Task::Pending => widgets::busy_ui(ui, "Signing in to Entra ID…"),
+            Task::Pending => {
+                let since = self.testing.as_ref().map(|(_, at)| *at);
+                if widgets::busy_stoppable_ui(
+                    ui,
+                    "Signing in to Entra ID…",
+                    since.unwrap_or_else(std::time::Instant::now),
+                ) {
+                    command = Some(AzureCommand::StopTest);
+                }
+            }
             Task::Done(test) => {
                 test.view.stale = test.key != key;
                 // The permissions granted and missing, line by line, once signed in; above the

@@ -10,7 +10,7 @@ use egui::Ui;
 
 use crate::config::{TargetAuthKind, check_email, check_url};
 use crate::health::CheckLine;
-use crate::wizard::jobs::{Reply, Task};
+use crate::wizard::jobs::{Reply, Stop, Task};
 use crate::wizard::shell::Wizard;
 use crate::wizard::widgets::{self, ResultView, SecretInput, Touched};
 
@@ -19,6 +19,8 @@ use crate::wizard::widgets::{self, ResultView, SecretInput, Touched};
 #[must_use]
 pub enum CredentialsCommand {
     TestConnection,
+    /// Stop a running *Test connection*.
+    StopTest,
 }
 
 /// The fields of step 1, as labelled on screen.
@@ -64,6 +66,8 @@ pub struct CredentialsStep {
     pub dry_run: bool,
     /// *Test connection*'s outcome.
     pub test: Task<TargetTest>,
+    /// The running test's *Stop* and when it started.
+    testing: Option<(Stop, std::time::Instant)>,
     touched: Touched,
     /// A field to focus in the next frame (a result's action asked for it).
     focus: Option<CredentialsField>,
@@ -313,7 +317,16 @@ impl CredentialsStep {
         let key = self.tested_key();
         match &mut self.test {
             Task::Idle => {}
-            Task::Pending => widgets::busy_ui(ui, "Asking the application…"),
+            Task::Pending => {
+                let since = self.testing.as_ref().map(|(_, at)| *at);
+                if widgets::busy_stoppable_ui(
+                    ui,
+                    "Asking the application…",
+                    since.unwrap_or_else(std::time::Instant::now),
+                ) {
+                    command = Some(CredentialsCommand::StopTest);
+                }
+            }
             Task::Done(test) => {
                 test.view.stale = test.key != key;
                 if widgets::result_ui(ui, &mut test.view) {
@@ -454,7 +467,7 @@ impl Wizard {
                 self.credentials.test = Task::Pending;
                 let credentials = self.credentials.clone();
                 let key = credentials.tested_key();
-                self.jobs.spawn(async move {
+                let job = async move {
                     let lines = match crate::wizard::draft::scim_client(&credentials).await {
                         Ok(client) => {
                             // The administrator is waiting: report a failure at once.
@@ -486,9 +499,30 @@ impl Wizard {
                         }
                     };
                     Box::new(move |w: &mut Wizard| {
+                        w.credentials.testing = None;
                         w.credentials.test = Task::Done(TargetTest { view, field, key });
                     }) as Reply
-                });
+                };
+                let stopped = Box::new(move |w: &mut Wizard| {
+                    w.credentials.testing = None;
+                    let view = ResultView::failure(
+                        "Stopped before the application answered; nothing was changed. Check \
+                         the SCIM URL and test again.",
+                    )
+                    .with_action("Edit SCIM URL");
+                    w.credentials.test = Task::Done(TargetTest {
+                        view,
+                        field: Some(CredentialsField::Url),
+                        key,
+                    });
+                }) as Reply;
+                let stop = self.jobs.spawn_stoppable(job, stopped);
+                self.credentials.testing = Some((stop, std::time::Instant::now()));
+            }
+            CredentialsCommand::StopTest => {
+                if let Some((stop, _)) = &self.credentials.testing {
+                    stop.stop();
+                }
             }
         }
     }

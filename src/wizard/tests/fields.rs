@@ -169,3 +169,64 @@ fn test_connection_to_a_refused_port_reports_within_two_seconds() {
     assert!(test.view.details.contains("cannot reach"), "{test:?}");
     assert_eq!(test.field, Some(CredentialsField::Url));
 }
+
+#[test]
+fn a_test_connection_that_hangs_can_be_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let mut h = harness(new_wizard(tmp.path(), &rt));
+    h.run_steps(2);
+    // A server that accepts the connection and never answers: the test would wait for the
+    // request timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().take(4) {
+            open.push(stream);
+        }
+        open
+    });
+    h.state_mut().credentials.url = format!("http://127.0.0.1:{port}/scim/v2");
+    h.state_mut().credentials.token.typed = "not-a-real-token".into();
+    click(&mut h, "Test connection");
+    h.run_steps(4);
+    assert!(
+        h.state().credentials.test.is_pending(),
+        "the server holds it"
+    );
+    assert!(shown(&h, "Asking the application"));
+    let started = Instant::now();
+    click(&mut h, "Stop");
+    while h.state().credentials.test.is_pending() {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "still waiting after Stop"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+    let test = match &h.state().credentials.test {
+        crate::wizard::jobs::Task::Done(test) => test.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(!test.view.ok);
+    assert!(
+        test.view
+            .message
+            .starts_with("Stopped before the application answered"),
+        "{test:?}"
+    );
+    assert_eq!(test.field, Some(CredentialsField::Url));
+    assert!(!shown(&h, "Asking the application"));
+    // The job is gone, not just hidden: nothing is left running.
+    while h.state().jobs_running() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the stopped job still runs"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(held);
+}

@@ -16,13 +16,14 @@ impl Wizard {
                 let key = self.azure.tested_key();
                 let credential = self.azure.credential;
                 let draft = self.draft();
-                self.jobs.spawn(async move {
+                let job = async move {
                     let settings = draft.settings();
                     let lines = match crate::wizard::draft::token_source(&draft, &settings).await {
                         Ok(tokens) => Ok(crate::entra::check_tokens(
                             &settings.entra,
                             std::sync::Arc::new(tokens),
-                            crate::http::RetryPolicy::default(),
+                            // The administrator is waiting: report a failure at once.
+                            crate::http::RetryPolicy::interactive(),
                         )
                         .await),
                         Err(e) => Err(e),
@@ -36,6 +37,7 @@ impl Wizard {
                     });
                     let (view, field) = azure_test_view(&lines, credential);
                     Box::new(move |w: &mut Wizard| {
+                        w.azure.testing = None;
                         w.azure.test = Task::Done(AzureTest {
                             lines,
                             view,
@@ -43,7 +45,28 @@ impl Wizard {
                             key,
                         })
                     }) as Reply
-                });
+                };
+                let stopped = Box::new(move |w: &mut Wizard| {
+                    w.azure.testing = None;
+                    let view = ResultView::failure(
+                        "Stopped before Entra ID answered; nothing was changed. Check the \
+                         Tenant and test again.",
+                    )
+                    .with_action("Edit Tenant");
+                    w.azure.test = Task::Done(AzureTest {
+                        lines: Vec::new(),
+                        view,
+                        field: Some(AzureField::Tenant),
+                        key,
+                    });
+                }) as Reply;
+                let stop = self.jobs.spawn_stoppable(job, stopped);
+                self.azure.testing = Some((stop, std::time::Instant::now()));
+            }
+            AzureCommand::StopTest => {
+                if let Some((stop, _)) = &self.azure.testing {
+                    stop.stop();
+                }
             }
             AzureCommand::ChoosePem => {
                 let picked = self.dialogs.pick(crate::wizard::DialogRequest {
