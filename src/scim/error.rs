@@ -98,7 +98,10 @@ impl ScimError {
     pub fn outcome_unknown(&self) -> bool {
         match self {
             ScimError::Unreachable { .. } | ScimError::InvalidResponse { .. } => true,
-            ScimError::Status { status, .. } => *status >= 500 || *status == 408,
+            // 501: the server does not implement it at all, so nothing was done.
+            ScimError::Status { status, .. } => {
+                (*status >= 500 && *status != 501) || *status == 408
+            }
             _ => false,
         }
     }

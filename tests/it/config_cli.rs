@@ -307,7 +307,11 @@ fn check_against_refused_ports_reports_within_two_seconds() {
     );
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stdout.contains("FAIL Entra sign-in"), "{}", run.all());
-    assert!(run.stdout.contains("FAIL target reachable"), "{}", run.all());
+    assert!(
+        run.stdout.contains("FAIL target reachable"),
+        "{}",
+        run.all()
+    );
     assert!(run.stdout.contains("2 of 5 checks failed"), "{}", run.all());
     assert!(!run.all().contains("not-a-real"), "no secret in the output");
 }
