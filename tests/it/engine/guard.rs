@@ -54,6 +54,13 @@ fn a_second_writer_is_refused_naming_the_holder_and_a_killed_run_shows_as_interr
     service.child.wait().unwrap();
     let history = w.history();
     assert_eq!(history[0]["outcome"], "interrupted", "{history:#?}");
+    let text = w.run(&["history"]);
+    assert!(
+        text.stdout
+            .contains("service interrupted: its process ended before the run finished"),
+        "{}",
+        text.all()
+    );
     w.scim.faults().clear();
     let run = w.run(&["sync"]);
     assert_eq!(run.code, 0, "{}", run.all());
