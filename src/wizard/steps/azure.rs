@@ -401,11 +401,13 @@ impl AzureStep {
         egui::CollapsingHeader::new("Advanced: endpoint overrides")
             .default_open(!self.authority_url.is_empty() || !self.graph_url.is_empty())
             .show(ui, |ui| {
+                // The collapsing body is indented: a narrower label column keeps these
+                // inputs in line with the ones above.
+                let indent = ui.spacing().indent;
                 egui::Grid::new("azure-advanced-grid")
                     .num_columns(2)
                     .spacing([16.0, 10.0])
-                    .min_col_width(200.0)
-                    .min_col_width(200.0)
+                    .min_col_width(200.0 - indent)
                     .show(ui, |ui| {
                         let error =
                             self.shown_error(F::AuthorityUrl, !self.authority_url.is_empty());
