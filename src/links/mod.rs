@@ -97,11 +97,18 @@ impl From<StateError> for LinkError {
     }
 }
 
-/// The OS user running this process, for "linked by hand by …".
+/// The OS user running this process, for "linked by hand by …": the login name the session
+/// gives (`USER`, `USERNAME`, `LOGNAME`), else the account database's name for the process's user
+/// (the variables are unset under `sudo -i`, cron or a service).
 pub fn os_user() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .or_else(|| {
+            whoami::fallible::username()
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
         .unwrap_or_else(|| "an unknown user".into())
 }
 

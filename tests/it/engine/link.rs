@@ -326,3 +326,43 @@ fn the_running_service_applies_a_link_made_by_hand_at_its_next_cycle() {
         service.plain_log()
     );
 }
+
+/// Without `USER` and its kin (`sudo -i`, cron, a service), the link names the account the
+/// process runs as, from the account database, not "an unknown user".
+#[test]
+fn a_link_without_user_in_the_environment_names_the_account_it_ran_as() {
+    let w = World::new("");
+    let mut taken = w.members(&w.tier1);
+    taken.extend(w.members(&w.tier2));
+    let ann = w.new_member(&mut taken);
+    let email = w.email_of(&ann);
+    w.app_account("ann.first", &email);
+    let chosen = w.app_account("ann.second", &email);
+    let expected = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let expected = String::from_utf8(expected.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(!expected.is_empty());
+    let run = {
+        let _enter = w.rt.enter();
+        let mut cmd = w.command(&["link", &email, &chosen]);
+        cmd.env_remove("USER")
+            .env_remove("USERNAME")
+            .env_remove("LOGNAME");
+        run_command(cmd, "")
+    };
+    assert_eq!(run.code, 0, "{}", run.all());
+    let history = w.run(&["history"]);
+    assert!(
+        history
+            .stdout
+            .contains(&format!("linked by hand by {expected} to ann.second")),
+        "{}",
+        history.stdout
+    );
+    assert!(!history.stdout.contains("an unknown user"));
+}
