@@ -13,7 +13,7 @@ mod retry;
 pub use limit::{AdaptiveLimit, INITIAL_LIMIT, LimitStats, Outcome, Permit};
 pub use path::{path_segment, unplain_reason};
 pub use retry::{
-    RetryPolicy, is_retryable_status, parse_retry_after, send_limited, send_with_retry,
+    Replay, RetryPolicy, is_retryable_status, parse_retry_after, send_limited, send_with_retry,
 };
 
 /// The `User-Agent` adsync sends, so server logs show who called.

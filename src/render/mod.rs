@@ -116,10 +116,15 @@ pub fn history_table(runs: &[RunRecord]) -> String {
             run.started_at,
             run.trigger,
             run.outcome,
-            run.error
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
+            match (run.error.as_deref(), run.outcome) {
+                (Some(e), _) => format!(": {e}"),
+                (None, crate::sync::RunOutcome::Interrupted) => {
+                    ": its process ended before the run finished (killed or crashed); the next \
+                     sync converges"
+                        .to_owned()
+                }
+                (None, _) => String::new(),
+            }
         );
         for a in &run.actions {
             let _ = writeln!(

@@ -14,7 +14,7 @@ use super::error::ScimError;
 use super::model::{GROUP_SCHEMA, PATCH_SCHEMA, ScimGroup, ScimUser, get_ci, lenient_bool};
 use super::payload::{NewUser, UserPatch};
 use crate::config::{TargetAuth, TargetSettings};
-use crate::http::{AdaptiveLimit, LimitStats, RetryPolicy, body, send_limited};
+use crate::http::{AdaptiveLimit, LimitStats, Replay, RetryPolicy, body, send_limited};
 use crate::secret::Secret;
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -153,6 +153,11 @@ pub const DEFAULT_PAGE_SIZE: usize = 1000;
 /// memory while it is parsed.
 pub const MAX_PAGE_SIZE: usize = 5000;
 
+/// Pages of one listing asked for at once after the first (the adaptive limit may let out
+/// fewer). A server that works on one request at a time gains nothing; one that works on
+/// several, or sits behind a network's latency, answers a large listing that many times faster.
+pub const LIST_CONCURRENCY: usize = 4;
+
 /// The most requests in flight to the application when `[target] max_concurrency` is not set
 /// (SPEC §3); adsync adapts below it.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
@@ -268,7 +273,14 @@ impl ScimClient {
         // A write's latency tells how loaded the server is; a page read's or a bulk request's
         // mostly how large it is.
         let sampled = method != Method::GET && path != "Bulk";
-        let response = send_limited(&self.retry, Some(&self.limit), sampled, || {
+        // A POST creates (a user, a group, a bulk of creates) unless it is a search: never sent
+        // twice blindly (R13); its caller looks the result up when its outcome is unknown.
+        let replay = if method == Method::POST && !path.ends_with(".search") {
+            Replay::IfNotReceived
+        } else {
+            Replay::Always
+        };
+        let response = send_limited(&self.retry, Some(&self.limit), sampled, replay, || {
             let mut request = self
                 .http
                 .request(method.clone(), &url)
@@ -412,91 +424,105 @@ impl ScimClient {
             .clone()
     }
 
-    /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`). Fails
-    /// with [`ScimError::Incomplete`] when a page is short of what the server claims, the server
-    /// repeats results, or it stops before `totalResults`.
-    async fn list_all(
+    /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`), each
+    /// page turned into `T` by `parse` as it arrives, so only the pages in flight are ever held
+    /// as JSON. Once the first page tells `totalResults` and the server's page size, up to
+    /// [`LIST_CONCURRENCY`] of the remaining pages are asked for at once (and never more than the
+    /// adaptive limit lets out); they are checked in order. Fails with [`ScimError::Incomplete`]
+    /// when a page has no `totalResults` (without it the end of the listing cannot be told), a
+    /// page is short of what it claims, the server repeats results, or it stops before
+    /// `totalResults`.
+    async fn list_all<T>(
         &self,
         path: &str,
         filter: Option<&str>,
         extra: &[(&str, String)],
-    ) -> Result<Vec<Value>, ScimError> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut start = 1usize;
+        parse: impl Fn(&Value) -> Result<T, String>,
+    ) -> Result<Vec<T>, ScimError> {
         let page_size = self.page_size();
-        loop {
-            let mut query: Vec<(&str, String)> = vec![
-                ("startIndex", start.to_string()),
-                ("count", page_size.to_string()),
-            ];
-            if let Some(filter) = filter {
-                query.push(("filter", filter.to_owned()));
-            }
-            query.extend(extra.iter().cloned());
-            let page = self.get_json(path, &query).await?;
-            let obj = page
-                .as_object()
-                .ok_or_else(|| self.invalid("GET", path, "a list response must be an object"))?;
-            let resources = match get_ci(obj, "Resources") {
-                Some(Value::Array(items)) => items.clone(),
-                None | Some(Value::Null) => Vec::new(),
-                Some(_) => return Err(self.invalid("GET", path, "Resources is not a list")),
-            };
-            let count = resources.len();
-            let total = get_ci(obj, "totalResults")
-                .and_then(Value::as_u64)
-                .map(|n| n as usize)
-                .unwrap_or(out.len() + count);
-            let incomplete = |detail: String| ScimError::Incomplete {
-                url: self.url(path),
-                detail,
-            };
-            // A page holding fewer results than it claims, before the end, lost some. (Some
-            // servers echo the requested count as itemsPerPage on the last page: that is fine.)
-            if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
-                && claimed as usize > count
-                && out.len() + count < total
-            {
-                return Err(incomplete(format!(
-                    "the page at startIndex {start} says it holds {claimed} results but has {count}"
-                )));
-            }
-            for resource in resources {
-                if let Some(id) = resource.get("id").and_then(Value::as_str)
-                    && !seen.insert(id.to_owned())
-                {
-                    return Err(incomplete(format!(
-                        "the server returned {id} twice; it does not page by startIndex"
-                    )));
-                }
-                out.push(resource);
-            }
-            if out.len() >= total {
-                return Ok(out);
-            }
-            if count == 0 {
-                return Err(incomplete(format!(
-                    "the server said there are {total} results but returned {}",
-                    out.len()
-                )));
-            }
-            start += count;
+        let mut listing = Listing {
+            client: self,
+            path,
+            parse: &parse,
+            out: Vec::new(),
+            seen: HashSet::new(),
+            next: 1,
+            total: 0,
+        };
+        let first = self.list_page(path, filter, extra, 1, page_size).await?;
+        let served = listing.take(1, first)?;
+        if listing.done() {
+            return Ok(listing.out);
         }
+        if served == 0 {
+            return Err(listing.stopped());
+        }
+        // The pages still to read, at the server's own page size; read a few at once, taken in
+        // order. A page that comes back short leaves a gap that is read before the next page.
+        let starts = (1 + served..=listing.total).step_by(served);
+        let mut pages = futures::stream::iter(starts)
+            .map(|start| async move {
+                let page = self.list_page(path, filter, extra, start, served).await;
+                (start, page)
+            })
+            .buffered(LIST_CONCURRENCY);
+        while let Some((start, page)) = pages.next().await {
+            let page = page?;
+            while listing.next < start && !listing.done() {
+                let gap = start - listing.next;
+                let page = self
+                    .list_page(path, filter, extra, listing.next, gap)
+                    .await?;
+                if listing.take(listing.next, page)? == 0 && !listing.done() {
+                    return Err(listing.stopped());
+                }
+            }
+            if listing.done() {
+                return Ok(listing.out);
+            }
+            if listing.take(start, page)? == 0 && !listing.done() {
+                return Err(listing.stopped());
+            }
+        }
+        drop(pages);
+        // The server may say there are more than it first did: read on until it has said all.
+        while !listing.done() {
+            let page = self
+                .list_page(path, filter, extra, listing.next, page_size)
+                .await?;
+            if listing.take(listing.next, page)? == 0 && !listing.done() {
+                return Err(listing.stopped());
+            }
+        }
+        Ok(listing.out)
     }
 
-    fn parse_users(&self, values: Vec<Value>) -> Result<Vec<ScimUser>, ScimError> {
-        values
-            .iter()
-            .map(|v| ScimUser::from_json(v).map_err(|e| self.invalid("GET", "Users", e)))
-            .collect()
+    /// One page of a listing, as the server sent it.
+    async fn list_page(
+        &self,
+        path: &str,
+        filter: Option<&str>,
+        extra: &[(&str, String)],
+        start: usize,
+        count: usize,
+    ) -> Result<Value, ScimError> {
+        let mut query: Vec<(&str, String)> = vec![
+            ("startIndex", start.to_string()),
+            ("count", count.to_string()),
+        ];
+        if let Some(filter) = filter {
+            query.push(("filter", filter.to_owned()));
+        }
+        query.extend(extra.iter().cloned());
+        self.get_json(path, &query).await
     }
 
-    fn parse_groups(&self, values: Vec<Value>) -> Result<Vec<ScimGroup>, ScimError> {
-        values
-            .iter()
-            .map(|v| ScimGroup::from_json(v).map_err(|e| self.invalid("GET", "Groups", e)))
-            .collect()
+    fn parse_user(value: &Value) -> Result<ScimUser, String> {
+        ScimUser::from_json(value)
+    }
+
+    fn parse_group(value: &Value) -> Result<ScimGroup, String> {
+        ScimGroup::from_json(value)
     }
 
     /// One user by id.
@@ -508,14 +534,13 @@ impl ScimClient {
 
     /// Every user.
     pub async fn list_users(&self) -> Result<Vec<ScimUser>, ScimError> {
-        let values = self.list_all("Users", None, &[]).await?;
-        self.parse_users(values)
+        self.list_all("Users", None, &[], Self::parse_user).await
     }
 
     /// Users matching a raw SCIM filter.
     pub async fn find_users(&self, filter: &str) -> Result<Vec<ScimUser>, ScimError> {
-        let values = self.list_all("Users", Some(filter), &[]).await?;
-        self.parse_users(values)
+        self.list_all("Users", Some(filter), &[], Self::parse_user)
+            .await
     }
 
     /// Users whose `externalId` is `external_id` (case-exact on most servers).
@@ -542,57 +567,146 @@ impl ScimClient {
             .await
     }
 
-    /// Creates a user. A 409 uniqueness conflict is resolved by looking the holder of the
-    /// userName up: it is returned with `already_existed = true`.
+    /// Creates a user. A create is never repeated blindly (R13): when its outcome is unknown (a
+    /// timeout, a dropped connection, a 5xx, an unreadable answer) the application may have
+    /// committed it, so the user is looked up first ([`ScimClient::find_created`]) and returned if
+    /// there; only when absent is it sent again, up to the retry policy's attempts. A 409
+    /// uniqueness conflict is resolved by looking the holder of the userName up: it is returned
+    /// with `already_existed = true`.
     pub async fn create_user(&self, user: &NewUser) -> Result<Created, ScimError> {
         let body = user.attributes.to_create_json(user.password.as_ref());
-        match self.call(Method::POST, "Users", &[], Some(&body)).await {
-            Ok((_, Some(value))) => {
-                let user =
-                    ScimUser::from_json(&value).map_err(|e| self.invalid("POST", "Users", e))?;
-                Ok(Created {
-                    user,
-                    already_existed: false,
-                })
-            }
-            Ok((_, None)) => {
-                Err(self.invalid("POST", "Users", "the created user was not returned"))
-            }
-            Err(error) if error.status() == Some(409) => {
-                let attrs = &user.attributes;
-                let mut found = self.find_users_by_user_name(&attrs.user_name).await?;
-                // Some applications also keep externalId or email unique.
-                if found.is_empty()
-                    && let Some(external_id) = &attrs.external_id
-                {
-                    found = self.find_users_by_external_id(external_id).await?;
+        let mut attempt = 1;
+        loop {
+            let error = match self.call(Method::POST, "Users", &[], Some(&body)).await {
+                Ok((_, Some(value))) => match ScimUser::from_json(&value) {
+                    Ok(user) => {
+                        return Ok(Created {
+                            user,
+                            already_existed: false,
+                        });
+                    }
+                    Err(e) => self.invalid("POST", "Users", e),
+                },
+                Ok((_, None)) => self.invalid("POST", "Users", "the created user was not returned"),
+                Err(error) if error.status() == Some(409) => {
+                    return self.holder_after_conflict(user, error).await;
                 }
-                if found.is_empty()
-                    && let Some(email) = &attrs.email
-                {
-                    found = self.find_users_by_email(email).await?;
+                Err(error) => error,
+            };
+            if !error.outcome_unknown() {
+                return Err(error);
+            }
+            if let Some(created) = self.find_created(user).await? {
+                tracing::info!(
+                    user_name = %user.attributes.user_name,
+                    id = %created.user.id,
+                    %error,
+                    "a create's outcome was unknown and the user is in the application: not sent again"
+                );
+                return Ok(created);
+            }
+            if attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            let wait = self.retry.delay(attempt, None);
+            tracing::info!(
+                user_name = %user.attributes.user_name,
+                %error,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "a create failed and the user is not in the application; sending it again"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// A create whose outcome was unknown: the user is looked up before anything is sent, and
+    /// created only when absent (a bulk request that failed as a whole, or one of its creates
+    /// answered with a 5xx).
+    pub async fn create_user_after_doubt(&self, user: &NewUser) -> Result<Created, ScimError> {
+        match self.find_created(user).await? {
+            Some(created) => Ok(created),
+            None => self.create_user(user).await,
+        }
+    }
+
+    /// The user a create of `user` may have made, if the application has it: found by
+    /// `externalId` (what adsync writes), else by userName, else by email (R2's keys). One found by
+    /// those keys that carries another `externalId` (or none) is someone else's: it comes back
+    /// with `already_existed = true`, which callers refuse to take over. Several hits are an
+    /// error: adsync never guesses.
+    pub async fn find_created(&self, user: &NewUser) -> Result<Option<Created>, ScimError> {
+        let attrs = &user.attributes;
+        let mut searches: Vec<(&'static str, &str)> = Vec::new();
+        if let Some(external_id) = &attrs.external_id {
+            searches.push(("externalId", external_id));
+        }
+        searches.push(("userName", &attrs.user_name));
+        if let Some(email) = &attrs.email {
+            searches.push(("email", email));
+        }
+        for (key, value) in searches {
+            let mut found = match key {
+                "externalId" => self.find_users_by_external_id(value).await?,
+                "userName" => self.find_users_by_user_name(value).await?,
+                _ => self.find_users_by_email(value).await?,
+            };
+            // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): a user is taken only
+            // when it matches under ASCII case folding, never guessed.
+            found.retain(|holder| holds_under_ascii_folding(holder, attrs));
+            match found.len() {
+                0 => continue,
+                1 => {
+                    let user = found.remove(0);
+                    let ours = attrs.external_id.is_some() && user.external_id == attrs.external_id;
+                    return Ok(Some(Created {
+                        user,
+                        already_existed: !ours,
+                    }));
                 }
-                // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): its holder is
-                // taken only when it matches under ASCII case folding, never guessed.
-                found.retain(|holder| {
-                    holder.user_name.eq_ignore_ascii_case(&attrs.user_name)
-                        || (holder.external_id.is_some() && holder.external_id == attrs.external_id)
-                        || attrs.email.as_ref().is_some_and(|email| {
-                            holder
-                                .emails
-                                .iter()
-                                .any(|e| e.value.eq_ignore_ascii_case(email))
-                        })
-                });
-                match found.len() {
-                    1 => Ok(Created {
-                        user: found.remove(0),
-                        already_existed: true,
-                    }),
-                    _ => Err(error),
+                count => {
+                    return Err(ScimError::Ambiguous {
+                        key,
+                        value: value.to_owned(),
+                        count,
+                        ids: found.into_iter().map(|u| u.id).collect(),
+                    });
                 }
             }
-            Err(error) => Err(error),
+        }
+        Ok(None)
+    }
+
+    /// After a 409 on a create: the one user holding the userName (or, where the application
+    /// keeps them unique too, the externalId or email), or the 409 itself.
+    async fn holder_after_conflict(
+        &self,
+        user: &NewUser,
+        error: ScimError,
+    ) -> Result<Created, ScimError> {
+        let attrs = &user.attributes;
+        let mut found = self.find_users_by_user_name(&attrs.user_name).await?;
+        // Some applications also keep externalId or email unique.
+        if found.is_empty()
+            && let Some(external_id) = &attrs.external_id
+        {
+            found = self.find_users_by_external_id(external_id).await?;
+        }
+        if found.is_empty()
+            && let Some(email) = &attrs.email
+        {
+            found = self.find_users_by_email(email).await?;
+        }
+        // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): its holder is taken only
+        // when it matches under ASCII case folding, never guessed.
+        found.retain(|holder| holds_under_ascii_folding(holder, attrs));
+        match found.len() {
+            1 => Ok(Created {
+                user: found.remove(0),
+                already_existed: true,
+            }),
+            _ => Err(error),
         }
     }
 
@@ -615,10 +729,13 @@ impl ScimClient {
 
     /// Every group, without members (large groups make listings slow).
     pub async fn list_groups(&self) -> Result<Vec<ScimGroup>, ScimError> {
-        let values = self
-            .list_all("Groups", None, &[("excludedAttributes", "members".into())])
-            .await?;
-        self.parse_groups(values)
+        self.list_all(
+            "Groups",
+            None,
+            &[("excludedAttributes", "members".into())],
+            Self::parse_group,
+        )
+        .await
     }
 
     /// How many groups the application has.
@@ -661,14 +778,13 @@ impl ScimClient {
         name: &str,
     ) -> Result<Vec<ScimGroup>, ScimError> {
         let filter = format!("displayName eq {}", quote(name));
-        let values = self
-            .list_all(
-                "Groups",
-                Some(&filter),
-                &[("excludedAttributes", "members".into())],
-            )
-            .await?;
-        self.parse_groups(values)
+        self.list_all(
+            "Groups",
+            Some(&filter),
+            &[("excludedAttributes", "members".into())],
+            Self::parse_group,
+        )
+        .await
     }
 
     /// Creates a group with no members.
@@ -721,4 +837,101 @@ where
         .buffered(limit.max(1))
         .collect()
         .await
+}
+
+/// A listing being read: what came so far, checked page by page.
+struct Listing<'a, T, P> {
+    client: &'a ScimClient,
+    path: &'a str,
+    parse: &'a P,
+    out: Vec<T>,
+    /// The ids received, to catch a server that does not page by `startIndex`.
+    seen: HashSet<String>,
+    /// The `startIndex` of the first result not yet received.
+    next: usize,
+    /// `totalResults` as the latest page said.
+    total: usize,
+}
+
+impl<T, P: Fn(&Value) -> Result<T, String>> Listing<'_, T, P> {
+    fn incomplete(&self, detail: String) -> ScimError {
+        ScimError::Incomplete {
+            url: self.client.url(self.path),
+            detail,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.out.len() >= self.total
+    }
+
+    fn stopped(&self) -> ScimError {
+        self.incomplete(format!(
+            "the server said there are {} results but returned {}",
+            self.total,
+            self.out.len()
+        ))
+    }
+
+    /// Checks and parses the page asked for at `start`; returns how many results it held.
+    /// Results already received from a longer page before it are skipped.
+    fn take(&mut self, start: usize, page: Value) -> Result<usize, ScimError> {
+        let path = self.path;
+        let obj = page.as_object().ok_or_else(|| {
+            self.client
+                .invalid("GET", path, "a list response must be an object")
+        })?;
+        let resources: &[Value] = match get_ci(obj, "Resources") {
+            Some(Value::Array(items)) => items,
+            None | Some(Value::Null) => &[],
+            Some(_) => return Err(self.client.invalid("GET", path, "Resources is not a list")),
+        };
+        let count = resources.len();
+        self.total = get_ci(obj, "totalResults")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+            .ok_or_else(|| {
+                self.incomplete(format!(
+                    "the page at startIndex {start} has no totalResults, so whether the \
+                     listing is complete cannot be told (RFC 7644 §3.4.2 requires it)"
+                ))
+            })?;
+        // A page holding fewer results than it claims, before the end, lost some. (Some
+        // servers echo the requested count as itemsPerPage on the last page: that is fine.)
+        if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
+            && claimed as usize > count
+            && start - 1 + count < self.total
+        {
+            return Err(self.incomplete(format!(
+                "the page at startIndex {start} says it holds {claimed} results but has {count}"
+            )));
+        }
+        let skip = self.next.saturating_sub(start).min(count);
+        for resource in &resources[skip..] {
+            if let Some(id) = resource.get("id").and_then(Value::as_str)
+                && !self.seen.insert(id.to_owned())
+            {
+                return Err(self.incomplete(format!(
+                    "the server returned {id} twice; it does not page by startIndex"
+                )));
+            }
+            let item = (self.parse)(resource).map_err(|e| self.client.invalid("GET", path, e))?;
+            self.out.push(item);
+        }
+        self.next = self.next.max(start + count);
+        Ok(count)
+    }
+}
+
+/// Does `holder` carry the userName, the externalId or the email of `attrs`, compared with ASCII
+/// case folding only? (What a server's filter found may match only through Unicode folding.)
+fn holds_under_ascii_folding(holder: &ScimUser, attrs: &super::payload::UserAttributes) -> bool {
+    holder.user_name.eq_ignore_ascii_case(&attrs.user_name)
+        || (holder.external_id.is_some() && holder.external_id == attrs.external_id)
+        || attrs.email.as_ref().is_some_and(|email| {
+            holder
+                .emails
+                .iter()
+                .any(|e| e.value.eq_ignore_ascii_case(email))
+        })
 }

@@ -83,6 +83,21 @@ pub enum ScimError {
     /// The credential could not be read from where the config says it is.
     #[error("cannot read the SCIM application's credential: {0}")]
     Secret(#[from] SecretError),
+
+    /// Several target users carry the keys of one user being created (R2, R13): adsync neither
+    /// creates another nor picks one.
+    #[error(
+        "{count} users in the application ({}) carry the {key} {value:?} of a user adsync was \
+         creating; it created no other and linked none. Remove or rename the duplicates, or \
+         choose one with `adsync link`",
+        ids.join(", ")
+    )]
+    Ambiguous {
+        key: &'static str,
+        value: String,
+        count: usize,
+        ids: Vec<String>,
+    },
 }
 
 impl ScimError {
@@ -101,6 +116,19 @@ impl ScimError {
         match self {
             ScimError::Status { scim_type, .. } => scim_type.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Might the request have taken effect although it failed? A timeout, a dropped connection,
+    /// a 5xx or an unreadable answer: for a create, the application may have committed it (R13).
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ScimError::Unreachable { .. } | ScimError::InvalidResponse { .. } => true,
+            // 501: the server does not implement it at all, so nothing was done.
+            ScimError::Status { status, .. } => {
+                (*status >= 500 && *status != 501) || *status == 408
+            }
+            _ => false,
         }
     }
 

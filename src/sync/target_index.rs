@@ -99,6 +99,23 @@ impl<'a> TargetIndex<'a> {
             look_alikes.extend(ids.iter().copied());
         }
     }
+
+    /// The externalIds that more than one target user carries, each with those users' ids
+    /// (sorted), in externalId order: the duplicates two writers or blind retries leave (R13).
+    pub(super) fn duplicate_external_ids(&self) -> Vec<(&'a str, Vec<&'a str>)> {
+        let mut duplicates: Vec<(&str, Vec<&str>)> = self
+            .by_external_id
+            .iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(ext, ids)| {
+                let mut ids = ids.clone();
+                ids.sort_unstable();
+                (*ext, ids)
+            })
+            .collect();
+        duplicates.sort_unstable();
+        duplicates
+    }
 }
 
 #[cfg(test)]

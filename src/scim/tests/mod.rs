@@ -4,6 +4,7 @@
 mod faults;
 mod harness;
 mod hostile;
+mod listing;
 mod scimmy;
 mod shared;
 mod sim_only;

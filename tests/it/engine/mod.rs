@@ -4,6 +4,7 @@
 //! `demo`.
 
 mod demo;
+mod guard;
 mod hostile;
 mod link;
 mod service;
