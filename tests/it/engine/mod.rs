@@ -41,6 +41,11 @@ struct World {
 
 impl World {
     fn new(extra_config: &str) -> Self {
+        Self::with_seed(extra_config, |_| {})
+    }
+
+    /// [`World::new`] with the application's seed changed first (e.g. loose userNames).
+    fn with_seed(extra_config: &str, tweak: impl FnOnce(&mut Seed)) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -51,7 +56,8 @@ impl World {
         )
         .unwrap();
         let fixture = Fixture::from_file(&repo("assets/demo-tenant.json")).unwrap();
-        let seed = Seed::from_file(&repo("assets/demo-app.json")).unwrap();
+        let mut seed = Seed::from_file(&repo("assets/demo-app.json")).unwrap();
+        tweak(&mut seed);
         let (entra, scim) = rt.block_on(async {
             (
                 EntraSim::start(fixture).await.unwrap(),
