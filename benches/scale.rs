@@ -341,7 +341,7 @@ fn after_first_sync(
             continue;
         }
         let ex = &action.execution;
-        let desired = ex.desired.as_ref().unwrap();
+        let desired = ex.desired().unwrap();
         let id = action
             .target_user_id
             .clone()

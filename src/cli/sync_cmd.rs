@@ -58,7 +58,8 @@ pub fn plan_cmd(
     let text = render(&plan, format);
     match output {
         Some(path) => {
-            std::fs::write(path, &text)
+            // Owner-only: a plan names people and their attributes.
+            crate::fsutil::write_atomic(path, text.as_bytes())
                 .map_err(|e| anyhow::anyhow!("{}: cannot write the plan: {e}", path.display()))?;
             eprintln!("wrote the plan to {}", path.display());
         }

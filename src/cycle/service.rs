@@ -437,6 +437,17 @@ impl Service<'_> {
     }
 }
 
+/// Hands the memory a cycle freed back to the system. glibc keeps freed heap for reuse, so
+/// without this the service would hold the start-up full cycle's plan (a hundred MiB and more
+/// at 100,000 users) for its whole life, while it only needs the cached snapshot between cycles.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The service loop: a full cycle at start and every `full_sync_every`, incremental cycles every
 /// `interval` in between, a doubling wait after failures (up to 120 s), until `stop` is set.
 pub async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
@@ -463,7 +474,9 @@ pub async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
             Some(t) if t.elapsed() >= full_every => Some("schedule"),
             Some(_) => None,
         };
-        let wait = match service.tick(full_due).await {
+        let result = service.tick(full_due).await;
+        release_freed_memory();
+        let wait = match result {
             Ok(tick) => {
                 if tick == Tick::Full {
                     last_full = Some(Instant::now());

@@ -14,7 +14,7 @@ use super::error::ScimError;
 use super::model::{GROUP_SCHEMA, PATCH_SCHEMA, ScimGroup, ScimUser, get_ci, lenient_bool};
 use super::payload::{NewUser, UserPatch};
 use crate::config::{TargetAuth, TargetSettings};
-use crate::http::{AdaptiveLimit, LimitStats, Replay, RetryPolicy, send_limited};
+use crate::http::{AdaptiveLimit, LimitStats, Replay, RetryPolicy, body, send_limited};
 use crate::secret::Secret;
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -153,6 +153,11 @@ pub const DEFAULT_PAGE_SIZE: usize = 1000;
 /// memory while it is parsed.
 pub const MAX_PAGE_SIZE: usize = 5000;
 
+/// Pages of one listing asked for at once after the first (the adaptive limit may let out
+/// fewer). A server that works on one request at a time gains nothing; one that works on
+/// several, or sits behind a network's latency, answers a large listing that many times faster.
+pub const LIST_CONCURRENCY: usize = 4;
+
 /// The most requests in flight to the application when `[target] max_concurrency` is not set
 /// (SPEC §3); adsync adapts below it.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
@@ -233,6 +238,23 @@ impl ScimClient {
         &self.base
     }
 
+    /// `{collection}/{id}` with `id` percent-encoded, or [`ScimError::UnsafeId`] when the id is
+    /// not plain: an id is the application's data and must never steer a write elsewhere.
+    pub(super) fn resource_path(collection: &str, id: &str) -> Result<String, ScimError> {
+        let what = if collection == "Groups" {
+            "group"
+        } else {
+            "user"
+        };
+        crate::http::path_segment(id, &[])
+            .map(|segment| format!("{collection}/{segment}"))
+            .map_err(|reason| ScimError::UnsafeId {
+                what,
+                id: id.to_owned(),
+                reason,
+            })
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
     }
@@ -282,17 +304,35 @@ impl ScimClient {
         .await
         .map_err(|error| ScimError::Unreachable {
             url: url.clone(),
-            detail: describe_reqwest(&error),
+            detail: body::describe(&error),
         })?;
         let status = response.status();
         let shown_url = response.url().to_string();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| ScimError::Unreachable {
-                url: shown_url.clone(),
-                detail: describe_reqwest(&error),
-            })?;
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return Err(ScimError::Redirected {
+                method: method.to_string(),
+                url: shown_url,
+                status: status.as_u16(),
+                location: body::redirect_location(&response),
+            });
+        }
+        let bytes = if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            body::read_capped(response, body::MAX_PAGE_BYTES)
+                .await
+                .map_err(|error| match error {
+                    body::BodyError::Broken(detail) => ScimError::Unreachable {
+                        url: shown_url.clone(),
+                        detail,
+                    },
+                    too_large => ScimError::InvalidResponse {
+                        method: method.to_string(),
+                        url: shown_url.clone(),
+                        detail: too_large.to_string(),
+                    },
+                })?
+        } else {
+            body::read_prefix(response, body::MAX_ERROR_BYTES).await
+        };
         let parsed: Option<Result<Value, _>> = (!bytes.iter().all(u8::is_ascii_whitespace))
             .then(|| serde_json::from_slice::<Value>(&bytes));
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
@@ -322,6 +362,8 @@ impl ScimClient {
                 (None, (!text.is_empty()).then_some(text))
             }
         };
+        // A server may echo the request (a default password) in its error: scrubbed here.
+        let detail = detail.map(|d| crate::secret::scrub::scrub(&d).into_owned());
         if matches!(status.as_u16(), 401 | 403) {
             return Err(ScimError::Unauthorized {
                 url: shown_url,
@@ -382,110 +424,123 @@ impl ScimClient {
             .clone()
     }
 
-    /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`). Fails
-    /// with [`ScimError::Incomplete`] when a page is short of what the server claims, the server
-    /// repeats results, or it stops before `totalResults`.
-    async fn list_all(
+    /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`), each
+    /// page turned into `T` by `parse` as it arrives, so only the pages in flight are ever held
+    /// as JSON. Once the first page tells `totalResults` and the server's page size, up to
+    /// [`LIST_CONCURRENCY`] of the remaining pages are asked for at once (and never more than the
+    /// adaptive limit lets out); they are checked in order. Fails with [`ScimError::Incomplete`]
+    /// when a page has no `totalResults` (without it the end of the listing cannot be told), a
+    /// page is short of what it claims, the server repeats results, or it stops before
+    /// `totalResults`.
+    async fn list_all<T>(
         &self,
         path: &str,
         filter: Option<&str>,
         extra: &[(&str, String)],
-    ) -> Result<Vec<Value>, ScimError> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut start = 1usize;
+        parse: impl Fn(&Value) -> Result<T, String>,
+    ) -> Result<Vec<T>, ScimError> {
         let page_size = self.page_size();
-        loop {
-            let mut query: Vec<(&str, String)> = vec![
-                ("startIndex", start.to_string()),
-                ("count", page_size.to_string()),
-            ];
-            if let Some(filter) = filter {
-                query.push(("filter", filter.to_owned()));
-            }
-            query.extend(extra.iter().cloned());
-            let page = self.get_json(path, &query).await?;
-            let obj = page
-                .as_object()
-                .ok_or_else(|| self.invalid("GET", path, "a list response must be an object"))?;
-            let resources = match get_ci(obj, "Resources") {
-                Some(Value::Array(items)) => items.clone(),
-                None | Some(Value::Null) => Vec::new(),
-                Some(_) => return Err(self.invalid("GET", path, "Resources is not a list")),
-            };
-            let count = resources.len();
-            let total = get_ci(obj, "totalResults")
-                .and_then(Value::as_u64)
-                .map(|n| n as usize)
-                .unwrap_or(out.len() + count);
-            let incomplete = |detail: String| ScimError::Incomplete {
-                url: self.url(path),
-                detail,
-            };
-            // A page holding fewer results than it claims, before the end, lost some. (Some
-            // servers echo the requested count as itemsPerPage on the last page: that is fine.)
-            if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
-                && claimed as usize > count
-                && out.len() + count < total
-            {
-                return Err(incomplete(format!(
-                    "the page at startIndex {start} says it holds {claimed} results but has {count}"
-                )));
-            }
-            for resource in resources {
-                if let Some(id) = resource.get("id").and_then(Value::as_str)
-                    && !seen.insert(id.to_owned())
-                {
-                    return Err(incomplete(format!(
-                        "the server returned {id} twice; it does not page by startIndex"
-                    )));
-                }
-                out.push(resource);
-            }
-            if out.len() >= total {
-                return Ok(out);
-            }
-            if count == 0 {
-                return Err(incomplete(format!(
-                    "the server said there are {total} results but returned {}",
-                    out.len()
-                )));
-            }
-            start += count;
+        let mut listing = Listing {
+            client: self,
+            path,
+            parse: &parse,
+            out: Vec::new(),
+            seen: HashSet::new(),
+            next: 1,
+            total: 0,
+        };
+        let first = self.list_page(path, filter, extra, 1, page_size).await?;
+        let served = listing.take(1, first)?;
+        if listing.done() {
+            return Ok(listing.out);
         }
+        if served == 0 {
+            return Err(listing.stopped());
+        }
+        // The pages still to read, at the server's own page size; read a few at once, taken in
+        // order. A page that comes back short leaves a gap that is read before the next page.
+        let starts = (1 + served..=listing.total).step_by(served);
+        let mut pages = futures::stream::iter(starts)
+            .map(|start| async move {
+                let page = self.list_page(path, filter, extra, start, served).await;
+                (start, page)
+            })
+            .buffered(LIST_CONCURRENCY);
+        while let Some((start, page)) = pages.next().await {
+            let page = page?;
+            while listing.next < start && !listing.done() {
+                let gap = start - listing.next;
+                let page = self
+                    .list_page(path, filter, extra, listing.next, gap)
+                    .await?;
+                if listing.take(listing.next, page)? == 0 && !listing.done() {
+                    return Err(listing.stopped());
+                }
+            }
+            if listing.done() {
+                return Ok(listing.out);
+            }
+            if listing.take(start, page)? == 0 && !listing.done() {
+                return Err(listing.stopped());
+            }
+        }
+        drop(pages);
+        // The server may say there are more than it first did: read on until it has said all.
+        while !listing.done() {
+            let page = self
+                .list_page(path, filter, extra, listing.next, page_size)
+                .await?;
+            if listing.take(listing.next, page)? == 0 && !listing.done() {
+                return Err(listing.stopped());
+            }
+        }
+        Ok(listing.out)
     }
 
-    fn parse_users(&self, values: Vec<Value>) -> Result<Vec<ScimUser>, ScimError> {
-        values
-            .iter()
-            .map(|v| ScimUser::from_json(v).map_err(|e| self.invalid("GET", "Users", e)))
-            .collect()
+    /// One page of a listing, as the server sent it.
+    async fn list_page(
+        &self,
+        path: &str,
+        filter: Option<&str>,
+        extra: &[(&str, String)],
+        start: usize,
+        count: usize,
+    ) -> Result<Value, ScimError> {
+        let mut query: Vec<(&str, String)> = vec![
+            ("startIndex", start.to_string()),
+            ("count", count.to_string()),
+        ];
+        if let Some(filter) = filter {
+            query.push(("filter", filter.to_owned()));
+        }
+        query.extend(extra.iter().cloned());
+        self.get_json(path, &query).await
     }
 
-    fn parse_groups(&self, values: Vec<Value>) -> Result<Vec<ScimGroup>, ScimError> {
-        values
-            .iter()
-            .map(|v| ScimGroup::from_json(v).map_err(|e| self.invalid("GET", "Groups", e)))
-            .collect()
+    fn parse_user(value: &Value) -> Result<ScimUser, String> {
+        ScimUser::from_json(value)
+    }
+
+    fn parse_group(value: &Value) -> Result<ScimGroup, String> {
+        ScimGroup::from_json(value)
     }
 
     /// One user by id.
     pub async fn get_user(&self, id: &str) -> Result<ScimUser, ScimError> {
-        let path = format!("Users/{id}");
+        let path = Self::resource_path("Users", id)?;
         let value = self.get_json(&path, &[]).await?;
         ScimUser::from_json(&value).map_err(|e| self.invalid("GET", &path, e))
     }
 
     /// Every user.
     pub async fn list_users(&self) -> Result<Vec<ScimUser>, ScimError> {
-        let values = self.list_all("Users", None, &[]).await?;
-        self.parse_users(values)
+        self.list_all("Users", None, &[], Self::parse_user).await
     }
 
     /// Users matching a raw SCIM filter.
     pub async fn find_users(&self, filter: &str) -> Result<Vec<ScimUser>, ScimError> {
-        let values = self.list_all("Users", Some(filter), &[]).await?;
-        self.parse_users(values)
+        self.list_all("Users", Some(filter), &[], Self::parse_user)
+            .await
     }
 
     /// Users whose `externalId` is `external_id` (case-exact on most servers).
@@ -597,6 +652,9 @@ impl ScimClient {
                 "userName" => self.find_users_by_user_name(value).await?,
                 _ => self.find_users_by_email(value).await?,
             };
+            // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): a user is taken only
+            // when it matches under ASCII case folding, never guessed.
+            found.retain(|holder| holds_under_ascii_folding(holder, attrs));
             match found.len() {
                 0 => continue,
                 1 => {
@@ -640,6 +698,9 @@ impl ScimClient {
         {
             found = self.find_users_by_email(email).await?;
         }
+        // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): its holder is taken only
+        // when it matches under ASCII case folding, never guessed.
+        found.retain(|holder| holds_under_ascii_folding(holder, attrs));
         match found.len() {
             1 => Ok(Created {
                 user: found.remove(0),
@@ -652,16 +713,12 @@ impl ScimClient {
     /// Writes the attributes in `patch` to user `id`. Servers answer 200 with the user or 204
     /// without a body; both are success.
     pub async fn patch_user(&self, id: &str, patch: &UserPatch) -> Result<(), ScimError> {
+        let path = Self::resource_path("Users", id)?;
         if patch.is_empty() {
             return Ok(());
         }
-        self.call(
-            Method::PATCH,
-            &format!("Users/{id}"),
-            &[],
-            Some(&patch.to_json()),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &[], Some(&patch.to_json()))
+            .await?;
         Ok(())
     }
 
@@ -672,10 +729,13 @@ impl ScimClient {
 
     /// Every group, without members (large groups make listings slow).
     pub async fn list_groups(&self) -> Result<Vec<ScimGroup>, ScimError> {
-        let values = self
-            .list_all("Groups", None, &[("excludedAttributes", "members".into())])
-            .await?;
-        self.parse_groups(values)
+        self.list_all(
+            "Groups",
+            None,
+            &[("excludedAttributes", "members".into())],
+            Self::parse_group,
+        )
+        .await
     }
 
     /// How many groups the application has.
@@ -702,7 +762,7 @@ impl ScimClient {
 
     /// One group by id, with its members.
     pub async fn get_group(&self, id: &str) -> Result<ScimGroup, ScimError> {
-        let path = format!("Groups/{id}");
+        let path = Self::resource_path("Groups", id)?;
         let value = self.get_json(&path, &[]).await?;
         ScimGroup::from_json(&value).map_err(|e| self.invalid("GET", &path, e))
     }
@@ -718,14 +778,13 @@ impl ScimClient {
         name: &str,
     ) -> Result<Vec<ScimGroup>, ScimError> {
         let filter = format!("displayName eq {}", quote(name));
-        let values = self
-            .list_all(
-                "Groups",
-                Some(&filter),
-                &[("excludedAttributes", "members".into())],
-            )
-            .await?;
-        self.parse_groups(values)
+        self.list_all(
+            "Groups",
+            Some(&filter),
+            &[("excludedAttributes", "members".into())],
+            Self::parse_group,
+        )
+        .await
     }
 
     /// Creates a group with no members.
@@ -741,6 +800,7 @@ impl ScimClient {
 
     /// Adds users to a group (one PATCH).
     pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        let path = Self::resource_path("Groups", group_id)?;
         if user_ids.is_empty() {
             return Ok(());
         }
@@ -749,43 +809,22 @@ impl ScimClient {
             "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "add", "path": "members", "value": members}],
         });
-        self.call(
-            Method::PATCH,
-            &format!("Groups/{group_id}"),
-            &without_members(),
-            Some(&body),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &without_members(), Some(&body))
+            .await?;
         Ok(())
     }
 
     /// Removes one user from a group (`members[value eq "…"]`).
     pub async fn remove_member(&self, group_id: &str, user_id: &str) -> Result<(), ScimError> {
+        let path = Self::resource_path("Groups", group_id)?;
         let body = json!({
             "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "remove", "path": format!("members[value eq {}]", quote(user_id))}],
         });
-        self.call(
-            Method::PATCH,
-            &format!("Groups/{group_id}"),
-            &without_members(),
-            Some(&body),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &without_members(), Some(&body))
+            .await?;
         Ok(())
     }
-}
-
-fn describe_reqwest(error: &reqwest::Error) -> String {
-    // The chain says why (refused, DNS, TLS); none of it holds request headers.
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Runs `tasks` with at most `limit` in flight, returning their results in input order. The
@@ -798,4 +837,101 @@ where
         .buffered(limit.max(1))
         .collect()
         .await
+}
+
+/// A listing being read: what came so far, checked page by page.
+struct Listing<'a, T, P> {
+    client: &'a ScimClient,
+    path: &'a str,
+    parse: &'a P,
+    out: Vec<T>,
+    /// The ids received, to catch a server that does not page by `startIndex`.
+    seen: HashSet<String>,
+    /// The `startIndex` of the first result not yet received.
+    next: usize,
+    /// `totalResults` as the latest page said.
+    total: usize,
+}
+
+impl<T, P: Fn(&Value) -> Result<T, String>> Listing<'_, T, P> {
+    fn incomplete(&self, detail: String) -> ScimError {
+        ScimError::Incomplete {
+            url: self.client.url(self.path),
+            detail,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.out.len() >= self.total
+    }
+
+    fn stopped(&self) -> ScimError {
+        self.incomplete(format!(
+            "the server said there are {} results but returned {}",
+            self.total,
+            self.out.len()
+        ))
+    }
+
+    /// Checks and parses the page asked for at `start`; returns how many results it held.
+    /// Results already received from a longer page before it are skipped.
+    fn take(&mut self, start: usize, page: Value) -> Result<usize, ScimError> {
+        let path = self.path;
+        let obj = page.as_object().ok_or_else(|| {
+            self.client
+                .invalid("GET", path, "a list response must be an object")
+        })?;
+        let resources: &[Value] = match get_ci(obj, "Resources") {
+            Some(Value::Array(items)) => items,
+            None | Some(Value::Null) => &[],
+            Some(_) => return Err(self.client.invalid("GET", path, "Resources is not a list")),
+        };
+        let count = resources.len();
+        self.total = get_ci(obj, "totalResults")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+            .ok_or_else(|| {
+                self.incomplete(format!(
+                    "the page at startIndex {start} has no totalResults, so whether the \
+                     listing is complete cannot be told (RFC 7644 §3.4.2 requires it)"
+                ))
+            })?;
+        // A page holding fewer results than it claims, before the end, lost some. (Some
+        // servers echo the requested count as itemsPerPage on the last page: that is fine.)
+        if let Some(claimed) = get_ci(obj, "itemsPerPage").and_then(Value::as_u64)
+            && claimed as usize > count
+            && start - 1 + count < self.total
+        {
+            return Err(self.incomplete(format!(
+                "the page at startIndex {start} says it holds {claimed} results but has {count}"
+            )));
+        }
+        let skip = self.next.saturating_sub(start).min(count);
+        for resource in &resources[skip..] {
+            if let Some(id) = resource.get("id").and_then(Value::as_str)
+                && !self.seen.insert(id.to_owned())
+            {
+                return Err(self.incomplete(format!(
+                    "the server returned {id} twice; it does not page by startIndex"
+                )));
+            }
+            let item = (self.parse)(resource).map_err(|e| self.client.invalid("GET", path, e))?;
+            self.out.push(item);
+        }
+        self.next = self.next.max(start + count);
+        Ok(count)
+    }
+}
+
+/// Does `holder` carry the userName, the externalId or the email of `attrs`, compared with ASCII
+/// case folding only? (What a server's filter found may match only through Unicode folding.)
+fn holds_under_ascii_folding(holder: &ScimUser, attrs: &super::payload::UserAttributes) -> bool {
+    holder.user_name.eq_ignore_ascii_case(&attrs.user_name)
+        || (holder.external_id.is_some() && holder.external_id == attrs.external_id)
+        || attrs.email.as_ref().is_some_and(|email| {
+            holder
+                .emails
+                .iter()
+                .any(|e| e.value.eq_ignore_ascii_case(email))
+        })
 }

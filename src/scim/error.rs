@@ -54,6 +54,32 @@ pub enum ScimError {
     #[error("{url}: the listing is incomplete: {detail}")]
     Incomplete { url: String, detail: String },
 
+    /// The server answered with a redirect. adsync follows none: a redirected write would carry
+    /// its body (a default password) and the credential to wherever the server points.
+    #[error(
+        "{method} {url} was answered {status} with a redirect to {location}; adsync does not \
+         follow redirects, so nothing was sent there and this request did not happen. If the \
+         application moved, set [target] url to its new address"
+    )]
+    Redirected {
+        method: String,
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    /// An id that cannot go into a URL path as it is (`../Groups/…`, a slash, a control
+    /// character): nothing was sent for it.
+    #[error(
+        "the application's {what} id {id:?} is not a plain id ({reason}); adsync does not put it \
+         in a URL, so nothing was written for this {what}. Look at this {what} in the application"
+    )]
+    UnsafeId {
+        what: &'static str,
+        id: String,
+        reason: &'static str,
+    },
+
     /// The credential could not be read from where the config says it is.
     #[error("cannot read the SCIM application's credential: {0}")]
     Secret(#[from] SecretError),

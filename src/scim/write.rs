@@ -45,29 +45,46 @@ pub enum WriteOutcome {
 }
 
 impl WriteOp {
-    /// The request as a bulk operation: (method, path, data).
+    /// The id this op puts in a URL path, with its collection.
+    fn path_id(&self) -> Option<(&'static str, &str)> {
+        match self {
+            WriteOp::CreateUser(_) => None,
+            WriteOp::PatchUser { id, .. } => Some(("Users", id)),
+            WriteOp::AddMembers { group_id, .. } | WriteOp::RemoveMember { group_id, .. } => {
+                Some(("Groups", group_id))
+            }
+        }
+    }
+
+    /// The request as a bulk operation: (method, path, data). Only for ops whose id is plain
+    /// (see [`ScimClient::write_many`]); the id is percent-encoded.
     fn request(&self) -> (Method, String, Value) {
+        let path = || match self.path_id() {
+            Some((collection, id)) => format!(
+                "/{}",
+                ScimClient::resource_path(collection, id).unwrap_or_default()
+            ),
+            None => "/Users".into(),
+        };
         match self {
             WriteOp::CreateUser(user) => (
                 Method::POST,
                 "/Users".into(),
                 user.attributes.to_create_json(user.password.as_ref()),
             ),
-            WriteOp::PatchUser { id, patch } => {
-                (Method::PATCH, format!("/Users/{id}"), patch.to_json())
-            }
-            WriteOp::AddMembers { group_id, user_ids } => {
+            WriteOp::PatchUser { patch, .. } => (Method::PATCH, path(), patch.to_json()),
+            WriteOp::AddMembers { user_ids, .. } => {
                 let members: Vec<Value> = user_ids.iter().map(|id| json!({"value": id})).collect();
                 (
                     Method::PATCH,
-                    format!("/Groups/{group_id}"),
+                    path(),
                     json!({"schemas": [PATCH_SCHEMA],
                            "Operations": [{"op": "add", "path": "members", "value": members}]}),
                 )
             }
-            WriteOp::RemoveMember { group_id, user_id } => (
+            WriteOp::RemoveMember { user_id, .. } => (
                 Method::PATCH,
-                format!("/Groups/{group_id}"),
+                path(),
                 json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "remove",
                        "path": format!("members[value eq {}]", super::client::quote(user_id))}]}),
             ),
@@ -143,6 +160,14 @@ impl ScimClient {
         let Some((max_operations, max_payload)) = capabilities.bulk.filter(|(n, _)| *n > 1) else {
             return self.one_by_one(ops, concurrency, false).await;
         };
+        // An id that is not plain never goes into a bulk path; one by one, its op is refused
+        // alone with a clear error and the others are written.
+        if ops.iter().any(|op| {
+            op.path_id()
+                .is_some_and(|(_, id)| crate::http::unplain_reason(id, &[]).is_some())
+        }) {
+            return self.one_by_one(ops, concurrency, false).await;
+        }
         let payload_limit = if max_payload == 0 {
             usize::MAX
         } else {
@@ -280,7 +305,7 @@ impl ScimClient {
         let text = |key: &str| {
             body.and_then(|b| get_ci(b, key))
                 .and_then(Value::as_str)
-                .map(str::to_owned)
+                .map(|t| crate::secret::scrub::scrub(t).into_owned())
         };
         let url = format!("{}{path}", self.base_url());
         if matches!(status, 401 | 403) {

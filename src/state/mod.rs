@@ -555,7 +555,7 @@ impl StateStore {
                     ResultStatus::Failed => "failed",
                     ResultStatus::NotRun => "not-run",
                 },
-                r.error.clone(),
+                r.error.as_deref().map(crate::secret::scrub::for_storage),
             ),
             None => ("not-run", None),
         };
@@ -587,6 +587,7 @@ impl StateStore {
         error: Option<&str>,
     ) -> Result<(), StateError> {
         let summary = summary.map(|s| serde_json::to_string(s).expect("summary serializes"));
+        let error = error.map(crate::secret::scrub::for_storage);
         self.conn.execute(
             "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4, error = ?5 WHERE id = ?1",
             params![run, now_ms(), outcome, summary, error],

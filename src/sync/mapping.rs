@@ -2,8 +2,9 @@
 //! mapping of SPEC §2, with the config's `[[mappings]]` (§3.1) compiled over it, and the pair's
 //! roles.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -98,20 +99,88 @@ enum RuleKind {
     Omit,
 }
 
+/// Where a rule's value goes in the record: one of the default attributes, or the `n`th of the
+/// other keys in [`Shape::extra_keys`]. Resolved once when the mappings are compiled, so that a
+/// plan does not match each rule's key text for each of its users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    UserName,
+    Emails,
+    GivenName,
+    FamilyName,
+    DisplayName,
+    Phone,
+    Title,
+    Department,
+    EmployeeNumber,
+    Extra(usize),
+}
+
+impl Slot {
+    /// The slot of a default attribute's key; `None` for the other keys.
+    fn named(key: &str) -> Option<Self> {
+        Some(match key {
+            "userName" => Slot::UserName,
+            "emails" => Slot::Emails,
+            "name.givenName" => Slot::GivenName,
+            "name.familyName" => Slot::FamilyName,
+            "displayName" => Slot::DisplayName,
+            "phoneNumbers" => Slot::Phone,
+            "title" => Slot::Title,
+            "department" => Slot::Department,
+            "employeeNumber" => Slot::EmployeeNumber,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Rule {
     key: String,
+    slot: Slot,
     kind: RuleKind,
     default: Option<String>,
     transform: Option<Transform>,
 }
 
+/// What every record of one mapping set shares: the keys of the values beyond the default
+/// attributes (sorted, as the record's JSON lists them) and which keys the mappings manage.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    extra_keys: Vec<String>,
+    /// `None` for the default mapping (no `[[mappings]]`).
+    keys: Option<Arc<MappedKeys>>,
+}
+
+/// The shape of the default mapping's records: no other keys.
+static DEFAULT_SHAPE: LazyLock<Arc<Shape>> = LazyLock::new(Arc::default);
+
 /// The config's `[[mappings]]`, compiled once per plan.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MappingSet {
     rules: Vec<Rule>,
     keys: Arc<MappedKeys>,
+    shape: Arc<Shape>,
     fingerprint: String,
+}
+
+impl Default for MappingSet {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            keys: Arc::default(),
+            shape: DEFAULT_SHAPE.clone(),
+            fingerprint: String::new(),
+        }
+    }
+}
+
+/// Where a rule's value came from, before it is spelled as an [`Origin`] (`adsync explain`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Came {
+    Rule,
+    Fallback,
+    Omitted,
 }
 
 impl MappingSet {
@@ -122,6 +191,7 @@ impl MappingSet {
         }
         let mut rules = Vec::new();
         let mut keys = MappedKeys::default();
+        let mut extra_keys = BTreeSet::new();
         for m in mappings {
             let Ok(key) = canonical_target(&m.target) else {
                 continue;
@@ -137,18 +207,37 @@ impl MappingSet {
             } else if !DEFAULT_TARGETS.contains(&key.as_str()) && !matches!(kind, RuleKind::Omit) {
                 keys.extra.push(key.clone());
             }
+            if Slot::named(&key).is_none() {
+                extra_keys.insert(key.clone());
+            }
             rules.push(Rule {
+                slot: Slot::UserName, // resolved below, once every other key is known
                 key,
                 kind,
                 default: m.default.clone(),
                 transform: m.transform,
             });
         }
+        let extra_keys: Vec<String> = extra_keys.into_iter().collect();
+        for rule in &mut rules {
+            rule.slot = Slot::named(&rule.key).unwrap_or_else(|| {
+                Slot::Extra(
+                    extra_keys
+                        .binary_search(&rule.key)
+                        .expect("every other key is listed"),
+                )
+            });
+        }
         let json = serde_json::to_vec(mappings).expect("plain data serializes");
         let fingerprint = lower_hex(&Sha256::digest(&json)[..4]);
+        let keys = Arc::new(keys);
         Self {
             rules,
-            keys: Arc::new(keys),
+            keys: keys.clone(),
+            shape: Arc::new(Shape {
+                extra_keys,
+                keys: Some(keys),
+            }),
             fingerprint,
         }
     }
@@ -192,19 +281,34 @@ impl MappingSet {
         roles: &[String],
         manager: &dyn Fn(&str) -> Option<String>,
     ) -> DesiredUser {
-        let mut desired = desired_view(user, policy).to_desired();
-        for rule in &self.rules {
-            let (value, _) = self.value(rule, user, manager);
-            set_key(&mut desired, &rule.key, value);
-        }
-        let mut roles = roles.to_vec();
+        self.view(user, policy, roles.to_vec(), manager)
+            .to_desired()
+    }
+
+    /// [`Self::desired`], borrowing from the user and the mappings wherever a value is copied
+    /// unchanged: what the planner hashes for every user, so that only the values a template
+    /// or a transform makes are allocated (docs/PERFORMANCE.md).
+    pub fn view<'a>(
+        &'a self,
+        user: &'a SourceUser,
+        policy: UsernamePolicy,
+        mut roles: Vec<String>,
+        manager: &dyn Fn(&str) -> Option<String>,
+    ) -> DesiredView<'a> {
+        let mut view = desired_view(user, policy);
         roles.sort();
         roles.dedup();
-        desired.roles = roles;
-        if !self.is_empty() {
-            desired.keys = Some(self.keys.clone());
+        view.roles = roles;
+        if self.is_empty() {
+            return view;
         }
-        desired
+        view.shape = &self.shape;
+        view.extra = vec![None; self.shape.extra_keys.len()];
+        for rule in &self.rules {
+            let (value, _) = self.eval(rule, user, manager);
+            view.set(rule.slot, value);
+        }
+        view
     }
 
     /// Each mapped value of the user with where it came from (`adsync explain`), default
@@ -242,29 +346,61 @@ impl MappingSet {
         user: &SourceUser,
         manager: &dyn Fn(&str) -> Option<String>,
     ) -> (Option<String>, Origin) {
-        let (raw, origin) = match &rule.kind {
-            RuleKind::Omit => return (None, Origin::Omitted),
-            RuleKind::Value(v) => (Some(v.clone()), Origin::Constant),
-            RuleKind::Source(s) if s == "manager" => (
-                user.source("manager").and_then(manager),
-                Origin::Source(s.clone()),
-            ),
-            RuleKind::Source(s) => (user.source(s).map(str::to_owned), Origin::Source(s.clone())),
-            RuleKind::Template(t) => (render(t, user, manager), Origin::Template(t.clone())),
+        let (value, came) = self.eval(rule, user, manager);
+        let origin = match (came, &rule.kind) {
+            (Came::Omitted, _) => Origin::Omitted,
+            (Came::Fallback, _) => Origin::Fallback,
+            (Came::Rule, RuleKind::Value(_)) => Origin::Constant,
+            (Came::Rule, RuleKind::Source(s)) => Origin::Source(s.clone()),
+            (Came::Rule, RuleKind::Template(t)) => Origin::Template(t.clone()),
+            (Came::Rule, RuleKind::Omit) => Origin::Omitted,
+        };
+        (value.map(Cow::into_owned), origin)
+    }
+
+    /// One rule's value for the user: the source, constant or template, transformed and
+    /// trimmed; the rule's `default` when that is empty. Borrowed unless a template, a transform
+    /// or the manager's target id made it.
+    fn eval<'a>(
+        &'a self,
+        rule: &'a Rule,
+        user: &'a SourceUser,
+        manager: &dyn Fn(&str) -> Option<String>,
+    ) -> (Option<Cow<'a, str>>, Came) {
+        let raw: Option<Cow<'a, str>> = match &rule.kind {
+            RuleKind::Omit => return (None, Came::Omitted),
+            RuleKind::Value(v) => Some(Cow::Borrowed(v)),
+            RuleKind::Source(s) if s == "manager" => {
+                user.source("manager").and_then(manager).map(Cow::Owned)
+            }
+            RuleKind::Source(s) => user.source(s).map(Cow::Borrowed),
+            RuleKind::Template(t) => render(t, user, manager).map(Cow::Owned),
         };
         let value = raw
             .map(|v| match rule.transform {
-                Some(t) => t.apply(&v),
+                Some(t) => Cow::Owned(t.apply(&v)),
                 None => v,
             })
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
+            .and_then(trim_cow);
         match (value, &rule.default) {
-            (Some(v), _) => (Some(v), origin),
-            (None, Some(d)) if !d.trim().is_empty() => (Some(d.clone()), Origin::Fallback),
-            (None, _) => (None, origin),
+            (Some(v), _) => (Some(v), Came::Rule),
+            (None, Some(d)) if !d.trim().is_empty() => (Some(Cow::Borrowed(d)), Came::Fallback),
+            (None, _) => (None, Came::Rule),
         }
     }
+}
+
+/// The value trimmed, `None` when blank; copied only when owned and trimming shortens it.
+fn trim_cow(value: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(match value {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
+        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+    })
 }
 
 /// Fills a template's `{property}` placeholders; `None` when every placeholder is empty (the
@@ -301,34 +437,6 @@ fn render(
     any.then_some(out)
 }
 
-/// Writes one mapped value into the record (`None` = unset).
-fn set_key(desired: &mut DesiredUser, key: &str, value: Option<String>) {
-    match key {
-        // Every SCIM user needs a userName: an empty mapped one keeps the policy's.
-        "userName" => {
-            if let Some(v) = value {
-                desired.user_name = v;
-            }
-        }
-        "emails" => desired.emails = value.unwrap_or_default(),
-        "name.givenName" => desired.given_name = value,
-        "name.familyName" => desired.family_name = value,
-        "displayName" => desired.display_name = value,
-        "phoneNumbers" => desired.phone = value,
-        "title" => desired.title = value,
-        "department" => desired.department = value,
-        "employeeNumber" => desired.employee_number = value,
-        other => match value {
-            Some(v) => {
-                desired.extra.insert(other.to_owned(), v);
-            }
-            None => {
-                desired.extra.remove(other);
-            }
-        },
-    }
-}
-
 fn clean(value: &Option<String>) -> Option<String> {
     trimmed(value).map(str::to_owned)
 }
@@ -337,59 +445,286 @@ fn trimmed(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// [`DesiredUser`] borrowed from the Entra user: what the planner hashes for every user, so that
-/// only users with an action pay for the owned copy (most users, most cycles, have none). Same
-/// fields in the same order, so it serializes, and hashes, exactly like [`DesiredUser`].
-#[derive(Clone, Copy, Debug, Serialize)]
+/// [`DesiredUser`] borrowed from the Entra user and the mappings: what the planner hashes for
+/// every user, so that only users with an action pay for an owned copy (most users, most
+/// cycles, have none). It serializes, and so hashes, exactly like [`DesiredUser`].
+#[derive(Clone, Debug)]
 pub struct DesiredView<'a> {
-    #[serde(rename = "userName")]
-    user_name: &'a str,
-    #[serde(rename = "externalId")]
+    user_name: Cow<'a, str>,
     external_id: &'a str,
     active: bool,
-    #[serde(rename = "name.givenName")]
-    given_name: Option<&'a str>,
-    #[serde(rename = "name.familyName")]
-    family_name: Option<&'a str>,
-    #[serde(rename = "displayName")]
-    display_name: Option<&'a str>,
-    emails: &'a str,
-    #[serde(rename = "phoneNumbers")]
-    phone: Option<&'a str>,
-    title: Option<&'a str>,
-    department: Option<&'a str>,
-    #[serde(rename = "employeeNumber")]
-    employee_number: Option<&'a str>,
+    given_name: Option<Cow<'a, str>>,
+    family_name: Option<Cow<'a, str>>,
+    display_name: Option<Cow<'a, str>>,
+    emails: Cow<'a, str>,
+    phone: Option<Cow<'a, str>>,
+    title: Option<Cow<'a, str>>,
+    department: Option<Cow<'a, str>>,
+    employee_number: Option<Cow<'a, str>>,
+    /// The other keys' values, in the order of `shape.extra_keys`; `None` = unset.
+    extra: Vec<Option<Cow<'a, str>>>,
+    /// Sorted, without repeats.
+    roles: Vec<String>,
+    shape: &'a Arc<Shape>,
 }
 
-impl DesiredView<'_> {
+/// The fields of [`DesiredUser`]'s JSON, in its order and with its names: the stored hashes
+/// (R4) are of those bytes.
+impl Serialize for DesiredView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let has_extra = self.extra.iter().any(Option::is_some);
+        let len = 11 + usize::from(has_extra) + usize::from(!self.roles.is_empty());
+        let mut s = serializer.serialize_struct("DesiredUser", len)?;
+        s.serialize_field("userName", &self.user_name)?;
+        s.serialize_field("externalId", self.external_id)?;
+        s.serialize_field("active", &self.active)?;
+        s.serialize_field("name.givenName", &self.given_name)?;
+        s.serialize_field("name.familyName", &self.family_name)?;
+        s.serialize_field("displayName", &self.display_name)?;
+        s.serialize_field("emails", &self.emails)?;
+        s.serialize_field("phoneNumbers", &self.phone)?;
+        s.serialize_field("title", &self.title)?;
+        s.serialize_field("department", &self.department)?;
+        s.serialize_field("employeeNumber", &self.employee_number)?;
+        if has_extra {
+            s.serialize_field("extra", &ExtraMap(self))?;
+        } else {
+            s.skip_field("extra")?;
+        }
+        if self.roles.is_empty() {
+            s.skip_field("roles")?;
+        } else {
+            s.serialize_field("roles", &self.roles)?;
+        }
+        s.end()
+    }
+}
+
+/// The view's other values as the map of their keys, sorted (as a `BTreeMap` serializes).
+struct ExtraMap<'v, 'a>(&'v DesiredView<'a>);
+
+impl Serialize for ExtraMap<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.extras())
+    }
+}
+
+impl<'a> DesiredView<'a> {
     /// The owned [`DesiredUser`].
-    pub fn to_desired(self) -> DesiredUser {
-        let owned = |v: Option<&str>| v.map(str::to_owned);
+    pub fn to_desired(&self) -> DesiredUser {
+        let owned = |v: &Option<Cow<'_, str>>| v.as_deref().map(str::to_owned);
         DesiredUser {
-            user_name: self.user_name.to_owned(),
+            user_name: self.user_name.to_string(),
             external_id: self.external_id.to_owned(),
             active: self.active,
-            given_name: owned(self.given_name),
-            family_name: owned(self.family_name),
-            display_name: owned(self.display_name),
-            emails: self.emails.to_owned(),
-            phone: owned(self.phone),
-            title: owned(self.title),
-            department: owned(self.department),
-            employee_number: owned(self.employee_number),
-            ..DesiredUser::default()
+            given_name: owned(&self.given_name),
+            family_name: owned(&self.family_name),
+            display_name: owned(&self.display_name),
+            emails: self.emails.to_string(),
+            phone: owned(&self.phone),
+            title: owned(&self.title),
+            department: owned(&self.department),
+            employee_number: owned(&self.employee_number),
+            extra: self
+                .extras()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            roles: self.roles.clone(),
+            keys: self.shape.keys.clone(),
+            roles_write: None,
         }
     }
 
     /// [`values_hash`] of [`Self::to_desired`], without making it.
-    pub fn values_hash(self) -> String {
-        hash_json(&self)
+    pub fn values_hash(&self) -> String {
+        hash_json(self)
+    }
+
+    /// The mapped `userName`.
+    pub fn user_name(&self) -> &str {
+        &self.user_name
+    }
+
+    /// The mapped work email (empty when unset).
+    pub fn emails(&self) -> &str {
+        &self.emails
+    }
+
+    /// The set values of the other keys, by key, sorted.
+    fn extras(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.shape
+            .extra_keys
+            .iter()
+            .zip(&self.extra)
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?)))
+    }
+
+    /// Writes one mapped value (`None` = unset).
+    fn set(&mut self, slot: Slot, value: Option<Cow<'a, str>>) {
+        match slot {
+            // Every SCIM user needs a userName: an empty mapped one keeps the policy's.
+            Slot::UserName => {
+                if let Some(v) = value {
+                    self.user_name = v;
+                }
+            }
+            Slot::Emails => self.emails = value.unwrap_or_default(),
+            Slot::GivenName => self.given_name = value,
+            Slot::FamilyName => self.family_name = value,
+            Slot::DisplayName => self.display_name = value,
+            Slot::Phone => self.phone = value,
+            Slot::Title => self.title = value,
+            Slot::Department => self.department = value,
+            Slot::EmployeeNumber => self.employee_number = value,
+            Slot::Extra(n) => self.extra[n] = value,
+        }
+    }
+
+    /// The record a create keeps until apply time, compactly ([`CreateRecord`]).
+    pub fn to_record(&self) -> CreateRecord {
+        let mut bytes = Vec::with_capacity(256);
+        let base = [
+            Some(&*self.user_name),
+            Some(self.external_id),
+            self.given_name.as_deref(),
+            self.family_name.as_deref(),
+            self.display_name.as_deref(),
+            Some(&*self.emails),
+            self.phone.as_deref(),
+            self.title.as_deref(),
+            self.department.as_deref(),
+            self.employee_number.as_deref(),
+        ];
+        for value in base
+            .into_iter()
+            .chain(self.extra.iter().map(|v| v.as_deref()))
+        {
+            put(&mut bytes, value);
+        }
+        put_len(&mut bytes, self.roles.len());
+        for role in &self.roles {
+            put(&mut bytes, Some(role));
+        }
+        CreateRecord {
+            shape: self.shape.clone(),
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+}
+
+/// A create's mapped record as the plan keeps it until apply time: every value one after
+/// another in one allocation, each after its length, with the keys shared by the whole plan.
+/// A [`DesiredUser`] kept for each of 100,000 creates was most of `plan()`'s peak with 15
+/// mappings (docs/PERFORMANCE.md); this is a quarter of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateRecord {
+    shape: Arc<Shape>,
+    /// Per value: its length + 1 as LEB128 (0 = unset), then its UTF-8. The default
+    /// attributes, then the other keys in `shape.extra_keys` order, then the roles' count
+    /// and the roles.
+    bytes: Box<[u8]>,
+}
+
+impl CreateRecord {
+    /// The owned [`DesiredUser`] (what the target writer takes).
+    pub fn to_desired(&self) -> DesiredUser {
+        let mut read = Reader(&self.bytes);
+        let mut next = || read.value().map(str::to_owned);
+        let mut desired = DesiredUser {
+            user_name: next().unwrap_or_default(),
+            external_id: next().unwrap_or_default(),
+            active: true,
+            given_name: next(),
+            family_name: next(),
+            display_name: next(),
+            emails: next().unwrap_or_default(),
+            phone: next(),
+            title: next(),
+            department: next(),
+            employee_number: next(),
+            keys: self.shape.keys.clone(),
+            ..DesiredUser::default()
+        };
+        for key in &self.shape.extra_keys {
+            if let Some(v) = read.value() {
+                desired.extra.insert(key.clone(), v.to_owned());
+            }
+        }
+        desired.roles = self.roles_from(read);
+        desired
+    }
+
+    /// The roles the record gives, without making the rest.
+    pub fn roles(&self) -> Vec<String> {
+        let mut read = Reader(&self.bytes);
+        for _ in 0..10 + self.shape.extra_keys.len() {
+            read.value();
+        }
+        self.roles_from(read)
+    }
+
+    fn roles_from(&self, mut read: Reader<'_>) -> Vec<String> {
+        let count = read.len();
+        (0..count)
+            .filter_map(|_| read.value().map(str::to_owned))
+            .collect()
+    }
+}
+
+fn put_len(bytes: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let low = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            bytes.push(low);
+            return;
+        }
+        bytes.push(low | 0x80);
+    }
+}
+
+fn put(bytes: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => put_len(bytes, 0),
+        Some(v) => {
+            put_len(bytes, v.len() + 1);
+            bytes.extend_from_slice(v.as_bytes());
+        }
+    }
+}
+
+/// Reads a [`CreateRecord`]'s values back in the order they were put.
+struct Reader<'b>(&'b [u8]);
+
+impl<'b> Reader<'b> {
+    fn len(&mut self) -> usize {
+        let mut n = 0usize;
+        let mut shift = 0;
+        while let Some((&b, rest)) = self.0.split_first() {
+            self.0 = rest;
+            n |= usize::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        n
+    }
+
+    fn value(&mut self) -> Option<&'b str> {
+        let len = self.len().checked_sub(1)?;
+        let (text, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some(std::str::from_utf8(text).expect("put from a str"))
     }
 }
 
 /// [`desired_user`], borrowed.
 pub fn desired_view(user: &SourceUser, policy: UsernamePolicy) -> DesiredView<'_> {
+    fn borrowed(v: Option<&str>) -> Option<Cow<'_, str>> {
+        v.map(Cow::Borrowed)
+    }
     let upn = user.user_principal_name.as_str();
     let user_name = match policy {
         UsernamePolicy::Upn => upn,
@@ -397,21 +732,25 @@ pub fn desired_view(user: &SourceUser, policy: UsernamePolicy) -> DesiredView<'_
         UsernamePolicy::Mail => trimmed(&user.mail).unwrap_or(upn),
     };
     DesiredView {
-        user_name,
+        user_name: Cow::Borrowed(user_name),
         external_id: &user.id,
         active: true,
-        given_name: trimmed(&user.given_name),
-        family_name: trimmed(&user.surname),
-        display_name: trimmed(&user.display_name),
-        emails: user.email(),
+        given_name: borrowed(trimmed(&user.given_name)),
+        family_name: borrowed(trimmed(&user.surname)),
+        display_name: borrowed(trimmed(&user.display_name)),
+        emails: Cow::Borrowed(user.email()),
         phone: user
             .business_phones
             .first()
             .map(|p| p.trim())
-            .filter(|p| !p.is_empty()),
-        title: trimmed(&user.job_title),
-        department: trimmed(&user.department),
-        employee_number: trimmed(&user.employee_id),
+            .filter(|p| !p.is_empty())
+            .map(Cow::Borrowed),
+        title: borrowed(trimmed(&user.job_title)),
+        department: borrowed(trimmed(&user.department)),
+        employee_number: borrowed(trimmed(&user.employee_id)),
+        extra: Vec::new(),
+        roles: Vec::new(),
+        shape: &DEFAULT_SHAPE,
     }
 }
 
@@ -564,6 +903,7 @@ impl From<&TargetUser> for UserAttributes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Mapping;
 
     /// Hashes stored by earlier versions (JSON buffered, then each byte `format!`ted) must still
     /// match, or every managed user would be compared field by field again after an upgrade.
@@ -603,5 +943,118 @@ mod tests {
             values_hash(&desired_user(&user, UsernamePolicy::Upn)),
             values_hash(&desired_user(&other, UsernamePolicy::Upn))
         );
+    }
+
+    fn mapping(json: serde_json::Value) -> Mapping {
+        serde_json::from_value(json).expect("a valid mapping")
+    }
+
+    /// The borrowed view the planner hashes and the compact record a create keeps are the
+    /// record [`MappingSet::desired`] gives, with every kind of mapping: same JSON, so the same
+    /// stored hashes, and the same record written at apply time.
+    #[test]
+    fn view_and_create_record_are_the_desired_record_under_mappings() {
+        let mappings = MappingSet::new(&[
+            mapping(
+                serde_json::json!({"target": "costCenter", "source": "employeeOrgData.costCenter", "default": "CC-0"}),
+            ),
+            mapping(serde_json::json!({"target": "division", "value": " Operations "})),
+            mapping(
+                serde_json::json!({"target": "nickName", "template": "{givenName}.{surname}", "transform": "lower"}),
+            ),
+            mapping(
+                serde_json::json!({"target": "title", "source": "jobTitle", "transform": "upper"}),
+            ),
+            mapping(
+                serde_json::json!({"target": "displayName", "template": " {surname}, {givenName} "}),
+            ),
+            mapping(
+                serde_json::json!({"target": "name.formatted", "template": "{givenName} {surname}", "when": "create"}),
+            ),
+            mapping(serde_json::json!({"target": "phoneNumbers", "omit": true})),
+            mapping(
+                serde_json::json!({"target": "urn:example:params:scim:schemas:extension:acme:2.0:User:badge", "source": "onPremisesExtensionAttributes.extensionAttribute1"}),
+            ),
+            mapping(serde_json::json!({"target": "manager", "source": "manager"})),
+            mapping(serde_json::json!({"target": "userName", "source": "employeeId"})),
+        ]);
+        let long = "x".repeat(300); // a length that takes two bytes in the record
+        let mut user = SourceUser {
+            id: "0b6d4c9e-1111-2222-3333-444455556666".into(),
+            user_principal_name: "Zoë.Müller@contoso.example".into(),
+            given_name: Some(" Zoë ".into()),
+            surname: Some("Müller".into()),
+            business_phones: vec!["+49 30 1234".into()],
+            job_title: Some("Lead Engineer".into()),
+            department: Some(long.clone()),
+            ..SourceUser::default()
+        };
+        user.extra.insert(
+            "onPremisesExtensionAttributes.extensionAttribute1".into(),
+            "B-7".into(),
+        );
+        user.extra.insert("manager".into(), "m-1".into());
+        let manager = |id: &str| (id == "m-1").then(|| "target-m-1".to_owned());
+        let roles = vec![
+            "technician".to_owned(),
+            "lead".to_owned(),
+            "lead".to_owned(),
+        ];
+        let desired = mappings.desired(&user, UsernamePolicy::Upn, &roles, &manager);
+        assert_eq!(desired.title.as_deref(), Some("LEAD ENGINEER"));
+        assert_eq!(desired.display_name.as_deref(), Some("Müller, Zoë"));
+        assert_eq!(desired.phone, None);
+        assert_eq!(desired.department.as_deref(), Some(long.as_str()));
+        assert_eq!(desired.user_name, "Zoë.Müller@contoso.example"); // employeeId unset
+        assert_eq!(desired.roles, ["lead", "technician"]);
+        let extra: Vec<(&str, &str)> = desired
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            extra,
+            [
+                ("costCenter", "CC-0"),
+                ("division", "Operations"),
+                ("manager", "target-m-1"),
+                ("name.formatted", "Zoë Müller"),
+                ("nickName", "zoë.müller"),
+                (
+                    "urn:example:params:scim:schemas:extension:acme:2.0:User:badge",
+                    "B-7"
+                ),
+            ]
+        );
+        let view = mappings.view(&user, UsernamePolicy::Upn, roles.clone(), &manager);
+        let json = serde_json::to_vec(&desired).unwrap();
+        assert_eq!(serde_json::to_vec(&view).unwrap(), json);
+        let expected: String = Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(view.values_hash(), expected);
+        assert_eq!(values_hash(&desired), expected);
+        assert_eq!(view.to_desired(), desired);
+        let record = view.to_record();
+        assert_eq!(record.to_desired(), desired);
+        assert_eq!(record.roles(), ["lead", "technician"]);
+        // A blank mapped value is unset in the record, not an empty string.
+        user.extra
+            .remove("onPremisesExtensionAttributes.extensionAttribute1");
+        user.job_title = None;
+        let view = mappings.view(&user, UsernamePolicy::Upn, Vec::new(), &manager);
+        let desired = view.to_record().to_desired();
+        assert_eq!(
+            desired,
+            mappings.desired(&user, UsernamePolicy::Upn, &[], &manager)
+        );
+        assert_eq!(desired.title, None);
+        assert!(
+            !desired
+                .extra
+                .contains_key("urn:example:params:scim:schemas:extension:acme:2.0:User:badge")
+        );
+        assert!(desired.roles.is_empty());
     }
 }

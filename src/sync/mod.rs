@@ -22,7 +22,9 @@ mod target_index;
 pub use apply::{Applied, ApplyOptions, NewAccount, TargetWriter, WriteError, apply};
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
 pub use journal::{Journal, RunOutcome, UnknownOutcome};
-pub use mapping::{DesiredUser, MappingSet, Origin, desired_user, values_hash};
+pub use mapping::{
+    CreateRecord, DesiredUser, DesiredView, MappingSet, Origin, Shape, desired_user, values_hash,
+};
 pub use model::*;
 pub use plan::*;
 pub use planner::{PartialScope, PlanError, PlanInput, mass_disable_guard, plan, plan_partial};

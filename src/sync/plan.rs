@@ -1,9 +1,11 @@
 //! The plan: every change a sync would make, as a value. It serializes to the plan JSON of SPEC §4
 //! (a contract) and renders as a text report grouped by target group, and as CSV.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
-use super::mapping::DesiredUser;
+use super::mapping::{CreateRecord, DesiredUser};
 
 /// What happens to one user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -72,11 +74,23 @@ pub enum ResultStatus {
     NotRun,
 }
 
+/// The mapped record an action writes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Record {
+    /// Nothing to write (disable, skip).
+    #[default]
+    None,
+    /// The whole record (link, update, move, enable), with the roles to write.
+    Full(Box<DesiredUser>),
+    /// A create's record, compact until apply time: a plan may hold 100,000 of them.
+    Create(CreateRecord),
+}
+
 /// What `apply` needs beyond what the JSON shows. Not serialized.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Execution {
-    /// The full mapped record (create, link, update, enable).
-    pub desired: Option<DesiredUser>,
+    /// The mapped record (create, link, update, move, enable); see [`Execution::desired`].
+    pub record: Record,
     /// The hash to record once the target confirms.
     pub values_hash: String,
     /// Group memberships to add, then to remove.
@@ -84,6 +98,26 @@ pub struct Execution {
     pub remove_from: Vec<String>,
     /// The single-mode group to record for the link (`None` keeps the current record).
     pub record_group: Option<Option<String>>,
+}
+
+impl Execution {
+    /// The full mapped record, made from the compact one for a create.
+    pub fn desired(&self) -> Option<Cow<'_, DesiredUser>> {
+        match &self.record {
+            Record::None => None,
+            Record::Full(desired) => Some(Cow::Borrowed(desired)),
+            Record::Create(record) => Some(Cow::Owned(record.to_desired())),
+        }
+    }
+
+    /// The roles the record gives (what the state remembers adsync gave); `None` without one.
+    pub fn roles(&self) -> Option<Vec<String>> {
+        match &self.record {
+            Record::None => None,
+            Record::Full(desired) => Some(desired.roles.clone()),
+            Record::Create(record) => Some(record.roles()),
+        }
+    }
 }
 
 /// One user's action.

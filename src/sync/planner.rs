@@ -9,7 +9,7 @@ type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 pub use super::guard::mass_disable_guard;
 use super::mapping::{
-    DesiredUser, DesiredView, MappingSet, desired_view, differences, hash_fingerprint, tagged_hash,
+    DesiredUser, DesiredView, MappingSet, differences, hash_fingerprint, tagged_hash,
 };
 use super::model::*;
 use super::order::sort_actions;
@@ -95,36 +95,6 @@ fn to_changes(diffs: Vec<super::mapping::Difference>) -> Vec<Change> {
             to: d.to,
         })
         .collect()
-}
-
-/// A user's desired record: borrowed for the default mapping with no roles (most users, most
-/// cycles, no allocation), owned when `[[mappings]]` or roles apply.
-enum Desired<'a> {
-    View(DesiredView<'a>),
-    Owned(DesiredUser),
-}
-
-impl Desired<'_> {
-    fn to_desired(&self) -> DesiredUser {
-        match self {
-            Desired::View(view) => view.to_desired(),
-            Desired::Owned(desired) => desired.clone(),
-        }
-    }
-
-    fn into_desired(self) -> DesiredUser {
-        match self {
-            Desired::View(view) => view.to_desired(),
-            Desired::Owned(desired) => desired,
-        }
-    }
-
-    fn values_hash(&self) -> String {
-        match self {
-            Desired::View(view) => view.values_hash(),
-            Desired::Owned(desired) => super::mapping::values_hash(desired),
-        }
-    }
 }
 
 /// The roles a user's pairs give it (SPEC §3.1): its pair's in `single`, the union in `all`.
@@ -290,7 +260,7 @@ impl<'a> Planner<'a> {
         user: &SourceUser,
         link: &Link,
         current: &TargetUser,
-        view: Desired<'_>,
+        view: DesiredView<'_>,
         hash: String,
         wanted: Vec<String>,
     ) {
@@ -405,7 +375,8 @@ impl<'a> Planner<'a> {
             self.unchanged += 1;
             return;
         };
-        execution.desired = Some(desired.take().unwrap_or_else(|| view.to_desired()));
+        let desired = desired.take().unwrap_or_else(|| view.to_desired());
+        execution.record = Record::Full(Box::new(desired));
         let action = self.action(
             kind,
             user,
@@ -422,35 +393,52 @@ impl<'a> Planner<'a> {
     fn unlinked(
         &mut self,
         user: &SourceUser,
-        desired: DesiredUser,
+        view: DesiredView<'_>,
         hash: String,
         wanted: Vec<String>,
         index: &TargetIndex<'_>,
         first_pair: &Pair,
     ) {
-        let mut desired = desired;
         let by_external = index.by_external_id.get(user.id.as_str());
         let (hits, how): (Vec<&str>, &str) = match by_external {
             Some(ids) => (ids.clone(), "externalId"),
             None => {
                 let mut hits = BTreeSet::new();
                 // R2 with SPEC §3.1: the mapped work email and the mapped userName.
-                let email = match desired.emails.as_str() {
+                let email = match view.emails() {
                     "" => user.email(),
                     mapped => mapped,
                 };
-                for key in [email, desired.user_name.as_str()] {
-                    if let Some(ids) = index.by_name_or_email.get(&key.to_lowercase()) {
-                        hits.extend(ids.iter().copied());
-                    }
+                let mut look_alikes = BTreeSet::new();
+                for key in [email, view.user_name()] {
+                    index.matches(key, &mut hits, &mut look_alikes);
+                }
+                if hits.is_empty() && !look_alikes.is_empty() {
+                    // Matched only through Unicode folding or non-ASCII text: never guessed.
+                    let found: Vec<&str> = look_alikes.into_iter().collect();
+                    self.warnings.push(Warning {
+                        code: "look-alike-match".into(),
+                        message: format!(
+                            "{} resembles target user(s) {} only through non-ASCII or look-alike \
+                             characters in the email or userName; skipped rather than guess. If \
+                             they are the same person, link them with `adsync link`; otherwise \
+                             rename the target user",
+                            user.user_principal_name,
+                            found.join(", ")
+                        ),
+                        entra_ids: vec![user.id.clone()],
+                    });
+                    self.skip(user, &wanted, "look-alike-match");
+                    return;
                 }
                 (hits.into_iter().collect(), "email")
             }
         };
         match hits.as_slice() {
             [] => {
+                // Compact until apply time: a first sync creates nearly every user.
                 let execution = Execution {
-                    desired: Some(desired),
+                    record: Record::Create(view.to_record()),
                     values_hash: hash,
                     add_to: wanted.clone(),
                     remove_from: Vec::new(),
@@ -483,6 +471,7 @@ impl<'a> Planner<'a> {
                     return;
                 }
                 let current = &self.input.target.users[*one];
+                let mut desired = view.to_desired();
                 let mut changes = to_changes(differences(&desired, current));
                 changes.extend(roles_change(&mut desired, current, &BTreeSet::new()));
                 let add_to = wanted
@@ -491,7 +480,7 @@ impl<'a> Planner<'a> {
                     .cloned()
                     .collect();
                 let execution = Execution {
-                    desired: Some(desired),
+                    record: Record::Full(Box::new(desired)),
                     values_hash: hash,
                     add_to,
                     remove_from: Vec::new(),
@@ -726,11 +715,8 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
         }
         let wanted = planner.wanted_groups(qualifying);
         let roles = roles_for(qualifying, policy.group_mode);
-        let view = if mappings.is_empty() && roles.is_empty() {
-            Desired::View(desired_view(user, policy.username))
-        } else {
-            Desired::Owned(mappings.desired(user, policy.username, &roles, &manager))
-        };
+        // Borrowed from the user and the mappings: most users, most cycles, need no copy.
+        let view = mappings.view(user, policy.username, roles, &manager);
         let hash = tagged_hash(mappings.fingerprint(), view.values_hash());
         let link = links_by_id.get(*id).copied();
         let current = link.and_then(|l| target_by_id.get(l.target_id.as_str()).copied());
@@ -747,14 +733,7 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
                 if duplicates.contains(id) {
                     planner.skip(user, &wanted, "duplicate-email");
                 } else {
-                    planner.unlinked(
-                        user,
-                        view.into_desired(),
-                        hash,
-                        wanted,
-                        &index,
-                        qualifying[0],
-                    );
+                    planner.unlinked(user, view, hash, wanted, &index, qualifying[0]);
                 }
             }
         }

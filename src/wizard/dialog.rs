@@ -138,9 +138,16 @@ impl std::fmt::Debug for SaveByPath {
     }
 }
 
-/// Writes `contents` to `path`, as a result in words.
+/// Writes `contents` to `path` (owner-only, atomically: an exported plan holds personal data),
+/// as a result in words.
 async fn write(path: PathBuf, contents: Arc<Vec<u8>>, what: String) -> ResultView {
-    match tokio::fs::write(&path, contents.as_slice()).await {
+    let target = path.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        crate::fsutil::write_atomic(&target, contents.as_slice())
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    match written {
         Ok(()) => ResultView::success(format!("Saved {what} as {}.", path.display())),
         Err(e) => ResultView::failure(format!(
             "{what} could not be saved as {}: {e}. Choose another place.",

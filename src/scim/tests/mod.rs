@@ -3,6 +3,8 @@
 
 mod faults;
 mod harness;
+mod hostile;
+mod listing;
 mod scimmy;
 mod shared;
 mod sim_only;

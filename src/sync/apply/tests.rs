@@ -201,7 +201,7 @@ async fn a_batch_creates_its_users_together_and_each_result_goes_to_its_own_acti
         .actions
         .iter()
         .find(|a| a.entra_id == "s00123")
-        .and_then(|a| a.execution.desired.as_ref())
+        .and_then(|a| a.execution.desired())
         .map(|d| d.user_name.clone())
         .expect("s00123 is created");
     let dir = tempfile::tempdir().unwrap();

@@ -45,8 +45,8 @@ fn with_extra(mut u: SourceUser, pairs: &[(&str, &str)]) -> SourceUser {
     u
 }
 
-fn desired_of(plan: &Plan) -> &DesiredUser {
-    only(plan).execution.desired.as_ref().unwrap()
+fn desired_of(plan: &Plan) -> DesiredUser {
+    only(plan).execution.desired().unwrap().into_owned()
 }
 
 #[test]

@@ -178,7 +178,7 @@ impl World {
                 self.links.get_mut(&a.entra_id).unwrap().disabled_by_adsync = true;
                 continue;
             }
-            if let Some(d) = &ex.desired
+            if let Some(d) = ex.desired()
                 && (a.kind == ActionKind::Create || !a.changes.is_empty())
             {
                 {
@@ -275,8 +275,8 @@ impl World {
             link.target_id = target_id.clone();
             link.values_hash = ex.values_hash.clone();
             link.disabled_by_adsync = false;
-            if let Some(d) = &ex.desired {
-                link.roles_given = d.roles.iter().cloned().collect();
+            if let Some(roles) = ex.roles() {
+                link.roles_given = roles.into_iter().collect();
             }
             if let Some(g) = &ex.record_group {
                 link.group = g.clone();

@@ -15,7 +15,7 @@ fn r3_creates_a_new_user_in_its_group_with_the_mapped_values() {
     assert_eq!(a.kind, ActionKind::Create);
     assert_eq!(a.reason, "new in Support");
     assert_eq!(a.target_group.as_ref().unwrap().name, "Tier 1");
-    let d = a.execution.desired.as_ref().unwrap();
+    let d = a.execution.desired().unwrap();
     assert_eq!(d.user_name, "ann@contoso.example");
     assert_eq!(d.external_id, "u-ann");
     assert!(d.active);

@@ -81,6 +81,12 @@ fn wizard_a_dialog_failure_falls_back_to_a_path_field() {
     assert!(h.state().save_by_path.is_none(), "the path field closed");
     let written = std::fs::read_to_string(&target).expect("the plan was written");
     assert!(written.lines().count() > 1, "{written}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a plan names people: owner only");
+    }
     let notice = h.state().export_notice.clone().expect("an outcome");
     assert!(notice.ok, "{notice:?}");
     assert!(shown(&h, "Saved the plan (CSV) as"));

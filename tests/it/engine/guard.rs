@@ -88,7 +88,7 @@ fn a_second_writer_is_refused_naming_the_holder_and_a_killed_run_shows_as_interr
 /// sent again makes a second account rather than a 409.
 #[test]
 fn a_create_committed_then_answered_504_is_not_sent_again() {
-    let w = World::with_seed("", |seed| seed.loose_user_names = true);
+    let w = World::with_app("", |seed| seed["looseUserNames"] = json!(true));
     let first = w.run(&["sync"]);
     assert_eq!(first.code, 0, "{}", first.all());
     let mut members = w.members(&w.tier1);

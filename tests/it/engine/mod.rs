@@ -5,6 +5,7 @@
 
 mod demo;
 mod guard;
+mod hostile;
 mod link;
 mod service;
 mod sync;
@@ -41,11 +42,11 @@ struct World {
 
 impl World {
     fn new(extra_config: &str) -> Self {
-        Self::with_seed(extra_config, |_| {})
+        Self::with_app(extra_config, |_| {})
     }
 
-    /// [`World::new`] with the application's seed changed first (e.g. loose userNames).
-    fn with_seed(extra_config: &str, tweak: impl FnOnce(&mut Seed)) -> Self {
+    /// [`World::new`] with the application's seed edited by `edit` first.
+    fn with_app(extra_config: &str, edit: impl FnOnce(&mut Value)) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -56,8 +57,11 @@ impl World {
         )
         .unwrap();
         let fixture = Fixture::from_file(&repo("assets/demo-tenant.json")).unwrap();
-        let mut seed = Seed::from_file(&repo("assets/demo-app.json")).unwrap();
-        tweak(&mut seed);
+        let mut seed: Value =
+            serde_json::from_str(&std::fs::read_to_string(repo("assets/demo-app.json")).unwrap())
+                .unwrap();
+        edit(&mut seed);
+        let seed = Seed::from_json(&seed.to_string()).unwrap();
         let (entra, scim) = rt.block_on(async {
             (
                 EntraSim::start(fixture).await.unwrap(),

@@ -436,3 +436,31 @@ fn explain_and_plan_agree_on_every_user_of_the_demo_tenant() {
         "{in_scope} in scope, {out_of_scope} out"
     );
 }
+
+/// `plan --output FILE` writes the same document as standard output, owner-only: a plan names
+/// people and their attributes.
+#[test]
+fn a_plan_written_to_a_file_is_the_json_document_and_owner_only() {
+    let w = World::new("");
+    let (_, printed) = w.plan_json();
+    let file = w.env.path("exports/plan.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let run = w.run(&[
+        "plan",
+        "--format",
+        "json",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written["summary"], printed["summary"]);
+    assert_eq!(written["actions"], printed["actions"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}

@@ -307,7 +307,7 @@ fn the_demos_mappings_show_and_the_preview_plans_with_the_edited_ones() {
     let created: Vec<_> = plan
         .actions
         .iter()
-        .filter_map(|a| a.execution.desired.as_ref())
+        .filter_map(|a| a.execution.desired())
         .collect();
     assert!(!created.is_empty());
     for desired in created {
