@@ -43,7 +43,7 @@ pub fn init(
             let (writer, guard) = tracing_appender::non_blocking(appender);
             let layer = tracing_subscriber::fmt::layer()
                 .json()
-                .with_writer(writer)
+                .with_writer(move || ScrubWriter(writer.clone()))
                 .with_filter(filter());
             (Some(layer), Some(guard))
         }
@@ -51,7 +51,7 @@ pub fn init(
     };
     let stderr_text = (format == LogFormat::Text).then(|| {
         tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(|| ScrubWriter(std::io::stderr()))
             // Colours only for a person at a terminal: the journal and pipes got escape codes.
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
@@ -60,7 +60,7 @@ pub fn init(
     let stderr_json = (format == LogFormat::Json).then(|| {
         tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(std::io::stderr)
+            .with_writer(|| ScrubWriter(std::io::stderr()))
             .with_filter(filter())
     });
     let _ = tracing_subscriber::registry()
@@ -72,6 +72,8 @@ pub fn init(
 }
 
 use tracing_subscriber::Layer;
+
+use crate::secret::scrub::ScrubWriter;
 
 #[cfg(test)]
 mod tests {

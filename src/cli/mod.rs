@@ -371,7 +371,8 @@ pub fn run(cli: Cli) -> Exit {
     match result {
         Ok(exit) => exit,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let message = format!("{error:#}");
+            eprintln!("error: {}", crate::secret::scrub::scrub(&message));
             Exit::Failure
         }
     }

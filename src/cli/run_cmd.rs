@@ -14,6 +14,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
         Ok(engine) => engine,
         Err(error) => return Ok(fail(&error)),
     };
+    // One writer per state store (R13): held for the service's whole life.
+    let _writer = match engine.store.lock_for_writing("adsync run") {
+        Ok(lock) => lock,
+        Err(error) => return Ok(fail(&error.into())),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let runtime = runtime()?;
     runtime.block_on(async {

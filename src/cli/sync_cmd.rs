@@ -82,6 +82,11 @@ pub fn sync_cmd(
         Ok(engine) => engine,
         Err(error) => return Ok(fail(&error)),
     };
+    // One writer per state store (R13); held until this command ends.
+    let _writer = match engine.store.lock_for_writing("adsync sync") {
+        Ok(lock) => lock,
+        Err(error) => return Ok(fail(&error.into())),
+    };
     let policy = Policy {
         allow_mass_disable,
         ..Policy::new(Trigger::Sync)
@@ -140,7 +145,8 @@ pub fn history_cmd(config_path: &Path, limit: usize, format: ReportFormat) -> an
         Ok(store) => store,
         Err(error) => return Ok(fail(&error.into())),
     };
-    let runs = store.history(limit)?;
+    // Runs a dead process left `running` show as `interrupted`.
+    let runs = store.history_now(limit)?;
     match format {
         ReportFormat::Json => emit(&(serde_json::to_string_pretty(&runs)? + "\n")),
         ReportFormat::Text => emit(&render::history_table(&runs)),

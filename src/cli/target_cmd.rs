@@ -15,10 +15,27 @@ fn client(config_path: &Path) -> Result<ScimClient, Exit> {
     })
 }
 
+/// The most characters of one cell shown; the rest is cut with `…`. A field over 65,535
+/// characters made the padding panic, and a table is for reading, not for whole values.
+const MAX_CELL: usize = 200;
+
+/// One cell as shown: control characters visible as escapes, at most [`MAX_CELL`] characters.
+fn shown(cell: &str) -> String {
+    let cell = crate::render::terminal::cell(cell);
+    match cell.char_indices().nth(MAX_CELL) {
+        Some((end, _)) => format!("{}…", &cell[..end]),
+        None => cell.into_owned(),
+    }
+}
+
 /// Prints rows as left-aligned columns under a header.
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| shown(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
@@ -33,7 +50,7 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     };
     line(header.iter().map(|h| h.to_string()).collect());
     for row in rows {
-        line(row.clone());
+        line(row);
     }
 }
 

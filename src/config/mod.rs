@@ -83,4 +83,6 @@ pub fn save(path: &Path, config: &ConfigFile) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -27,8 +27,8 @@ use crate::scim::ScimClient;
 use crate::secret::Secret;
 use crate::state::{DeltaStream, StateError};
 use crate::sync::{
-    DesiredUser, Incremental, PartialScope, PlanInput, SourceCache, Summary, TargetWriter,
-    WriteError, apply_delta, plan_partial, read_target_partial,
+    DesiredUser, Incremental, NewAccount, PartialScope, PlanInput, SourceCache, Summary,
+    TargetWriter, WriteError, apply_delta, plan_partial, read_target_partial,
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(120);
@@ -87,7 +87,7 @@ impl TargetWriter for Counting<'_> {
         &self,
         desired: &DesiredUser,
         password: Option<&Secret>,
-    ) -> Result<String, WriteError> {
+    ) -> Result<NewAccount, WriteError> {
         self.count();
         TargetWriter::create_user(self.scim, desired, password).await
     }
@@ -97,7 +97,7 @@ impl TargetWriter for Counting<'_> {
         users: &[&DesiredUser],
         password: Option<&Secret>,
         concurrency: usize,
-    ) -> Vec<Result<String, WriteError>> {
+    ) -> Vec<Result<NewAccount, WriteError>> {
         self.writes.fetch_add(users.len(), Ordering::Relaxed);
         TargetWriter::create_users(self.scim, users, password, concurrency).await
     }

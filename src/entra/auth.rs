@@ -265,8 +265,7 @@ async fn send_token_request(
     .map_err(|e| TokenHttpError::Transport(e.to_string()))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let bytes = response
-        .bytes()
+    let bytes = crate::http::body::read_capped(response, crate::http::body::MAX_TOKEN_BYTES)
         .await
         .map_err(|e| TokenHttpError::Transport(e.to_string()))?;
     if status >= 400 {
@@ -298,7 +297,7 @@ pub fn token_endpoint(settings: &EntraSettings) -> String {
 
 /// A client that does not follow redirects (the oauth2 crate's advice against SSRF).
 fn no_redirect_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::http::with_proxies(reqwest::Client::builder())
         .user_agent(crate::http::USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(15))

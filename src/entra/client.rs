@@ -13,10 +13,56 @@ use super::error::{EntraError, GraphErrorBody, GraphIds};
 use super::model::*;
 use super::permissions;
 use crate::config::EntraSettings;
-use crate::http::RetryPolicy;
+use crate::http::{RetryPolicy, body};
 
 /// Page size asked for on every list (Graph's maximum for directory collections).
 const TOP: u32 = 999;
+
+/// The most pages one read follows. At 999 objects a page (or a delta page's usual 100 to 200)
+/// that is millions of objects, far beyond a real tenant; a server handing out new links forever
+/// is stopped here rather than read until memory runs out.
+pub const MAX_PAGES: usize = 50_000;
+
+/// Remembers the links a read followed, so that a link seen before (a page pointing at itself
+/// or at an earlier page) fails the read instead of looping forever, and the read stops after
+/// [`MAX_PAGES`].
+struct LinkGuard {
+    seen: std::collections::HashSet<u64>,
+    max_pages: usize,
+}
+
+impl LinkGuard {
+    fn new(max_pages: usize) -> Self {
+        Self {
+            seen: Default::default(),
+            max_pages,
+        }
+    }
+
+    fn follow(&mut self, url: &str, what: &str) -> Result<(), EntraError> {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(url);
+        let detail = if !self.seen.insert(hash) {
+            format!(
+                "Graph sent a next link that was already followed ({}); the pages loop",
+                strip_query(url)
+            )
+        } else if self.seen.len() > self.max_pages {
+            format!(
+                "Graph sent more than {} pages; the read was stopped there",
+                self.max_pages
+            )
+        } else {
+            return Ok(());
+        };
+        Err(EntraError::Incomplete {
+            what: what.to_owned(),
+            detail,
+            ids: GraphIds::default(),
+        })
+    }
+}
 
 /// A Graph client for one app registration in one tenant.
 pub struct GraphClient {
@@ -34,6 +80,8 @@ pub struct GraphClient {
     /// The top-level properties of `user_query`'s `$select`: a full read's user record lacking
     /// one is incomplete (R10).
     user_props: Vec<String>,
+    /// The most pages one read follows ([`MAX_PAGES`]).
+    max_pages: usize,
 }
 
 /// One page as Graph sent it.
@@ -68,7 +116,14 @@ impl GraphClient {
             requests: std::sync::atomic::AtomicU64::new(0),
             user_query: format!("$select={USER_SELECT}"),
             user_props: USER_SELECT.split(',').map(str::to_owned).collect(),
+            max_pages: MAX_PAGES,
         }
+    }
+
+    /// Follows at most `pages` pages per read instead of [`MAX_PAGES`] (tests use a small cap).
+    pub fn with_max_pages(mut self, pages: usize) -> Self {
+        self.max_pages = pages.max(1);
+        self
     }
 
     /// Asks Graph also for the properties `mappings` read (`$select`, and `$expand` of the
@@ -161,9 +216,13 @@ impl GraphClient {
 
     /// One group; [`EntraError::GroupNotFound`] when it does not exist.
     pub async fn get_group(&self, id: &str) -> Result<EntraGroup, EntraError> {
-        let url = self.url(&format!("/groups/{}?$select={GROUP_SELECT}", encode(id)));
+        let what = format!("group {id}");
+        let url = self.url(&format!(
+            "/groups/{}?$select={GROUP_SELECT}",
+            encode(id, &what)?
+        ));
         let page = self
-            .get(&url, &format!("group {id}"), false)
+            .get(&url, &what, false)
             .await
             .map_err(|e| not_found_as_group(e, id))?;
         serde_json::from_value(page.body).map_err(|e| EntraError::Incomplete {
@@ -208,12 +267,12 @@ impl GraphClient {
         } else {
             "members"
         };
+        let what = format!("the {relation} of group {id}");
         let url = self.url(&format!(
             "/groups/{}/{relation}/microsoft.graph.user?{}&$top={TOP}&$count=true",
-            encode(id),
+            encode(id, &what)?,
             self.user_query
         ));
-        let what = format!("the {relation} of group {id}");
         self.for_each_item(&url, &what, true, |item| {
             let odata_type = item["@odata.type"].as_str();
             if odata_type.is_some() && ObjectKind::from_odata_type(odata_type) != ObjectKind::User {
@@ -230,11 +289,11 @@ impl GraphClient {
     /// The ids of every group nested under a group, at any depth (`transitiveMembers` cast to
     /// groups). An incremental cycle re-reads a nested pair only when one of these changed.
     pub async fn nested_group_ids(&self, id: &str) -> Result<Vec<String>, EntraError> {
+        let what = format!("the groups nested under group {id}");
         let url = self.url(&format!(
             "/groups/{}/transitiveMembers/microsoft.graph.group?$select=id&$top={TOP}&$count=true",
-            encode(id)
+            encode(id, &what)?
         ));
-        let what = format!("the groups nested under group {id}");
         let items = self
             .collect_values(&url, &what, true)
             .await
@@ -271,7 +330,11 @@ impl GraphClient {
 
     /// One user by object id or UPN; `None` when there is no such user (deleted, or never was).
     pub async fn get_user(&self, id: &str) -> Result<Option<EntraUser>, EntraError> {
-        let url = self.url(&format!("/users/{}?{}", encode(id), self.user_query));
+        let url = self.url(&format!(
+            "/users/{}?{}",
+            encode(id, &format!("user {id}"))?,
+            self.user_query
+        ));
         match self.get(&url, &format!("user {id}"), false).await {
             Ok(page) => {
                 self.check_selected(&page.body, &format!("user {id}"))?;
@@ -493,11 +556,24 @@ impl GraphClient {
         let mut expected = None;
         let mut last_ids = GraphIds::default();
         let mut first = true;
+        let mut links = LinkGuard::new(self.max_pages);
+        // `$count=true` with the header: Graph always sends the count, so its absence means the
+        // answer did not come from Graph as asked (R10).
+        let count_asked = advanced && url.contains("$count=true");
         while let Some(url) = next.take() {
+            links.follow(&url, what)?;
             let mut page = self.get(&url, what, advanced).await?;
             if first {
                 expected = page.body["@odata.count"].as_u64();
                 first = false;
+                if count_asked && expected.is_none() {
+                    return Err(EntraError::Incomplete {
+                        what: what.to_owned(),
+                        detail: "the first page has no `@odata.count` although it was asked for"
+                            .into(),
+                        ids: page.ids,
+                    });
+                }
             }
             let Some(values) = page.body.get_mut("value").and_then(Value::as_array_mut) else {
                 return Err(EntraError::Incomplete {
@@ -534,7 +610,9 @@ impl GraphClient {
         let what = format!("the {resource} delta");
         let mut items = Vec::new();
         let mut url = first.to_owned();
+        let mut links = LinkGuard::new(self.max_pages);
         loop {
+            links.follow(&url, &what)?;
             let mut page = self.get(&url, &what, false).await?;
             let Some(values) = page.body.get_mut("value").and_then(Value::as_array_mut) else {
                 return Err(EntraError::Incomplete {
@@ -606,11 +684,29 @@ impl GraphClient {
                 request_id: header("request-id"),
                 client_request_id: header("client-request-id").or(Some(client_request_id)),
             };
-            let bytes = response.bytes().await.map_err(|e| EntraError::Incomplete {
-                what: what.to_owned(),
-                detail: format!("the response broke off: {e}"),
-                ids: ids.clone(),
-            })?;
+            if status.is_redirection() {
+                return Err(EntraError::Incomplete {
+                    what: what.to_owned(),
+                    detail: format!(
+                        "{} answered {} with a redirect to {}; adsync does not follow redirects",
+                        strip_query(url),
+                        status.as_u16(),
+                        body::redirect_location(&response)
+                    ),
+                    ids,
+                });
+            }
+            let bytes = if status.is_success() {
+                body::read_capped(response, body::MAX_PAGE_BYTES)
+                    .await
+                    .map_err(|e| EntraError::Incomplete {
+                        what: what.to_owned(),
+                        detail: e.to_string(),
+                        ids: ids.clone(),
+                    })?
+            } else {
+                body::read_prefix(response, body::MAX_ERROR_BYTES).await
+            };
             if status.is_success() {
                 let body = serde_json::from_slice(&bytes).map_err(|e| EntraError::Incomplete {
                     what: what.to_owned(),
@@ -675,7 +771,7 @@ impl GraphClient {
             } else {
                 error.code
             },
-            message: error.message,
+            message: crate::secret::scrub::scrub(&error.message).into_owned(),
             ids,
         }
     }
@@ -727,11 +823,14 @@ fn not_found_as_group(error: EntraError, id: &str) -> EntraError {
     }
 }
 
-/// Percent-encodes one path segment (a guest's UPN holds `#`).
-fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+/// Percent-encodes one id for a path segment (a guest's UPN holds `#`), refusing an id that is
+/// not plain (`..`, a slash, a control character) so that no id can steer a request elsewhere.
+fn encode(id: &str, what: &str) -> Result<String, EntraError> {
+    crate::http::path_segment(id, &['#']).map_err(|reason| EntraError::Incomplete {
+        what: what.to_owned(),
+        detail: format!("the id {id:?} is not a plain id ({reason}); it was not put in a URL"),
+        ids: GraphIds::default(),
+    })
 }
 
 fn same_origin(a: &str, b: &str) -> bool {

@@ -2,6 +2,12 @@
 //! server's `Retry-After` (decimal seconds or an HTTP date) or, without one, after an exponential
 //! backoff with jitter; a bounded number of times, after which the last response is returned so the
 //! caller reports it (R10: the read then fails as a whole).
+//!
+//! Only requests that are safe to repeat are retried that way ([`Replay::Always`]). A request that
+//! must not be repeated blindly (a create: repeated, it makes a second account where the first
+//! was committed but its answer lost) is sent again only when it provably did not take effect: the
+//! connection was never made, or the server throttled it (429). A timeout, a dropped connection or
+//! a 5xx is returned to the caller, which looks the result up before trying again (R13).
 
 use std::time::{Duration, SystemTime};
 
@@ -81,6 +87,16 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// Whether a request may be sent again when what became of it is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replay {
+    /// Safe to repeat (reads, PATCHes that set values): retried after timeouts and 503/504.
+    Always,
+    /// Not safe to repeat (creates): retried only after a refused connection or a 429, where the
+    /// server cannot have acted on it.
+    IfNotReceived,
+}
+
 /// Sends the request `build` makes, retrying per `policy`. Returns the first response that is not
 /// retryable, or the last response once attempts run out; connection errors are retried too and
 /// the last one is returned as the error.
@@ -88,16 +104,18 @@ pub async fn send_with_retry(
     policy: &RetryPolicy,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, reqwest::Error> {
-    send_limited(policy, None, false, build).await
+    send_limited(policy, None, false, Replay::Always, build).await
 }
 
 /// [`send_with_retry`], each attempt holding a slot of `limit` while it is in flight (not while
 /// it waits to retry), and telling the limit how it ended: refusals, resets, timeouts and
 /// 429/503/504 shrink it; with `sampled`, the attempt's latency is a sample of the server's load.
+/// `replay` says which failures may be retried (see [`Replay`]).
 pub async fn send_limited(
     policy: &RetryPolicy,
     limit: Option<&AdaptiveLimit>,
     sampled: bool,
+    replay: Replay,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, reqwest::Error> {
     let mut attempt = 1;
@@ -117,8 +135,18 @@ pub async fn send_limited(
             });
         }
         let last = attempt >= policy.max_attempts;
+        let may_repeat = |status: StatusCode| {
+            replay == Replay::Always || status == StatusCode::TOO_MANY_REQUESTS
+        };
+        let may_resend = |error: &reqwest::Error| {
+            error.is_connect() || (replay == Replay::Always && error.is_timeout())
+        };
         match outcome {
-            Ok(response) if is_retryable_status(response.status()) && !last => {
+            Ok(response)
+                if is_retryable_status(response.status())
+                    && may_repeat(response.status())
+                    && !last =>
+            {
                 let retry_after = response
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
@@ -134,7 +162,7 @@ pub async fn send_limited(
                 );
                 tokio::time::sleep(wait).await;
             }
-            Err(error) if (error.is_connect() || error.is_timeout()) && !last => {
+            Err(error) if may_resend(&error) && !last => {
                 let wait = policy.delay(attempt, None);
                 tracing::info!(%error, attempt, wait_ms = wait.as_millis() as u64, "request failed; retrying");
                 tokio::time::sleep(wait).await;

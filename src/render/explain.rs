@@ -128,5 +128,5 @@ pub fn explanation(
         }
         None => out.push_str("  next sync: nothing to do\n"),
     }
-    out
+    super::terminal::safe(out)
 }

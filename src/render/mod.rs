@@ -1,9 +1,11 @@
 //! Rendering for people and spreadsheets, apart from the engine and from argument parsing: the
 //! plan as text ([`plan_text`]) and CSV ([`plan_csv`]), the history table ([`history_table`]) and
-//! health-check lines ([`check_line`]) and `explain`'s report ([`explanation`]). Pure functions from values to strings.
+//! health-check lines ([`check_line`]) and `explain`'s report ([`explanation`]). Pure functions from values to strings;
+//! what they return is safe for a terminal ([`terminal`]).
 
 mod csv;
 mod explain;
+pub mod terminal;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -87,7 +89,7 @@ pub fn plan_text(plan: &Plan, blocked_advice: Option<&str>) -> String {
     if plan.actions.is_empty() {
         let _ = writeln!(out, "\nNothing to do: the target is in step with Entra ID.");
     }
-    out
+    terminal::safe(out)
 }
 
 /// The target group(s) an action concerns, as one label.
@@ -114,10 +116,15 @@ pub fn history_table(runs: &[RunRecord]) -> String {
             run.started_at,
             run.trigger,
             run.outcome,
-            run.error
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
+            match (run.error.as_deref(), run.outcome) {
+                (Some(e), _) => format!(": {e}"),
+                (None, crate::sync::RunOutcome::Interrupted) => {
+                    ": its process ended before the run finished (killed or crashed); the next \
+                     sync converges"
+                        .to_owned()
+                }
+                (None, _) => String::new(),
+            }
         );
         for a in &run.actions {
             let _ = writeln!(
@@ -139,17 +146,17 @@ pub fn history_table(runs: &[RunRecord]) -> String {
     if runs.is_empty() {
         out.push_str("no runs yet\n");
     }
-    out
+    terminal::safe(out)
 }
 
 /// One health-check line: `ok  ` or `FAIL`, the check's name and what it found.
 pub fn check_line(line: &CheckLine) -> String {
-    format!(
+    terminal::safe(format!(
         "{} {}: {}\n",
         if line.ok { "ok  " } else { "FAIL" },
         line.name,
         line.detail
-    )
+    ))
 }
 
 /// `adsync check`'s report: one aligned line per check.
@@ -165,5 +172,5 @@ pub fn check_table(lines: &[CheckLine]) -> String {
             line.detail
         );
     }
-    out
+    terminal::safe(out)
 }

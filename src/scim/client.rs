@@ -14,7 +14,7 @@ use super::error::ScimError;
 use super::model::{GROUP_SCHEMA, PATCH_SCHEMA, ScimGroup, ScimUser, get_ci, lenient_bool};
 use super::payload::{NewUser, UserPatch};
 use crate::config::{TargetAuth, TargetSettings};
-use crate::http::{AdaptiveLimit, LimitStats, RetryPolicy, send_limited};
+use crate::http::{AdaptiveLimit, LimitStats, Replay, RetryPolicy, body, send_limited};
 use crate::secret::Secret;
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -238,6 +238,23 @@ impl ScimClient {
         &self.base
     }
 
+    /// `{collection}/{id}` with `id` percent-encoded, or [`ScimError::UnsafeId`] when the id is
+    /// not plain: an id is the application's data and must never steer a write elsewhere.
+    pub(super) fn resource_path(collection: &str, id: &str) -> Result<String, ScimError> {
+        let what = if collection == "Groups" {
+            "group"
+        } else {
+            "user"
+        };
+        crate::http::path_segment(id, &[])
+            .map(|segment| format!("{collection}/{segment}"))
+            .map_err(|reason| ScimError::UnsafeId {
+                what,
+                id: id.to_owned(),
+                reason,
+            })
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
     }
@@ -256,7 +273,14 @@ impl ScimClient {
         // A write's latency tells how loaded the server is; a page read's or a bulk request's
         // mostly how large it is.
         let sampled = method != Method::GET && path != "Bulk";
-        let response = send_limited(&self.retry, Some(&self.limit), sampled, || {
+        // A POST creates (a user, a group, a bulk of creates) unless it is a search: never sent
+        // twice blindly (R13); its caller looks the result up when its outcome is unknown.
+        let replay = if method == Method::POST && !path.ends_with(".search") {
+            Replay::IfNotReceived
+        } else {
+            Replay::Always
+        };
+        let response = send_limited(&self.retry, Some(&self.limit), sampled, replay, || {
             let mut request = self
                 .http
                 .request(method.clone(), &url)
@@ -280,17 +304,35 @@ impl ScimClient {
         .await
         .map_err(|error| ScimError::Unreachable {
             url: url.clone(),
-            detail: describe_reqwest(&error),
+            detail: body::describe(&error),
         })?;
         let status = response.status();
         let shown_url = response.url().to_string();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| ScimError::Unreachable {
-                url: shown_url.clone(),
-                detail: describe_reqwest(&error),
-            })?;
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return Err(ScimError::Redirected {
+                method: method.to_string(),
+                url: shown_url,
+                status: status.as_u16(),
+                location: body::redirect_location(&response),
+            });
+        }
+        let bytes = if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            body::read_capped(response, body::MAX_PAGE_BYTES)
+                .await
+                .map_err(|error| match error {
+                    body::BodyError::Broken(detail) => ScimError::Unreachable {
+                        url: shown_url.clone(),
+                        detail,
+                    },
+                    too_large => ScimError::InvalidResponse {
+                        method: method.to_string(),
+                        url: shown_url.clone(),
+                        detail: too_large.to_string(),
+                    },
+                })?
+        } else {
+            body::read_prefix(response, body::MAX_ERROR_BYTES).await
+        };
         let parsed: Option<Result<Value, _>> = (!bytes.iter().all(u8::is_ascii_whitespace))
             .then(|| serde_json::from_slice::<Value>(&bytes));
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
@@ -320,6 +362,8 @@ impl ScimClient {
                 (None, (!text.is_empty()).then_some(text))
             }
         };
+        // A server may echo the request (a default password) in its error: scrubbed here.
+        let detail = detail.map(|d| crate::secret::scrub::scrub(&d).into_owned());
         if matches!(status.as_u16(), 401 | 403) {
             return Err(ScimError::Unauthorized {
                 url: shown_url,
@@ -483,7 +527,7 @@ impl ScimClient {
 
     /// One user by id.
     pub async fn get_user(&self, id: &str) -> Result<ScimUser, ScimError> {
-        let path = format!("Users/{id}");
+        let path = Self::resource_path("Users", id)?;
         let value = self.get_json(&path, &[]).await?;
         ScimUser::from_json(&value).map_err(|e| self.invalid("GET", &path, e))
     }
@@ -523,61 +567,158 @@ impl ScimClient {
             .await
     }
 
-    /// Creates a user. A 409 uniqueness conflict is resolved by looking the holder of the
-    /// userName up: it is returned with `already_existed = true`.
+    /// Creates a user. A create is never repeated blindly (R13): when its outcome is unknown (a
+    /// timeout, a dropped connection, a 5xx, an unreadable answer) the application may have
+    /// committed it, so the user is looked up first ([`ScimClient::find_created`]) and returned if
+    /// there; only when absent is it sent again, up to the retry policy's attempts. A 409
+    /// uniqueness conflict is resolved by looking the holder of the userName up: it is returned
+    /// with `already_existed = true`.
     pub async fn create_user(&self, user: &NewUser) -> Result<Created, ScimError> {
         let body = user.attributes.to_create_json(user.password.as_ref());
-        match self.call(Method::POST, "Users", &[], Some(&body)).await {
-            Ok((_, Some(value))) => {
-                let user =
-                    ScimUser::from_json(&value).map_err(|e| self.invalid("POST", "Users", e))?;
-                Ok(Created {
-                    user,
-                    already_existed: false,
-                })
-            }
-            Ok((_, None)) => {
-                Err(self.invalid("POST", "Users", "the created user was not returned"))
-            }
-            Err(error) if error.status() == Some(409) => {
-                let attrs = &user.attributes;
-                let mut found = self.find_users_by_user_name(&attrs.user_name).await?;
-                // Some applications also keep externalId or email unique.
-                if found.is_empty()
-                    && let Some(external_id) = &attrs.external_id
-                {
-                    found = self.find_users_by_external_id(external_id).await?;
+        let mut attempt = 1;
+        loop {
+            let error = match self.call(Method::POST, "Users", &[], Some(&body)).await {
+                Ok((_, Some(value))) => match ScimUser::from_json(&value) {
+                    Ok(user) => {
+                        return Ok(Created {
+                            user,
+                            already_existed: false,
+                        });
+                    }
+                    Err(e) => self.invalid("POST", "Users", e),
+                },
+                Ok((_, None)) => self.invalid("POST", "Users", "the created user was not returned"),
+                Err(error) if error.status() == Some(409) => {
+                    return self.holder_after_conflict(user, error).await;
                 }
-                if found.is_empty()
-                    && let Some(email) = &attrs.email
-                {
-                    found = self.find_users_by_email(email).await?;
+                Err(error) => error,
+            };
+            if !error.outcome_unknown() {
+                return Err(error);
+            }
+            if let Some(created) = self.find_created(user).await? {
+                tracing::info!(
+                    user_name = %user.attributes.user_name,
+                    id = %created.user.id,
+                    %error,
+                    "a create's outcome was unknown and the user is in the application: not sent again"
+                );
+                return Ok(created);
+            }
+            if attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            let wait = self.retry.delay(attempt, None);
+            tracing::info!(
+                user_name = %user.attributes.user_name,
+                %error,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "a create failed and the user is not in the application; sending it again"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// A create whose outcome was unknown: the user is looked up before anything is sent, and
+    /// created only when absent (a bulk request that failed as a whole, or one of its creates
+    /// answered with a 5xx).
+    pub async fn create_user_after_doubt(&self, user: &NewUser) -> Result<Created, ScimError> {
+        match self.find_created(user).await? {
+            Some(created) => Ok(created),
+            None => self.create_user(user).await,
+        }
+    }
+
+    /// The user a create of `user` may have made, if the application has it: found by
+    /// `externalId` (what adsync writes), else by userName, else by email (R2's keys). One found by
+    /// those keys that carries another `externalId` (or none) is someone else's: it comes back
+    /// with `already_existed = true`, which callers refuse to take over. Several hits are an
+    /// error: adsync never guesses.
+    pub async fn find_created(&self, user: &NewUser) -> Result<Option<Created>, ScimError> {
+        let attrs = &user.attributes;
+        let mut searches: Vec<(&'static str, &str)> = Vec::new();
+        if let Some(external_id) = &attrs.external_id {
+            searches.push(("externalId", external_id));
+        }
+        searches.push(("userName", &attrs.user_name));
+        if let Some(email) = &attrs.email {
+            searches.push(("email", email));
+        }
+        for (key, value) in searches {
+            let mut found = match key {
+                "externalId" => self.find_users_by_external_id(value).await?,
+                "userName" => self.find_users_by_user_name(value).await?,
+                _ => self.find_users_by_email(value).await?,
+            };
+            // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): a user is taken only
+            // when it matches under ASCII case folding, never guessed.
+            found.retain(|holder| holds_under_ascii_folding(holder, attrs));
+            match found.len() {
+                0 => continue,
+                1 => {
+                    let user = found.remove(0);
+                    let ours = attrs.external_id.is_some() && user.external_id == attrs.external_id;
+                    return Ok(Some(Created {
+                        user,
+                        already_existed: !ours,
+                    }));
                 }
-                match found.len() {
-                    1 => Ok(Created {
-                        user: found.remove(0),
-                        already_existed: true,
-                    }),
-                    _ => Err(error),
+                count => {
+                    return Err(ScimError::Ambiguous {
+                        key,
+                        value: value.to_owned(),
+                        count,
+                        ids: found.into_iter().map(|u| u.id).collect(),
+                    });
                 }
             }
-            Err(error) => Err(error),
+        }
+        Ok(None)
+    }
+
+    /// After a 409 on a create: the one user holding the userName (or, where the application
+    /// keeps them unique too, the externalId or email), or the 409 itself.
+    async fn holder_after_conflict(
+        &self,
+        user: &NewUser,
+        error: ScimError,
+    ) -> Result<Created, ScimError> {
+        let attrs = &user.attributes;
+        let mut found = self.find_users_by_user_name(&attrs.user_name).await?;
+        // Some applications also keep externalId or email unique.
+        if found.is_empty()
+            && let Some(external_id) = &attrs.external_id
+        {
+            found = self.find_users_by_external_id(external_id).await?;
+        }
+        if found.is_empty()
+            && let Some(email) = &attrs.email
+        {
+            found = self.find_users_by_email(email).await?;
+        }
+        // The server may fold case beyond ASCII (a KELVIN SIGN to `k`): its holder is taken only
+        // when it matches under ASCII case folding, never guessed.
+        found.retain(|holder| holds_under_ascii_folding(holder, attrs));
+        match found.len() {
+            1 => Ok(Created {
+                user: found.remove(0),
+                already_existed: true,
+            }),
+            _ => Err(error),
         }
     }
 
     /// Writes the attributes in `patch` to user `id`. Servers answer 200 with the user or 204
     /// without a body; both are success.
     pub async fn patch_user(&self, id: &str, patch: &UserPatch) -> Result<(), ScimError> {
+        let path = Self::resource_path("Users", id)?;
         if patch.is_empty() {
             return Ok(());
         }
-        self.call(
-            Method::PATCH,
-            &format!("Users/{id}"),
-            &[],
-            Some(&patch.to_json()),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &[], Some(&patch.to_json()))
+            .await?;
         Ok(())
     }
 
@@ -621,7 +762,7 @@ impl ScimClient {
 
     /// One group by id, with its members.
     pub async fn get_group(&self, id: &str) -> Result<ScimGroup, ScimError> {
-        let path = format!("Groups/{id}");
+        let path = Self::resource_path("Groups", id)?;
         let value = self.get_json(&path, &[]).await?;
         ScimGroup::from_json(&value).map_err(|e| self.invalid("GET", &path, e))
     }
@@ -659,6 +800,7 @@ impl ScimClient {
 
     /// Adds users to a group (one PATCH).
     pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        let path = Self::resource_path("Groups", group_id)?;
         if user_ids.is_empty() {
             return Ok(());
         }
@@ -667,43 +809,22 @@ impl ScimClient {
             "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "add", "path": "members", "value": members}],
         });
-        self.call(
-            Method::PATCH,
-            &format!("Groups/{group_id}"),
-            &without_members(),
-            Some(&body),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &without_members(), Some(&body))
+            .await?;
         Ok(())
     }
 
     /// Removes one user from a group (`members[value eq "…"]`).
     pub async fn remove_member(&self, group_id: &str, user_id: &str) -> Result<(), ScimError> {
+        let path = Self::resource_path("Groups", group_id)?;
         let body = json!({
             "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "remove", "path": format!("members[value eq {}]", quote(user_id))}],
         });
-        self.call(
-            Method::PATCH,
-            &format!("Groups/{group_id}"),
-            &without_members(),
-            Some(&body),
-        )
-        .await?;
+        self.call(Method::PATCH, &path, &without_members(), Some(&body))
+            .await?;
         Ok(())
     }
-}
-
-fn describe_reqwest(error: &reqwest::Error) -> String {
-    // The chain says why (refused, DNS, TLS); none of it holds request headers.
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Runs `tasks` with at most `limit` in flight, returning their results in input order. The
@@ -800,4 +921,17 @@ impl<T, P: Fn(&Value) -> Result<T, String>> Listing<'_, T, P> {
         self.next = self.next.max(start + count);
         Ok(count)
     }
+}
+
+/// Does `holder` carry the userName, the externalId or the email of `attrs`, compared with ASCII
+/// case folding only? (What a server's filter found may match only through Unicode folding.)
+fn holds_under_ascii_folding(holder: &ScimUser, attrs: &super::payload::UserAttributes) -> bool {
+    holder.user_name.eq_ignore_ascii_case(&attrs.user_name)
+        || (holder.external_id.is_some() && holder.external_id == attrs.external_id)
+        || attrs.email.as_ref().is_some_and(|email| {
+            holder
+                .emails
+                .iter()
+                .any(|e| e.value.eq_ignore_ascii_case(email))
+        })
 }

@@ -54,9 +54,50 @@ pub enum ScimError {
     #[error("{url}: the listing is incomplete: {detail}")]
     Incomplete { url: String, detail: String },
 
+    /// The server answered with a redirect. adsync follows none: a redirected write would carry
+    /// its body (a default password) and the credential to wherever the server points.
+    #[error(
+        "{method} {url} was answered {status} with a redirect to {location}; adsync does not \
+         follow redirects, so nothing was sent there and this request did not happen. If the \
+         application moved, set [target] url to its new address"
+    )]
+    Redirected {
+        method: String,
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    /// An id that cannot go into a URL path as it is (`../Groups/…`, a slash, a control
+    /// character): nothing was sent for it.
+    #[error(
+        "the application's {what} id {id:?} is not a plain id ({reason}); adsync does not put it \
+         in a URL, so nothing was written for this {what}. Look at this {what} in the application"
+    )]
+    UnsafeId {
+        what: &'static str,
+        id: String,
+        reason: &'static str,
+    },
+
     /// The credential could not be read from where the config says it is.
     #[error("cannot read the SCIM application's credential: {0}")]
     Secret(#[from] SecretError),
+
+    /// Several target users carry the keys of one user being created (R2, R13): adsync neither
+    /// creates another nor picks one.
+    #[error(
+        "{count} users in the application ({}) carry the {key} {value:?} of a user adsync was \
+         creating; it created no other and linked none. Remove or rename the duplicates, or \
+         choose one with `adsync link`",
+        ids.join(", ")
+    )]
+    Ambiguous {
+        key: &'static str,
+        value: String,
+        count: usize,
+        ids: Vec<String>,
+    },
 }
 
 impl ScimError {
@@ -75,6 +116,19 @@ impl ScimError {
         match self {
             ScimError::Status { scim_type, .. } => scim_type.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Might the request have taken effect although it failed? A timeout, a dropped connection,
+    /// a 5xx or an unreadable answer: for a create, the application may have committed it (R13).
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ScimError::Unreachable { .. } | ScimError::InvalidResponse { .. } => true,
+            // 501: the server does not implement it at all, so nothing was done.
+            ScimError::Status { status, .. } => {
+                (*status >= 500 && *status != 501) || *status == 408
+            }
+            _ => false,
         }
     }
 

@@ -1,6 +1,9 @@
 //! Many writes at once, the way the engine applies a plan: through `/Bulk` (RFC 7644 §3.7) when
 //! the server advertises it, since that measured faster (see docs/scim-interop.md), otherwise as
 //! individual requests with bounded concurrency. Each write gets its own outcome either way.
+//! A create is never sent twice blindly (R13): when a bulk request fails in a way that leaves its
+//! outcome unknown, or one of its creates is answered with a 5xx, each such user is looked up
+//! before it is created one by one.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -42,29 +45,46 @@ pub enum WriteOutcome {
 }
 
 impl WriteOp {
-    /// The request as a bulk operation: (method, path, data).
+    /// The id this op puts in a URL path, with its collection.
+    fn path_id(&self) -> Option<(&'static str, &str)> {
+        match self {
+            WriteOp::CreateUser(_) => None,
+            WriteOp::PatchUser { id, .. } => Some(("Users", id)),
+            WriteOp::AddMembers { group_id, .. } | WriteOp::RemoveMember { group_id, .. } => {
+                Some(("Groups", group_id))
+            }
+        }
+    }
+
+    /// The request as a bulk operation: (method, path, data). Only for ops whose id is plain
+    /// (see [`ScimClient::write_many`]); the id is percent-encoded.
     fn request(&self) -> (Method, String, Value) {
+        let path = || match self.path_id() {
+            Some((collection, id)) => format!(
+                "/{}",
+                ScimClient::resource_path(collection, id).unwrap_or_default()
+            ),
+            None => "/Users".into(),
+        };
         match self {
             WriteOp::CreateUser(user) => (
                 Method::POST,
                 "/Users".into(),
                 user.attributes.to_create_json(user.password.as_ref()),
             ),
-            WriteOp::PatchUser { id, patch } => {
-                (Method::PATCH, format!("/Users/{id}"), patch.to_json())
-            }
-            WriteOp::AddMembers { group_id, user_ids } => {
+            WriteOp::PatchUser { patch, .. } => (Method::PATCH, path(), patch.to_json()),
+            WriteOp::AddMembers { user_ids, .. } => {
                 let members: Vec<Value> = user_ids.iter().map(|id| json!({"value": id})).collect();
                 (
                     Method::PATCH,
-                    format!("/Groups/{group_id}"),
+                    path(),
                     json!({"schemas": [PATCH_SCHEMA],
                            "Operations": [{"op": "add", "path": "members", "value": members}]}),
                 )
             }
-            WriteOp::RemoveMember { group_id, user_id } => (
+            WriteOp::RemoveMember { user_id, .. } => (
                 Method::PATCH,
-                format!("/Groups/{group_id}"),
+                path(),
                 json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "remove",
                        "path": format!("members[value eq {}]", super::client::quote(user_id))}]}),
             ),
@@ -92,17 +112,37 @@ impl ScimClient {
         }
     }
 
-    /// Runs `ops` one request each, at most `concurrency` at a time, in order.
+    /// [`ScimClient::write`] for an op that may already have taken effect: a create looks its
+    /// user up first and is sent only when the user is absent; the other ops are safe to repeat.
+    async fn write_after_doubt(&self, op: &WriteOp) -> Result<WriteOutcome, ScimError> {
+        match op {
+            WriteOp::CreateUser(user) => self
+                .create_user_after_doubt(user)
+                .await
+                .map(WriteOutcome::Created),
+            _ => self.write(op).await,
+        }
+    }
+
+    /// Runs `ops` one request each, at most `concurrency` at a time, in order; with `doubt`
+    /// (they may have taken effect already), through [`ScimClient::write_after_doubt`].
     async fn one_by_one(
         &self,
         ops: &[WriteOp],
         concurrency: usize,
+        doubt: bool,
     ) -> Vec<Result<WriteOutcome, ScimError>> {
         // Built in a loop rather than by an iterator adapter, so that the future holding them
         // is `Send` for any lifetime of `ops` (a closure here is not general enough for that).
         let mut writes = Vec::with_capacity(ops.len());
         for op in ops {
-            writes.push(self.write(op));
+            writes.push(async move {
+                if doubt {
+                    self.write_after_doubt(op).await
+                } else {
+                    self.write(op).await
+                }
+            });
         }
         run_bounded(writes, concurrency).await
     }
@@ -118,8 +158,16 @@ impl ScimClient {
         concurrency: usize,
     ) -> Vec<Result<WriteOutcome, ScimError>> {
         let Some((max_operations, max_payload)) = capabilities.bulk.filter(|(n, _)| *n > 1) else {
-            return self.one_by_one(ops, concurrency).await;
+            return self.one_by_one(ops, concurrency, false).await;
         };
+        // An id that is not plain never goes into a bulk path; one by one, its op is refused
+        // alone with a clear error and the others are written.
+        if ops.iter().any(|op| {
+            op.path_id()
+                .is_some_and(|(_, id)| crate::http::unplain_reason(id, &[]).is_some())
+        }) {
+            return self.one_by_one(ops, concurrency, false).await;
+        }
         let payload_limit = if max_payload == 0 {
             usize::MAX
         } else {
@@ -167,9 +215,16 @@ impl ScimClient {
                     .map(|_| Err(clone_unauthorized(&error)))
                     .collect();
             }
-            // The bulk request as a whole failed: every op is idempotent (a repeated create is
-            // resolved by its 409), so run them one by one.
-            _ => return self.one_by_one(ops, concurrency).await,
+            // The bulk request as a whole failed. Refused outright (a 4xx), nothing was done: run
+            // the ops one by one. Failed in a way that leaves its outcome unknown (a timeout, a
+            // dropped connection, a 5xx), some creates may have been committed: each user is
+            // looked up before it is created (R13); the other ops are safe to repeat.
+            Err(error) => {
+                return self
+                    .one_by_one(ops, concurrency, error.outcome_unknown())
+                    .await;
+            }
+            Ok((_, None)) => return self.one_by_one(ops, concurrency, true).await,
         };
         let results = response
             .as_object()
@@ -242,11 +297,15 @@ impl ScimClient {
             // Resolved the same way as a single create: look the holder up.
             return self.write(op).await;
         }
+        if (status >= 500 || status == 0) && matches!(op, WriteOp::CreateUser(_)) {
+            // The application may have committed it before failing: look before re-sending.
+            return self.write_after_doubt(op).await;
+        }
         let body = result.get("response").and_then(Value::as_object);
         let text = |key: &str| {
             body.and_then(|b| get_ci(b, key))
                 .and_then(Value::as_str)
-                .map(str::to_owned)
+                .map(|t| crate::secret::scrub::scrub(t).into_owned())
         };
         let url = format!("{}{path}", self.base_url());
         if matches!(status, 401 | 403) {

@@ -5,6 +5,7 @@
 //! `[redacted]`, so a secret cannot reach a log line, an error message or a snapshot by accident.
 
 mod keyring;
+pub mod scrub;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -201,6 +202,8 @@ impl SecretRef {
         if value.is_empty() {
             return Err(SecretError::Empty { reference });
         }
+        // From now on, any text that echoes it (a server's error) is scrubbed.
+        scrub::register(&value);
         Ok(Secret(value))
     }
 

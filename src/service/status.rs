@@ -108,7 +108,7 @@ impl ServiceStatus {
                      user"
                 )),
             ),
-            Ok(true) => match StateStore::open(&state_path).and_then(|s| s.history(1)) {
+            Ok(true) => match StateStore::open(&state_path).and_then(|s| s.history_now(1)) {
                 Ok(mut runs) if !runs.is_empty() => (Some(runs.remove(0)), None),
                 Ok(_) => (None, Some("no cycle has run yet".to_owned())),
                 Err(e) => (None, Some(format!("cannot read the state store: {e}"))),

@@ -18,6 +18,9 @@ pub enum Fault {
     Throttle { retry_after_secs: f64 },
     /// An error status (e.g. 500, 503, 504) with a JSON error body.
     Status(u16),
+    /// The request is carried out (a create is committed), then answered with this error status
+    /// instead of its result: a gateway that timed out while the application finished.
+    StatusAfter(u16),
     /// Wait this long before answering.
     Latency(Duration),
     /// Answer 200 with a body that is not valid JSON.
@@ -112,6 +115,7 @@ impl Faults {
     ) -> Response {
         let fired = self.fire(method, path);
         let mut malformed = false;
+        let mut status_after = None;
         let mut pending = Vec::new();
         for fault in fired {
             match fault {
@@ -119,11 +123,15 @@ impl Faults {
                 Fault::Throttle { retry_after_secs } => return throttled(retry_after_secs),
                 Fault::Status(code) => return error_status(code),
                 Fault::MalformedJson => malformed = true,
+                Fault::StatusAfter(code) => status_after = Some(code),
                 other => pending.push(other),
             }
         }
         request.extensions_mut().insert(PendingFaults(pending));
         let response = next.run(request).await;
+        if let Some(code) = status_after {
+            return error_status(code);
+        }
         if malformed {
             let (mut parts, _) = response.into_parts();
             parts.status = StatusCode::OK;

@@ -653,6 +653,7 @@ pub fn generate(spec: SynthSpec) -> Synth {
         max_results: Some(1000),
         users: app_users,
         groups: seed_groups,
+        loose_user_names: false,
     };
     Synth {
         spec,

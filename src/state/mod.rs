@@ -43,6 +43,9 @@ pub enum StateError {
     },
     #[error("state store: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// Another process is writing to this store (R13), or its lock file is unusable.
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// The migrations, in order; `user_version` is the number applied.
@@ -552,7 +555,7 @@ impl StateStore {
                     ResultStatus::Failed => "failed",
                     ResultStatus::NotRun => "not-run",
                 },
-                r.error.clone(),
+                r.error.as_deref().map(crate::secret::scrub::for_storage),
             ),
             None => ("not-run", None),
         };
@@ -584,6 +587,7 @@ impl StateStore {
         error: Option<&str>,
     ) -> Result<(), StateError> {
         let summary = summary.map(|s| serde_json::to_string(s).expect("summary serializes"));
+        let error = error.map(crate::secret::scrub::for_storage);
         self.conn.execute(
             "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4, error = ?5 WHERE id = ?1",
             params![run, now_ms(), outcome, summary, error],
@@ -597,6 +601,40 @@ impl StateStore {
             self.record_action(run, seq, action)?;
         }
         Ok(())
+    }
+
+    /// Takes the store's writer lock for `command` (R13: one writer per store; see
+    /// [`WriterLock`]) and closes the runs a dead process left `running` as `interrupted`: with
+    /// the lock held, no other process can be running one.
+    pub fn lock_for_writing(&self, command: &str) -> Result<WriterLock, StateError> {
+        let lock = WriterLock::acquire(&self.path, command)?;
+        self.close_interrupted_runs()?;
+        Ok(lock)
+    }
+
+    /// Marks every run still `running` as `interrupted`. Only for a holder of the writer lock.
+    fn close_interrupted_runs(&self) -> Result<usize, StateError> {
+        Ok(self.conn.execute(
+            "UPDATE runs SET outcome = ?1 WHERE outcome = ?2",
+            params![RunOutcome::Interrupted, RunOutcome::Running],
+        )?)
+    }
+
+    /// [`StateStore::history`] as it stands now: a run left `running` is shown `interrupted`
+    /// unless a live writer holds the store (then only the newest can still be running).
+    pub fn history_now(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        let mut runs = self.history(limit)?;
+        let mut alive = lock::writer_active(&self.path).is_some();
+        for run in &mut runs {
+            if run.outcome == RunOutcome::Running {
+                if alive {
+                    alive = false; // newest first: older ones were left by dead processes
+                } else {
+                    run.outcome = RunOutcome::Interrupted;
+                }
+            }
+        }
+        Ok(runs)
     }
 
     /// The most recent runs, newest first, with their actions.
@@ -745,9 +783,11 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
 
 mod journal;
 mod kinds;
+pub mod lock;
 mod manual;
 
 pub use kinds::{DeltaStream, UnknownStream};
+pub use lock::{LockError, WriterLock};
 pub use manual::Decision;
 
 #[cfg(test)]

@@ -67,11 +67,14 @@ pub enum RunOutcome {
     Blocked,
     /// Planned in dry-run mode; nothing written.
     DryRun,
+    /// Left `running` by a process that died part way (killed, crashed, power lost): set when the
+    /// next writer takes the store, and shown so by `history` as soon as no process holds it.
+    Interrupted,
 }
 
 impl RunOutcome {
     /// Every outcome, in the order above.
-    pub const ALL: [RunOutcome; 7] = [
+    pub const ALL: [RunOutcome; 8] = [
         RunOutcome::Running,
         RunOutcome::Ok,
         RunOutcome::Partial,
@@ -79,6 +82,7 @@ impl RunOutcome {
         RunOutcome::Failed,
         RunOutcome::Blocked,
         RunOutcome::DryRun,
+        RunOutcome::Interrupted,
     ];
 
     /// The string stored in the history and shown by `adsync history`.
@@ -91,6 +95,7 @@ impl RunOutcome {
             RunOutcome::Failed => "failed",
             RunOutcome::Blocked => "blocked",
             RunOutcome::DryRun => "dry-run",
+            RunOutcome::Interrupted => "interrupted",
         }
     }
 }
@@ -106,7 +111,7 @@ impl fmt::Display for RunOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown run outcome \"{0}\" in the history (expected one of running, ok, partial, stopped, \
-     failed, blocked, dry-run); it was probably written by a newer adsync: upgrade adsync"
+     failed, blocked, dry-run, interrupted); it was probably written by a newer adsync: upgrade adsync"
 )]
 pub struct UnknownOutcome(pub String);
 

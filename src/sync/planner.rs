@@ -409,10 +409,27 @@ impl<'a> Planner<'a> {
                     "" => user.email(),
                     mapped => mapped,
                 };
+                let mut look_alikes = BTreeSet::new();
                 for key in [email, view.user_name()] {
-                    if let Some(ids) = index.by_name_or_email.get(&key.to_lowercase()) {
-                        hits.extend(ids.iter().copied());
-                    }
+                    index.matches(key, &mut hits, &mut look_alikes);
+                }
+                if hits.is_empty() && !look_alikes.is_empty() {
+                    // Matched only through Unicode folding or non-ASCII text: never guessed.
+                    let found: Vec<&str> = look_alikes.into_iter().collect();
+                    self.warnings.push(Warning {
+                        code: "look-alike-match".into(),
+                        message: format!(
+                            "{} resembles target user(s) {} only through non-ASCII or look-alike \
+                             characters in the email or userName; skipped rather than guess. If \
+                             they are the same person, link them with `adsync link`; otherwise \
+                             rename the target user",
+                            user.user_principal_name,
+                            found.join(", ")
+                        ),
+                        entra_ids: vec![user.id.clone()],
+                    });
+                    self.skip(user, &wanted, "look-alike-match");
+                    return;
                 }
                 (hits.into_iter().collect(), "email")
             }
@@ -480,6 +497,8 @@ impl<'a> Planner<'a> {
                 );
                 self.actions.push(action);
             }
+            // Several users carrying this Entra id: the duplicate-externalId warning names them.
+            _ if how == "externalId" => self.skip(user, &wanted, "duplicate-externalId"),
             many => {
                 self.warnings.push(Warning {
                     code: "ambiguous-match".into(),
@@ -495,6 +514,50 @@ impl<'a> Planner<'a> {
                 self.skip(user, &wanted, "ambiguous-match");
             }
         }
+    }
+}
+
+/// R13: target users sharing one Entra user's id as externalId (left by two writers at once, or
+/// a create repeated blindly) are named in a `duplicate-externalId` warning. An unlinked user is
+/// skipped (in `unlinked`); a linked one stays managed through its link, the extra accounts
+/// left for the administrator to remove.
+fn duplicate_external_ids(
+    planner: &mut Planner<'_>,
+    index: &TargetIndex<'_>,
+    source: &SourceSnapshot,
+    links: &HashMap<&str, &Link>,
+    in_part: &dyn Fn(&str) -> bool,
+) {
+    for (entra_id, target_ids) in index.duplicate_external_ids() {
+        let known = source
+            .users
+            .get(entra_id)
+            .or_else(|| match source.outside.get(entra_id) {
+                Some(Whereabouts::Exists(user)) => Some(&**user),
+                _ => None,
+            });
+        if !in_part(entra_id) || (known.is_none() && !links.contains_key(entra_id)) {
+            continue;
+        }
+        let who = known.map_or(entra_id, |u| u.user_principal_name.as_str());
+        let what_now = match links.get(entra_id) {
+            Some(link) => format!(
+                "adsync keeps managing {}, the one it is linked to; remove or disable the others",
+                link.target_id
+            ),
+            None => "the user is skipped rather than guess; remove the extra accounts or choose \
+                     one with `adsync link`"
+                .to_owned(),
+        };
+        planner.warnings.push(Warning {
+            code: "duplicate-externalId".into(),
+            message: format!(
+                "{} target users carry the Entra id of {who} as externalId ({}); {what_now}",
+                target_ids.len(),
+                target_ids.join(", ")
+            ),
+            entra_ids: vec![entra_id.to_owned()],
+        });
     }
 }
 
@@ -675,6 +738,8 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
             }
         }
     }
+
+    duplicate_external_ids(&mut planner, &index, source, &links_by_id, &in_part);
 
     // R6: managed users no longer in scope.
     let mut active_managed = partial.map_or(0, |p| p.active_managed_outside);

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::apply::{TargetWriter, WriteError};
+use super::apply::{NewAccount, TargetWriter, WriteError};
 use super::delta::TargetInfo;
 use super::mapping::DesiredUser;
 use super::model::*;
@@ -220,7 +220,7 @@ fn write_error(e: ScimError) -> WriteError {
 
 /// The id of a created user; after a 409, only a user already carrying this Entra id (a create
 /// retried after a crash) is ours to take over; never guess past that (R2).
-fn taken_over(desired: &DesiredUser, created: Created) -> Result<String, WriteError> {
+fn taken_over(desired: &DesiredUser, created: Created) -> Result<NewAccount, WriteError> {
     if created.already_existed {
         match created.user.external_id.as_deref() {
             Some(ext) if ext == desired.external_id => {}
@@ -233,7 +233,10 @@ fn taken_over(desired: &DesiredUser, created: Created) -> Result<String, WriteEr
             }
         }
     }
-    Ok(created.user.id)
+    Ok(NewAccount {
+        id: created.user.id,
+        taken_over: created.already_existed,
+    })
 }
 
 impl TargetWriter for ScimClient {
@@ -241,7 +244,7 @@ impl TargetWriter for ScimClient {
         &self,
         desired: &DesiredUser,
         password: Option<&Secret>,
-    ) -> Result<String, WriteError> {
+    ) -> Result<NewAccount, WriteError> {
         let new = NewUser {
             attributes: desired.into(),
             password: password.cloned(),
@@ -255,7 +258,7 @@ impl TargetWriter for ScimClient {
         users: &[&DesiredUser],
         password: Option<&Secret>,
         concurrency: usize,
-    ) -> Vec<Result<String, WriteError>> {
+    ) -> Vec<Result<NewAccount, WriteError>> {
         let ops: Vec<WriteOp> = users
             .iter()
             .map(|desired| {

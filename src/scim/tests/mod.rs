@@ -3,6 +3,7 @@
 
 mod faults;
 mod harness;
+mod hostile;
 mod listing;
 mod scimmy;
 mod shared;

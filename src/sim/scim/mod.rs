@@ -51,6 +51,10 @@ pub struct Seed {
     /// Groups with their members given by userName (or user id).
     #[serde(default)]
     pub groups: Vec<SeedGroup>,
+    /// Accept a userName already in use, as many real applications do (a "loose" target):
+    /// then a create sent twice makes two accounts instead of a 409.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub loose_user_names: bool,
 }
 
 /// A service account for basic authentication.
@@ -363,6 +367,7 @@ impl ScimSim {
 }
 
 fn load_seed(store: &mut Store, seed: &Seed) -> Result<(), SeedError> {
+    store.set_loose_user_names(seed.loose_user_names);
     let mut by_name = std::collections::HashMap::new();
     for (i, user) in seed.users.iter().enumerate() {
         let Value::Object(doc) = user else {

@@ -97,8 +97,10 @@ impl Table {
 pub struct Store {
     users: Table,
     groups: Table,
-    /// Lower-cased userName → user id.
+    /// Lower-cased userName → user id (the latest holder, when names are loose).
     user_names: HashMap<String, String>,
+    /// userNames need not be unique (see [`super::Seed::loose_user_names`]).
+    loose_user_names: bool,
     /// User id → ids of the groups it is a direct member of.
     memberships: HashMap<String, BTreeSet<String>>,
     /// Group id → its member ids as last indexed.
@@ -322,10 +324,17 @@ impl Store {
         Some(doc)
     }
 
+    /// Lets userNames repeat (a loose application) or not.
+    pub fn set_loose_user_names(&mut self, loose: bool) {
+        self.loose_user_names = loose;
+    }
+
     /// Ids of every resource of `kind`, in creation order, matching `filter` (all without one).
     pub fn query<'a>(&'a self, kind: Kind, filter: Option<&Filter>, base: &str) -> Vec<&'a str> {
         let table = self.table(kind);
+        // With loose names several users may hold one: the index knows only one, so scan.
         if kind == Kind::User
+            && !self.loose_user_names
             && let Some(name) = filter.and_then(Filter::user_name_eq)
         {
             return self
@@ -389,6 +398,7 @@ impl Store {
                 };
                 if let Some(owner) = self.user_names.get(&name.to_lowercase())
                     && Some(owner.as_str()) != id
+                    && !self.loose_user_names
                 {
                     return Err(ScimFailure::new(
                         409,
@@ -1229,5 +1239,28 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!((err.status, err.scim_type), (409, Some("uniqueness")));
+    }
+
+    #[test]
+    fn loose_user_names_accept_a_second_holder_and_filters_find_both() {
+        let mut store = Store::default();
+        store.set_loose_user_names(true);
+        let first = user(&mut store, "Ann@x.example");
+        let second = store
+            .create(
+                Kind::User,
+                json!({"userName": "ann@X.example"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                None,
+            )
+            .expect("a loose application takes it");
+        let filter = super::super::filter::parse_filter("userName eq \"ANN@x.example\"").unwrap();
+        let mut found = store.query(Kind::User, Some(&filter), "");
+        found.sort_unstable();
+        let mut both = vec![first.as_str(), second.as_str()];
+        both.sort_unstable();
+        assert_eq!(found, both);
     }
 }

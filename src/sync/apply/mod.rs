@@ -27,16 +27,36 @@ use crate::secret::Secret;
 #[error("{0}")]
 pub struct WriteError(pub String);
 
+/// The account a create ended with: one made now, or one the target already had with this
+/// user's Entra id, taken over after the target refused the create as a duplicate (409).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    /// Its target id.
+    pub id: String,
+    /// It already existed and was taken over: the history records a link, not a create.
+    pub taken_over: bool,
+}
+
+impl From<String> for NewAccount {
+    /// An account made now.
+    fn from(id: String) -> Self {
+        Self {
+            id,
+            taken_over: false,
+        }
+    }
+}
+
 /// The writes `apply` makes. Implemented by the SCIM client; each call is one target request (or a
 /// few), and returns only once the target has confirmed.
 pub trait TargetWriter: Sync {
-    /// Creates a user with every mapped attribute; returns its target id. A uniqueness conflict
-    /// resolved to an existing user with the same `externalId` returns that user's id.
+    /// Creates a user with every mapped attribute; returns its account. A uniqueness conflict
+    /// resolved to an existing user with the same `externalId` returns that user, taken over.
     fn create_user(
         &self,
         desired: &DesiredUser,
         password: Option<&Secret>,
-    ) -> impl Future<Output = Result<String, WriteError>> + Send;
+    ) -> impl Future<Output = Result<NewAccount, WriteError>> + Send;
 
     /// Creates several users, one outcome per user in order, each as [`TargetWriter::create_user`]
     /// would have it. The default creates them one by one, `concurrency` in flight; the SCIM
@@ -46,7 +66,7 @@ pub trait TargetWriter: Sync {
         users: &[&DesiredUser],
         password: Option<&Secret>,
         concurrency: usize,
-    ) -> impl Future<Output = Vec<Result<String, WriteError>>> + Send {
+    ) -> impl Future<Output = Vec<Result<NewAccount, WriteError>>> + Send {
         async move {
             let mut creates = Vec::with_capacity(users.len());
             for desired in users {
@@ -138,6 +158,8 @@ struct Done {
     error: Option<String>,
     /// Cancelled before it began: nothing was sent.
     not_started: bool,
+    /// A create that took over the account the target already had (after a 409).
+    taken_over: bool,
 }
 
 /// How many actions go through the target between two state commits; also the most users one
@@ -155,7 +177,7 @@ async fn write_user<T: TargetWriter>(
     target: &T,
     action: &Action,
     options: &ApplyOptions,
-    created: Option<Result<String, WriteError>>,
+    created: Option<Result<NewAccount, WriteError>>,
 ) -> Done {
     let mut done = Done {
         target_id: action.target_user_id.clone(),
@@ -180,7 +202,7 @@ async fn write_user<T: TargetWriter>(
                 return Ok(());
             }
             ActionKind::Create => {
-                let id = match created {
+                let account = match created {
                     Some(outcome) => outcome?,
                     None => {
                         // Made from the plan's compact record now, one create at a time.
@@ -190,7 +212,8 @@ async fn write_user<T: TargetWriter>(
                             .await?
                     }
                 };
-                done.target_id = Some(id);
+                done.target_id = Some(account.id);
+                done.taken_over = account.taken_over;
                 done.user_written = true;
             }
             ActionKind::Link | ActionKind::Update | ActionKind::Move | ActionKind::Enable => {
@@ -218,8 +241,8 @@ async fn create_together<T: TargetWriter>(
     batch: &[(usize, &Action)],
     options: &ApplyOptions,
     concurrency: usize,
-) -> Vec<Option<Result<String, WriteError>>> {
-    let mut created: Vec<Option<Result<String, WriteError>>> =
+) -> Vec<Option<Result<NewAccount, WriteError>>> {
+    let mut created: Vec<Option<Result<NewAccount, WriteError>>> =
         std::iter::repeat_with(|| None).take(batch.len()).collect();
     let slots: Vec<usize> = batch
         .iter()
@@ -415,6 +438,19 @@ fn record<J: Journal>(
     Ok(())
 }
 
+/// A create the target refused as a duplicate (409) whose existing account, carrying this
+/// user's Entra id, was taken over: it is reported and recorded as the link it became.
+fn took_over(action: &mut Action, summary: &mut Summary) {
+    action.kind = ActionKind::Link;
+    action.reason = format!(
+        "{}; the application already had this user's account (it answered 409), so adsync \
+         linked it instead of creating one",
+        action.reason
+    );
+    summary.create = summary.create.saturating_sub(1);
+    summary.link += 1;
+}
+
 /// How an apply ended.
 #[derive(Debug)]
 pub struct Applied {
@@ -512,6 +548,9 @@ pub async fn apply<T: TargetWriter, J: Journal>(
                 let action = &mut plan.actions[index];
                 if let Some(id) = &done.target_id {
                     action.target_user_id = Some(id.clone());
+                }
+                if done.taken_over && action.kind == ActionKind::Create {
+                    took_over(action, &mut plan.summary);
                 }
                 record(store, &mut links, action, done, options.group_mode, true)?;
                 // A user has one action per plan: its link is not read again, and its mapped

@@ -38,9 +38,9 @@ impl TargetWriter for Target {
         &self,
         desired: &DesiredUser,
         _: Option<&Secret>,
-    ) -> Result<String, WriteError> {
+    ) -> Result<NewAccount, WriteError> {
         self.log(format!("create {}", desired.user_name));
-        Ok(format!("t-{}", desired.external_id))
+        Ok(format!("t-{}", desired.external_id).into())
     }
 
     async fn create_users(
@@ -48,7 +48,7 @@ impl TargetWriter for Target {
         users: &[&DesiredUser],
         password: Option<&Secret>,
         _: usize,
-    ) -> Vec<Result<String, WriteError>> {
+    ) -> Vec<Result<NewAccount, WriteError>> {
         let Some(refused) = &self.bulk_refusing else {
             let mut out = Vec::new();
             for desired in users {
@@ -63,7 +63,7 @@ impl TargetWriter for Target {
                 if &desired.user_name == refused {
                     Err(WriteError(format!("{refused} is not a valid name here")))
                 } else {
-                    Ok(format!("t-{}", desired.external_id))
+                    Ok(format!("t-{}", desired.external_id).into())
                 }
             })
             .collect()

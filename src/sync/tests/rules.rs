@@ -593,3 +593,58 @@ fn csv_cells_that_start_a_formula_are_text() {
     let row = reader.records().next().unwrap().unwrap();
     assert_eq!(&row[3], "'=1+2@contoso.example", "{csv}");
 }
+
+/// R13: two target users carrying one Entra id. Unlinked, the user is skipped with a
+/// `duplicate-externalId` warning naming both; linked, it stays managed through its link and the
+/// warning names both all the same (the duplicate is never silently kept).
+#[test]
+fn r13_two_target_users_with_one_entra_id_are_named_in_a_warning() {
+    let mut w = world();
+    w.add(user("u-fay", "fay"), &[SUPPORT]);
+    let first = w.target_user("fay@contoso.example", Some("u-fay"));
+    let second = w.target_user("fay.2@contoso.example", Some("u-fay"));
+    let plan = w.plan();
+    assert_eq!(
+        (only(&plan).kind, only(&plan).reason.as_str()),
+        (ActionKind::Skip, "duplicate-externalId")
+    );
+    assert_eq!(plan.warnings.len(), 1, "{:#?}", plan.warnings);
+    let warning = &plan.warnings[0];
+    assert_eq!(warning.code, "duplicate-externalId");
+    assert_eq!(warning.entra_ids, ["u-fay"]);
+    assert!(
+        warning.message.contains(&format!("({first}, {second})"))
+            && warning.message.contains("fay@contoso.example")
+            && warning.message.contains("adsync link"),
+        "{}",
+        warning.message
+    );
+
+    w.links.insert(
+        "u-fay".into(),
+        Link {
+            entra_id: "u-fay".into(),
+            target_id: first.clone(),
+            ..Link::default()
+        },
+    );
+    let linked = w.plan();
+    assert!(
+        linked.actions.iter().all(|a| a.kind != ActionKind::Skip),
+        "{:#?}",
+        kinds(&linked)
+    );
+    assert_eq!(linked.warnings.len(), 1, "{:#?}", linked.warnings);
+    assert_eq!(linked.warnings[0].code, "duplicate-externalId");
+    assert!(
+        linked.warnings[0]
+            .message
+            .contains(&format!("keeps managing {first}")),
+        "{}",
+        linked.warnings[0].message
+    );
+
+    // One account again: no warning.
+    w.target.users.remove(&second);
+    assert!(w.plan().warnings.is_empty());
+}

@@ -634,6 +634,11 @@ pub(crate) async fn first_sync(
         Ok(engine) => engine,
         Err(e) => return FirstSync::Failed(format!("The first sync could not start: {e}")),
     };
+    // One writer per state store (R13): a service already running on it is named, not raced.
+    let _writer = match engine.store.lock_for_writing("adsync-setup (first sync)") {
+        Ok(lock) => lock,
+        Err(e) => return FirstSync::Failed(format!("The first sync could not start: {e}")),
+    };
     let report = |done: usize, total: usize| {
         progress.set(done, total);
         repainter.repaint();

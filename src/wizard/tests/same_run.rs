@@ -88,3 +88,29 @@ fn wizard_first_sync_and_adsync_sync_record_the_same_run() {
     };
     assert_eq!(user_names(&wizard_world), user_names(&cli_world));
 }
+
+/// One writer per state store (R13): the wizard's first sync on a store a service is writing to
+/// stops before its first write, naming the process that holds it.
+#[test]
+fn wizard_first_sync_beside_a_running_writer_names_it_and_writes_nothing() {
+    let rt = runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let world = rt.block_on(Demo::start(&tmp.path().join("w"))).unwrap();
+    let settings = config::Settings::from_file(&world.config);
+    let held = crate::state::WriterLock::acquire(&settings.service.state_path, "adsync run")
+        .expect("the service's lock");
+    let users_before = world.scim.users();
+    let outcome = rt.block_on(first_sync(settings, Default::default(), Default::default()));
+    let FirstSync::Failed(message) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        message.contains(&format!(
+            "another adsync (pid {}, `adsync run`",
+            std::process::id()
+        )) && message.contains("stop it or wait"),
+        "{message}"
+    );
+    assert_eq!(world.scim.users(), users_before, "nothing written");
+    drop(held);
+}

@@ -4,6 +4,8 @@
 //! `demo`.
 
 mod demo;
+mod guard;
+mod hostile;
 mod link;
 mod service;
 mod sync;
@@ -40,6 +42,11 @@ struct World {
 
 impl World {
     fn new(extra_config: &str) -> Self {
+        Self::with_app(extra_config, |_| {})
+    }
+
+    /// [`World::new`] with the application's seed edited by `edit` first.
+    fn with_app(extra_config: &str, edit: impl FnOnce(&mut Value)) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -50,7 +57,11 @@ impl World {
         )
         .unwrap();
         let fixture = Fixture::from_file(&repo("assets/demo-tenant.json")).unwrap();
-        let seed = Seed::from_file(&repo("assets/demo-app.json")).unwrap();
+        let mut seed: Value =
+            serde_json::from_str(&std::fs::read_to_string(repo("assets/demo-app.json")).unwrap())
+                .unwrap();
+        edit(&mut seed);
+        let seed = Seed::from_json(&seed.to_string()).unwrap();
         let (entra, scim) = rt.block_on(async {
             (
                 EntraSim::start(fixture).await.unwrap(),
