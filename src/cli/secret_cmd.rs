@@ -44,8 +44,10 @@ pub fn set(reference: &str) -> anyhow::Result<Exit> {
     };
     if let SecretRef::Env(var) = &reference {
         eprintln!(
-            "error: env:{var} is read from adsync's environment and cannot be stored; set the \
-             variable where adsync runs (e.g. Environment= in the service unit)"
+            "error: env:{var} is read from adsync's environment and cannot be stored. For the \
+             service, do not put a secret in the unit's Environment= (any local user can read \
+             it): store it in a file only root can read with `adsync secret set \
+             file:/etc/adsync/secrets/NAME`, which the service receives with LoadCredential="
         );
         return Ok(Exit::Usage);
     }

@@ -29,6 +29,14 @@ impl Secret {
     }
 }
 
+// The value is overwritten when dropped, so that a secret no longer in use does not linger in
+// freed memory (a core dump or a swapped-out page would otherwise hold it).
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
@@ -241,8 +249,10 @@ fn read_owner_only(path: &Path, reference: &str) -> Result<String, SecretError> 
     }
     #[cfg(not(unix))]
     let _ = meta;
-    let text = std::fs::read_to_string(path).map_err(unreadable)?;
-    Ok(text.trim().to_owned())
+    let mut text = std::fs::read_to_string(path).map_err(unreadable)?;
+    let secret = text.trim().to_owned();
+    zeroize::Zeroize::zeroize(&mut text);
+    Ok(secret)
 }
 
 #[cfg(test)]

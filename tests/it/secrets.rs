@@ -47,6 +47,9 @@ fn env_reference_resolves_and_cannot_be_set() {
     assert!(run.stderr.contains("not set"));
     let run = env.run_with_stdin(&["secret", "set", "env:ADSYNC_IT_TOKEN"], VALUE);
     assert_eq!(run.code, 2);
+    // The advice is a root-only file passed with LoadCredential=, not the unit's Environment=.
+    assert!(run.stderr.contains("LoadCredential="), "{}", run.stderr);
+    assert!(run.stderr.contains("secret set file:"), "{}", run.stderr);
 }
 
 #[test]

@@ -87,7 +87,15 @@ impl AdminGraph {
             message: e.to_string(),
         })?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.unwrap_or_default();
+        // Read with a ceiling, as every Graph answer (crate::http::body).
+        let limit = crate::http::body::MAX_PAGE_BYTES;
+        let bytes = crate::http::body::read_capped(response, limit)
+            .await
+            .map_err(|e| GraphFailure {
+                status,
+                code: String::new(),
+                message: e.to_string(),
+            })?;
         let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status < 300 {
             return Ok(json);
