@@ -99,6 +99,116 @@ enum RuleKind {
     Omit,
 }
 
+/// A Graph property a rule reads, resolved from its name once per plan rather than once per
+/// user: the same values as [`SourceUser::source`] (a test checks every name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Prop {
+    Id,
+    Upn,
+    Mail,
+    GivenName,
+    Surname,
+    DisplayName,
+    BusinessPhones,
+    JobTitle,
+    Department,
+    EmployeeId,
+    OfficeLocation,
+    CompanyName,
+    City,
+    Country,
+    UserType,
+    /// The manager's Entra id, which the planner turns into its target id.
+    Manager,
+    /// Any other property, kept in [`SourceUser::extra`] by name.
+    Other(String),
+}
+
+impl Prop {
+    fn new(name: &str) -> Self {
+        match name {
+            "id" => Prop::Id,
+            "userPrincipalName" => Prop::Upn,
+            "mail" => Prop::Mail,
+            "givenName" => Prop::GivenName,
+            "surname" => Prop::Surname,
+            "displayName" => Prop::DisplayName,
+            "businessPhones" => Prop::BusinessPhones,
+            "jobTitle" => Prop::JobTitle,
+            "department" => Prop::Department,
+            "employeeId" => Prop::EmployeeId,
+            "officeLocation" => Prop::OfficeLocation,
+            "companyName" => Prop::CompanyName,
+            "city" => Prop::City,
+            "country" => Prop::Country,
+            "userType" => Prop::UserType,
+            "manager" => Prop::Manager,
+            other => Prop::Other(other.to_owned()),
+        }
+    }
+
+    /// The user's value, trimmed; `None` when unset or blank (the manager's Entra id for
+    /// [`Prop::Manager`]).
+    fn get<'u>(&self, user: &'u SourceUser) -> Option<&'u str> {
+        let value = match self {
+            Prop::Id => Some(user.id.as_str()),
+            Prop::Upn => Some(user.user_principal_name.as_str()),
+            Prop::Mail => user.mail.as_deref(),
+            Prop::GivenName => user.given_name.as_deref(),
+            Prop::Surname => user.surname.as_deref(),
+            Prop::DisplayName => user.display_name.as_deref(),
+            Prop::BusinessPhones => user.business_phones.first().map(String::as_str),
+            Prop::JobTitle => user.job_title.as_deref(),
+            Prop::Department => user.department.as_deref(),
+            Prop::EmployeeId => user.employee_id.as_deref(),
+            Prop::OfficeLocation => user.office_location.as_deref(),
+            Prop::CompanyName => user.company_name.as_deref(),
+            Prop::City => user.city.as_deref(),
+            Prop::Country => user.country.as_deref(),
+            Prop::UserType => user.user_type.as_deref(),
+            Prop::Manager => user.extra.get("manager").map(String::as_str),
+            Prop::Other(name) => user.extra.get(name).map(String::as_str),
+        };
+        value.map(str::trim).filter(|v| !v.is_empty())
+    }
+}
+
+/// A template split once into its text and its `{property}` placeholders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Prop(Prop),
+}
+
+/// Splits a template as [`render`] reads it: an unclosed `{` is text.
+fn parse_template(template: &str) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            break;
+        };
+        if open > 0 {
+            parts.push(Part::Text(rest[..open].to_owned()));
+        }
+        parts.push(Part::Prop(Prop::new(&after[..close])));
+        rest = &after[close + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Text(rest.to_owned()));
+    }
+    parts
+}
+
+/// What a rule reads, compiled: its property, or its template's parts.
+#[derive(Clone, Debug)]
+enum Reads {
+    Nothing,
+    Prop(Prop),
+    Template(Vec<Part>),
+}
+
 /// Where a rule's value goes in the record: one of the default attributes, or the `n`th of the
 /// other keys in [`Shape::extra_keys`]. Resolved once when the mappings are compiled, so that a
 /// plan does not match each rule's key text for each of its users.
@@ -139,6 +249,7 @@ struct Rule {
     key: String,
     slot: Slot,
     kind: RuleKind,
+    reads: Reads,
     default: Option<String>,
     transform: Option<Transform>,
 }
@@ -210,10 +321,16 @@ impl MappingSet {
             if Slot::named(&key).is_none() {
                 extra_keys.insert(key.clone());
             }
+            let reads = match &kind {
+                RuleKind::Source(s) => Reads::Prop(Prop::new(s)),
+                RuleKind::Template(t) => Reads::Template(parse_template(t)),
+                _ => Reads::Nothing,
+            };
             rules.push(Rule {
                 slot: Slot::UserName, // resolved below, once every other key is known
                 key,
                 kind,
+                reads,
                 default: m.default.clone(),
                 transform: m.transform,
             });
@@ -367,19 +484,29 @@ impl MappingSet {
         user: &'a SourceUser,
         manager: &dyn Fn(&str) -> Option<String>,
     ) -> (Option<Cow<'a, str>>, Came) {
-        let raw: Option<Cow<'a, str>> = match &rule.kind {
-            RuleKind::Omit => return (None, Came::Omitted),
-            RuleKind::Value(v) => Some(Cow::Borrowed(v)),
-            RuleKind::Source(s) if s == "manager" => {
-                user.source("manager").and_then(manager).map(Cow::Owned)
+        let raw: Option<Cow<'a, str>> = match (&rule.kind, &rule.reads) {
+            (RuleKind::Omit, _) => return (None, Came::Omitted),
+            (RuleKind::Value(v), _) => Some(Cow::Borrowed(v)),
+            (_, Reads::Prop(Prop::Manager)) => {
+                Prop::Manager.get(user).and_then(manager).map(Cow::Owned)
             }
-            RuleKind::Source(s) => user.source(s).map(Cow::Borrowed),
-            RuleKind::Template(t) => render(t, user, manager).map(Cow::Owned),
+            (_, Reads::Prop(prop)) => prop.get(user).map(Cow::Borrowed),
+            (_, Reads::Template(parts)) => render(parts, user, manager).map(Cow::Owned),
+            (_, Reads::Nothing) => None,
         };
         let value = raw
-            .map(|v| match rule.transform {
-                Some(t) => Cow::Owned(t.apply(&v)),
-                None => v,
+            .map(|v| match (rule.transform, v) {
+                (None, v) => v,
+                // In place when the text is ASCII: the same result without another copy.
+                (Some(Transform::Lower), Cow::Owned(mut o)) if o.is_ascii() => {
+                    o.make_ascii_lowercase();
+                    Cow::Owned(o)
+                }
+                (Some(Transform::Upper), Cow::Owned(mut o)) if o.is_ascii() => {
+                    o.make_ascii_uppercase();
+                    Cow::Owned(o)
+                }
+                (Some(t), v) => Cow::Owned(t.apply(&v)),
             })
             .and_then(trim_cow);
         match (value, &rule.default) {
@@ -406,34 +533,29 @@ fn trim_cow(value: Cow<'_, str>) -> Option<Cow<'_, str>> {
 /// Fills a template's `{property}` placeholders; `None` when every placeholder is empty (the
 /// template "comes out empty" and the mapping's `default` applies).
 fn render(
-    template: &str,
+    parts: &[Part],
     user: &SourceUser,
     manager: &dyn Fn(&str) -> Option<String>,
 ) -> Option<String> {
-    let mut out = String::with_capacity(template.len() + 16);
-    let mut rest = template;
+    let mut out = String::with_capacity(64);
     let mut any = false;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            out.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let name = &after[..close];
-        let value = if name == "manager" {
-            user.source(name).and_then(manager)
-        } else {
-            user.source(name).map(str::to_owned)
-        };
-        if let Some(v) = value {
-            any = true;
-            out.push_str(&v);
+    for part in parts {
+        match part {
+            Part::Text(text) => out.push_str(text),
+            Part::Prop(Prop::Manager) => {
+                if let Some(v) = Prop::Manager.get(user).and_then(manager) {
+                    any = true;
+                    out.push_str(&v);
+                }
+            }
+            Part::Prop(prop) => {
+                if let Some(v) = prop.get(user) {
+                    any = true;
+                    out.push_str(v);
+                }
+            }
         }
-        rest = &after[close + 1..];
     }
-    out.push_str(rest);
     any.then_some(out)
 }
 
@@ -583,7 +705,6 @@ impl<'a> DesiredView<'a> {
 
     /// The record a create keeps until apply time, compactly ([`CreateRecord`]).
     pub fn to_record(&self) -> CreateRecord {
-        let mut bytes = Vec::with_capacity(256);
         let base = [
             Some(&*self.user_name),
             Some(self.external_id),
@@ -596,16 +717,25 @@ impl<'a> DesiredView<'a> {
             self.department.as_deref(),
             self.employee_number.as_deref(),
         ];
-        for value in base
-            .into_iter()
-            .chain(self.extra.iter().map(|v| v.as_deref()))
-        {
+        let values = || {
+            base.into_iter()
+                .chain(self.extra.iter().map(|v| v.as_deref()))
+        };
+        // Sized exactly, so that the buffer is never copied to grow or to shrink.
+        let size = values()
+            .chain(self.roles.iter().map(|r| Some(r.as_str())))
+            .map(|v| v.map_or(1, |v| len_size(v.len() + 1) + v.len()))
+            .sum::<usize>()
+            + len_size(self.roles.len());
+        let mut bytes = Vec::with_capacity(size);
+        for value in values() {
             put(&mut bytes, value);
         }
         put_len(&mut bytes, self.roles.len());
         for role in &self.roles {
             put(&mut bytes, Some(role));
         }
+        debug_assert_eq!(bytes.len(), size);
         CreateRecord {
             shape: self.shape.clone(),
             bytes: bytes.into_boxed_slice(),
@@ -670,6 +800,11 @@ impl CreateRecord {
             .filter_map(|_| read.value().map(str::to_owned))
             .collect()
     }
+}
+
+/// How many bytes [`put_len`] takes for `n`.
+fn len_size(n: usize) -> usize {
+    (usize::BITS - n.leading_zeros()).max(1).div_ceil(7) as usize
 }
 
 fn put_len(bytes: &mut Vec<u8>, mut n: usize) {
@@ -943,6 +1078,79 @@ mod tests {
             values_hash(&desired_user(&user, UsernamePolicy::Upn)),
             values_hash(&desired_user(&other, UsernamePolicy::Upn))
         );
+    }
+
+    /// The properties compiled once per plan read what [`SourceUser::source`] reads, by every
+    /// name it knows and by any other; and templates split as they render.
+    #[test]
+    fn compiled_properties_and_templates_read_as_the_names_do() {
+        let mut user = SourceUser {
+            id: "u-1".into(),
+            user_principal_name: "ann@contoso.example".into(),
+            mail: Some(" ann@contoso.example ".into()),
+            given_name: Some("Ann".into()),
+            surname: Some("Lee".into()),
+            display_name: Some("Ann Lee".into()),
+            business_phones: vec!["+1 555 0100".into()],
+            job_title: Some("Technician".into()),
+            department: Some("Field".into()),
+            employee_id: Some("4711".into()),
+            office_location: Some("B1".into()),
+            company_name: Some("Contoso".into()),
+            city: Some("Berlin".into()),
+            country: Some("DE".into()),
+            user_type: Some("Member".into()),
+            account_enabled: true,
+            ..SourceUser::default()
+        };
+        user.extra.insert("manager".into(), "m-1".into());
+        user.extra
+            .insert("mobilePhone".into(), "+1 555 0199".into());
+        user.extra
+            .insert("employeeOrgData.costCenter".into(), "  ".into());
+        for name in [
+            "id",
+            "userPrincipalName",
+            "mail",
+            "givenName",
+            "surname",
+            "displayName",
+            "businessPhones",
+            "jobTitle",
+            "department",
+            "employeeId",
+            "officeLocation",
+            "companyName",
+            "city",
+            "country",
+            "userType",
+            "manager",
+            "mobilePhone",
+            "employeeOrgData.costCenter",
+            "unknown",
+        ] {
+            assert_eq!(Prop::new(name).get(&user), user.source(name), "{name}");
+        }
+        let none = |_: &str| None;
+        let text = |t: &str| render(&parse_template(t), &user, &none);
+        assert_eq!(text("{givenName}.{surname}").as_deref(), Some("Ann.Lee"));
+        assert_eq!(text("x {unknown} y").as_deref(), None);
+        assert_eq!(
+            text("{city} {unclosed").as_deref(),
+            Some("Berlin {unclosed")
+        );
+        assert_eq!(text("{}{city}}").as_deref(), Some("Berlin}"));
+        let boss = |id: &str| Some(format!("t-{id}"));
+        assert_eq!(
+            render(&parse_template("by {manager}"), &user, &boss).as_deref(),
+            Some("by t-m-1")
+        );
+        for n in [0, 1, 126, 127, 128, 16_383, 16_384, 1 << 30] {
+            let mut bytes = Vec::new();
+            put_len(&mut bytes, n);
+            assert_eq!(bytes.len(), len_size(n), "{n}");
+            assert_eq!(Reader(&bytes).len(), n);
+        }
     }
 
     fn mapping(json: serde_json::Value) -> Mapping {

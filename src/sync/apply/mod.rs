@@ -557,7 +557,7 @@ pub async fn apply<T: TargetWriter, J: Journal>(
                 // record is not needed for the report, so neither stays for the rest of the run
                 // (at 100,000 creates they were a fifth of the peak).
                 links.remove(&action.entra_id);
-                action.execution.record = crate::sync::plan::Record::None;
+                action.execution.record = Record::None;
                 action.result = Some(match (&done.error, action.kind) {
                     _ if done.not_started => ActionResult {
                         status: ResultStatus::NotRun,
