@@ -264,6 +264,37 @@ pub(crate) fn busy_stoppable_ui(ui: &mut Ui, what: &str, since: std::time::Insta
     .inner
 }
 
+/// A check's lines (as `adsync check` prints them), one per line, for a result's *Details*.
+pub(crate) fn check_details(lines: &[CheckLine]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let mark = if l.ok { "ok" } else { "FAILED" };
+            format!("{}: {mark}: {}", l.name, l.detail)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Marks a field touched when left, and focuses it (scrolled into view) when a result's action
+/// asked for it: what steps 1 and 2 do for each of their fields.
+pub(crate) fn mark_field<F: PartialEq>(
+    touched: &mut Touched,
+    focus: &mut Option<F>,
+    field: F,
+    label: &'static str,
+    response: &egui::Response,
+) {
+    if response.lost_focus() {
+        touched.mark(label);
+    }
+    if focus.as_ref() == Some(&field) {
+        *focus = None;
+        response.request_focus();
+        response.scroll_to_me(None);
+    }
+}
+
 /// A failure in words, in the error colour.
 pub(crate) fn failure_ui(ui: &mut Ui, message: &str) {
     ui.add(egui::Label::new(RichText::new(message).color(error_color(ui))).wrap());

@@ -515,14 +515,13 @@ impl AzureStep {
     }
 
     fn mark(&mut self, field: AzureField, response: &egui::Response) {
-        if response.lost_focus() {
-            self.touched.mark(field.label());
-        }
-        if self.focus == Some(field) {
-            self.focus = None;
-            response.request_focus();
-            response.scroll_to_me(None);
-        }
+        widgets::mark_field(
+            &mut self.touched,
+            &mut self.focus,
+            field,
+            field.label(),
+            response,
+        );
     }
 }
 
@@ -533,14 +532,7 @@ pub fn azure_test_view(
     credential: CredentialKind,
 ) -> (ResultView, Option<AzureField>) {
     use AzureField as F;
-    let details = lines
-        .iter()
-        .map(|l| {
-            let mark = if l.ok { "ok" } else { "FAILED" };
-            format!("{}: {mark}: {}", l.name, l.detail)
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let details = widgets::check_details(lines);
     let Some(failed) = lines.iter().find(|l| !l.ok) else {
         let view = ResultView::success(
             "Signed in: the app has the Microsoft Graph permissions adsync needs.",

@@ -340,14 +340,13 @@ impl CredentialsStep {
 
     /// Marks a field touched when left, and focuses it when a result's action asked for it.
     fn mark(&mut self, field: CredentialsField, response: &egui::Response) {
-        if response.lost_focus() {
-            self.touched.mark(field.label());
-        }
-        if self.focus == Some(field) {
-            self.focus = None;
-            response.request_focus();
-            response.scroll_to_me(None);
-        }
+        widgets::mark_field(
+            &mut self.touched,
+            &mut self.focus,
+            field,
+            field.label(),
+            response,
+        );
     }
 }
 
@@ -359,14 +358,7 @@ pub fn target_test_view(
     auth: TargetAuthKind,
 ) -> (ResultView, Option<CredentialsField>) {
     use CredentialsField as F;
-    let details = lines
-        .iter()
-        .map(|l| {
-            let mark = if l.ok { "ok" } else { "FAILED" };
-            format!("{}: {mark}: {}", l.name, l.detail)
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let details = widgets::check_details(lines);
     let credential = match auth {
         TargetAuthKind::Bearer => "token",
         TargetAuthKind::Basic => "username and password",
