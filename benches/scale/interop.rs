@@ -153,14 +153,7 @@ pub(crate) fn bench_interop(args: &Args) {
             spec.users, spec.groups, args.runs
         );
         let synth = synth::generate(spec);
-        let candidates: Vec<String> = synth
-            .fixture
-            .users
-            .iter()
-            .filter(|u| u["accountEnabled"] == true)
-            .map(|u| u["id"].as_str().unwrap().to_owned())
-            .collect();
-        let step = (candidates.len() / 10).max(1);
+        let ten = ten_enabled_users(&synth);
         // phase → (walls, CPU times, peak RSS), one per run.
         let mut stats: BTreeMap<&str, [Vec<f64>; 3]> = BTreeMap::new();
         for run in 1..=args.runs {
@@ -178,7 +171,7 @@ pub(crate) fn bench_interop(args: &Args) {
             app.take_counts();
             for phase in ["first sync", "no change", "10 changed"] {
                 if phase == "10 changed" {
-                    for (n, id) in candidates.iter().step_by(step).take(10).enumerate() {
+                    for (n, id) in ten.iter().enumerate() {
                         entra.update_user(
                             id,
                             json!({"jobTitle": format!("Acting Lead {run}-{n}"), "officeLocation": "HQ-9/900"}),

@@ -252,3 +252,21 @@ fn main() {
     }
     println!("load average at end: {}", load());
 }
+
+/// Ten enabled users spread over the tenant: the ones the 10-change runs change.
+fn ten_enabled_users(synth: &Synth) -> Vec<String> {
+    let enabled: Vec<&str> = synth
+        .fixture
+        .users
+        .iter()
+        .filter(|u| u["accountEnabled"] == true)
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    let step = (enabled.len() / 10).max(1);
+    enabled
+        .into_iter()
+        .step_by(step)
+        .take(10)
+        .map(str::to_owned)
+        .collect()
+}

@@ -406,15 +406,7 @@ pub(crate) fn bench_incremental(args: &Args) {
         spec.users, spec.groups, args.runs
     );
     let synth = synth::generate(spec);
-    // Ten enabled members of All Staff, spread over the tenant.
-    let candidates: Vec<String> = synth
-        .fixture
-        .users
-        .iter()
-        .filter(|u| u["accountEnabled"] == true)
-        .map(|u| u["id"].as_str().unwrap().to_owned())
-        .collect();
-    let step = (candidates.len() / 10).max(1);
+    let ten = ten_enabled_users(&synth);
     let mut walls = Vec::new();
     let mut graphs = Vec::new();
     let mut scims = Vec::new();
@@ -435,7 +427,7 @@ pub(crate) fn bench_incremental(args: &Args) {
         wait_for(&rx, &["no changes"], Duration::from_secs(120));
         world.entra.log().clear();
         world.scim.log().clear();
-        for (n, id) in candidates.iter().step_by(step).take(10).enumerate() {
+        for (n, id) in ten.iter().enumerate() {
             world.entra.update_user(
                 id,
                 json!({"jobTitle": format!("Acting Lead {run}-{n}"), "officeLocation": "HQ-9/900"}),
