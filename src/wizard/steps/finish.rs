@@ -5,6 +5,7 @@
 //! runs the first sync (the cycle `adsync sync` runs) with a progress
 //! bar, and says where the config, state and logs live.
 
+use crate::wizard::dialog::config_dir;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -189,13 +190,13 @@ impl FinishStep {
                  keyring refuses them, they are written as files readable only by you in {} \
                  instead, and the summary says so.",
                 keyring_backend().describe(),
-                parent(cx.config_path).display()
+                config_dir(cx.config_path).display()
             ),
             SecretStorage::Files => format!(
                 "No OS keyring is used here, so new secrets are written as files readable only \
                  by you (mode 0600) in {}, and the config refers to them with file: references. \
                  Secrets you did not retype stay where they are.",
-                parent(cx.config_path).display()
+                config_dir(cx.config_path).display()
             ),
         })
         .wrap());
@@ -240,13 +241,6 @@ impl FinishStep {
         }
         where_ui(ui, cx.config_path, cx.settings);
     }
-}
-
-fn parent(path: &Path) -> PathBuf {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_owned)
-        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn where_ui(ui: &mut Ui, config: &Path, settings: &Settings) {
@@ -528,7 +522,7 @@ pub(crate) fn save(
     storage: SecretStorage,
     lines: &mut Vec<CheckLine>,
 ) -> Result<Settings, String> {
-    let dir = parent(config_path);
+    let dir = config_dir(config_path);
     crate::fsutil::create_private_dir(&dir)
         .map_err(|e| format!("Cannot create the config directory {}: {e}", dir.display()))?;
     let refs = store_secrets(draft, &dir, storage, lines)?;
