@@ -30,7 +30,7 @@ pub use plan::*;
 pub use planner::{PartialScope, PlanError, PlanInput, mass_disable_guard, plan, plan_partial};
 pub use scope::{ScopeVerdict, attribute as scope_value, matches_scope, scope_verdict};
 pub use snapshot::read_source;
-pub use target::{read_target, read_target_partial, read_target_with_info};
+pub use target::{confirm_vanished, read_target, read_target_partial, read_target_with_info};
 
 #[cfg(test)]
 pub(crate) mod tests;
