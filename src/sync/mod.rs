@@ -5,6 +5,7 @@
 //! ([`apply_delta`]), read the target for the touched users only ([`read_target_partial`]) and
 //! plan for them alone ([`plan_partial`]).
 
+mod absent;
 mod apply;
 mod delta;
 mod guard;

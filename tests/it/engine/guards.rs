@@ -204,3 +204,82 @@ fn many_managed_users_deleted_in_the_application_are_withheld_as_dropped_links()
         assert_ne!(now["id"].as_str().unwrap(), old);
     }
 }
+
+/// R10: a full read whose user records lack `accountEnabled` (which Graph always sends, `null`
+/// at worst, when selected) is incomplete: exit 1 naming the property, nothing written.
+#[test]
+fn a_full_read_missing_account_enabled_stops_before_the_first_write() {
+    let w = World::new("");
+    w.entra.faults().add(
+        FaultRule::new(
+            "GET",
+            "/microsoft.graph.user",
+            1,
+            Fault::DropProperty("accountEnabled".into()),
+        )
+        .times(u64::MAX),
+    );
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("accountEnabled") && run.stderr.contains("before its first write"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.scim_writes(), 0);
+}
+
+/// A delta round leaves out `accountEnabled` (graph-notes §5.2: an entry omits what it does not
+/// carry). For a managed user the cache holds, it is unchanged: the new title is written and
+/// the user stays active, never disabled. For a user new to the cache (joining a paired group
+/// in the same round), it is not read as false: the user's full record is read, and the user
+/// is created, active.
+#[test]
+fn a_delta_round_missing_account_enabled_neither_disables_nor_drops_anyone() {
+    let w = World::new("interval_secs = 5");
+    let service = Service::start(&w);
+    wait_for("the first full cycle", 60, &|| {
+        w.history().first().is_some_and(|r| r["outcome"] == "ok")
+    });
+    w.entra.faults().add(
+        FaultRule::new(
+            "GET",
+            "/users/delta",
+            1,
+            Fault::DropProperty("accountEnabled".into()),
+        )
+        .times(u64::MAX),
+    );
+    let managed = first_members(&w, 1).remove(0);
+    let mut members = w.members(&w.tier1);
+    members.extend(w.members(&w.tier2));
+    let newcomer = w.outsider(&members);
+    w.entra.add_member(&w.tier1, &newcomer);
+    w.entra
+        .update_user(&newcomer, json!({"jobTitle": "Trainee"}));
+    w.entra
+        .update_user(&managed, json!({"jobTitle": "Shift Lead"}));
+
+    wait_for("the managed user's change in the application", 40, &|| {
+        w.target_user(&managed)
+            .is_some_and(|u| u["title"] == "Shift Lead" || u["active"] == false)
+    });
+    let log = service.plain_log();
+    let now = w.target_user(&managed).unwrap();
+    assert_eq!(
+        (&now["active"], &now["title"]),
+        (&json!(true), &json!("Shift Lead")),
+        "{log}"
+    );
+    wait_for("the newcomer's account", 20, &|| {
+        w.target_user(&newcomer).is_some()
+    });
+    let log = service.plain_log();
+    assert!(log.contains("incremental cycle"), "{log}");
+    let created = w.target_user(&newcomer).unwrap();
+    assert_eq!(
+        (&created["active"], &created["title"]),
+        (&json!(true), &json!("Trainee")),
+        "{log}"
+    );
+}
