@@ -18,7 +18,7 @@ pub enum Exit {
     Failure = 1,
     /// 2: bad usage or invalid config.
     Usage = 2,
-    /// 3: the plan is blocked by the mass-disable guard.
+    /// 3: the plan is blocked by one of R11's guards (disables, attribute wipes, dropped links).
     Blocked = 3,
 }
 

@@ -35,7 +35,7 @@ impl Trigger {
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub trigger: Trigger,
-    /// Apply a plan the mass-disable guard withholds (R11): `sync --allow-mass-disable`.
+    /// Apply a plan any of R11's guards withholds: `sync --allow-mass-disable`.
     pub allow_mass_disable: bool,
     /// Set to stop between actions; actions not yet started are reported `not-run`.
     pub cancel: Option<Arc<AtomicBool>>,
