@@ -9,8 +9,8 @@ use crate::entra::GraphClient;
 use crate::scim::ScimClient;
 use crate::state::StateStore;
 use crate::sync::{
-    Links, Plan, PlanInput, RunOutcome, SourceSnapshot, TargetInfo, TargetSnapshot, plan,
-    read_source, read_target_with_info,
+    Links, Plan, PlanInput, RunOutcome, SourceSnapshot, TargetInfo, TargetSnapshot,
+    confirm_vanished, plan, read_source, read_target_with_info,
 };
 
 /// Everything one cycle needs, built from the config.
@@ -89,6 +89,10 @@ pub async fn read_and_plan(
     );
     let source = source.map_err(|e| CycleError::ReadSource(Box::new(e)))?;
     let (target, info) = target.map_err(CycleError::ReadTarget)?;
+    // A link is dropped only for a user the application confirms gone (R13).
+    confirm_vanished(scim, &target, links)
+        .await
+        .map_err(CycleError::ReadTarget)?;
     let plan = plan(PlanInput {
         settings,
         source: &source,

@@ -5,6 +5,7 @@
 //! ([`apply_delta`]), read the target for the touched users only ([`read_target_partial`]) and
 //! plan for them alone ([`plan_partial`]).
 
+mod absent;
 mod apply;
 mod delta;
 mod guard;
@@ -30,7 +31,7 @@ pub use plan::*;
 pub use planner::{PartialScope, PlanError, PlanInput, mass_disable_guard, plan, plan_partial};
 pub use scope::{ScopeVerdict, attribute as scope_value, matches_scope, scope_verdict};
 pub use snapshot::read_source;
-pub use target::{read_target, read_target_partial, read_target_with_info};
+pub use target::{confirm_vanished, read_target, read_target_partial, read_target_with_info};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -6,6 +6,7 @@
 mod ca_file;
 mod demo;
 mod guard;
+mod guards;
 mod hostile;
 mod link;
 mod service;
