@@ -7,6 +7,7 @@ mod demo;
 mod guard;
 mod hostile;
 mod link;
+mod rebuild;
 mod service;
 mod sync;
 
