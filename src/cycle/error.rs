@@ -7,7 +7,7 @@ use crate::entra::EntraError;
 use crate::scim::ScimError;
 use crate::secret::SecretError;
 use crate::state::StateError;
-use crate::sync::PlanError;
+use crate::sync::{LostStore, PlanError};
 
 /// The process exit codes of SPEC §4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,9 @@ pub enum CycleError {
     /// The data is not complete enough to plan (R10).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The state store has no links but the application holds users with Entra ids (R13).
+    #[error(transparent)]
+    LostStore(#[from] LostStore),
     /// `policy.default_password` does not resolve.
     #[error("policy.default_password: {0}; the cycle stopped before its first write")]
     DefaultPassword(#[source] SecretError),

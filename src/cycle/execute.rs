@@ -17,6 +17,8 @@ pub enum Trigger {
     Service,
     /// The setup wizard's first sync.
     Wizard,
+    /// `adsync sync --rebuild-state`: the cycle adopts the users carrying Entra ids (R13).
+    RebuildState,
 }
 
 impl Trigger {
@@ -26,6 +28,7 @@ impl Trigger {
             Self::Sync => "sync",
             Self::Service => "service",
             Self::Wizard => "wizard",
+            Self::RebuildState => "rebuild-state",
         }
     }
 }
@@ -99,7 +102,8 @@ impl Outcome {
     }
 }
 
-/// One cycle: read, plan, and [`execute`] through the engine's SCIM client. A read or plan that
+/// One cycle: read, plan (the adoption plan for [`Trigger::RebuildState`]), and [`execute`]
+/// through the engine's SCIM client. A read or plan that
 /// fails is recorded as a `failed` run and returned as [`CycleError::BeforeWrite`].
 /// `progress(done, total)` is called as actions finish.
 pub async fn run_cycle(
@@ -107,7 +111,14 @@ pub async fn run_cycle(
     policy: &Policy,
     progress: impl Fn(usize, usize),
 ) -> Result<Outcome, CycleError> {
-    let planned = match engine.read_and_plan().await {
+    let read = async {
+        if policy.trigger == Trigger::RebuildState {
+            engine.read_and_plan_rebuild().await
+        } else {
+            engine.read_and_plan().await
+        }
+    };
+    let planned = match read.await {
         Ok(planned) => planned,
         Err(error) => {
             let error = CycleError::BeforeWrite(Box::new(error));
