@@ -94,7 +94,8 @@ impl Outcome {
     }
 }
 
-/// One cycle: read, plan, and [`execute`] through the engine's SCIM client. A read or plan that
+/// One cycle: settle what an earlier run left unconfirmed, read, plan, and [`execute`] through
+/// the engine's SCIM client. A settle, read or plan that
 /// fails is recorded as a `failed` run and returned as [`CycleError::BeforeWrite`].
 /// `progress(done, total)` is called as actions finish.
 pub async fn run_cycle(
@@ -102,7 +103,7 @@ pub async fn run_cycle(
     policy: &Policy,
     progress: impl Fn(usize, usize),
 ) -> Result<Outcome, CycleError> {
-    let planned = match engine.read_and_plan().await {
+    let planned = match engine.settle_and_plan().await {
         Ok(planned) => planned,
         Err(error) => {
             let error = CycleError::BeforeWrite(Box::new(error));
