@@ -53,6 +53,9 @@ pub enum CycleError {
     /// Reading the target failed or was incomplete (R10).
     #[error("reading the target failed: {0}")]
     ReadTarget(#[source] ScimError),
+    /// What an earlier, cut-off run wrote could not be checked in the target.
+    #[error(transparent)]
+    Settle(Box<crate::sync::SettleError<ScimError, StateError>>),
     /// The data is not complete enough to plan (R10).
     #[error(transparent)]
     Plan(#[from] PlanError),

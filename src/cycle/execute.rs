@@ -102,8 +102,9 @@ impl Outcome {
     }
 }
 
-/// One cycle: read, plan (the adoption plan for [`Trigger::RebuildState`]), and [`execute`]
-/// through the engine's SCIM client. A read or plan that
+/// One cycle: settle what an earlier run left unconfirmed, read, plan (the adoption plan for
+/// [`Trigger::RebuildState`]), and [`execute`] through the engine's SCIM client. A settle, read or
+/// plan that
 /// fails is recorded as a `failed` run and returned as [`CycleError::BeforeWrite`].
 /// `progress(done, total)` is called as actions finish.
 pub async fn run_cycle(
@@ -112,6 +113,7 @@ pub async fn run_cycle(
     progress: impl Fn(usize, usize),
 ) -> Result<Outcome, CycleError> {
     let read = async {
+        engine.settle_intents().await?;
         if policy.trigger == Trigger::RebuildState {
             engine.read_and_plan_rebuild().await
         } else {

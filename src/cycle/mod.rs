@@ -22,6 +22,7 @@
 mod engine;
 mod error;
 mod execute;
+mod intents;
 mod service;
 
 pub use engine::{Engine, Planned, read_and_plan};

@@ -204,7 +204,7 @@ impl Service<'_> {
                 source,
                 info: target,
                 ..
-            } = engine.read_and_plan().await?;
+            } = engine.settle_and_plan().await?;
             let mut nested = BTreeMap::new();
             for pair in engine.settings.pairs.iter().filter(|p| p.nested) {
                 let ids = engine
@@ -271,6 +271,11 @@ impl Service<'_> {
         }
         if self.full_next {
             return self.full_cycle("retry after a failed cycle").await;
+        }
+        if engine.store.has_intents()? {
+            return self
+                .full_cycle("writes of an earlier cycle to confirm")
+                .await;
         }
         // Incremental cycles plan only for users Entra changed; a link made by hand is not one.
         if engine
