@@ -22,6 +22,8 @@
 mod engine;
 mod error;
 mod execute;
+mod phases;
+mod probe;
 mod service;
 
 pub use engine::{Engine, Planned, read_and_plan};
