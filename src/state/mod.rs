@@ -789,6 +789,7 @@ mod journal;
 mod kinds;
 pub mod lock;
 mod manual;
+mod runs;
 
 pub use kinds::{DeltaStream, UnknownStream};
 pub use lock::{LockError, WriterLock};

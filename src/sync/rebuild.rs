@@ -68,14 +68,17 @@ pub fn entra_ids_held(source: &SourceSnapshot, target: &TargetSnapshot) -> usize
 }
 
 /// R13: refuses to plan a store with no links against an application that already holds
-/// [`LOST_STORE_MIN`] or more users carrying the paired members' Entra ids.
+/// [`LOST_STORE_MIN`] or more users carrying the paired members' Entra ids. A store that has
+/// applied a run before (`applied_before`) is not lost: a first sync cut off before it recorded
+/// its links leaves such a store, and the plan links those users back by externalId (R2, R12).
 pub fn check_store(
     links: &Links,
+    applied_before: bool,
     source: &SourceSnapshot,
     target: &TargetSnapshot,
     state: &Path,
 ) -> Result<(), LostStore> {
-    if !links.is_empty() {
+    if !links.is_empty() || applied_before {
         return Ok(());
     }
     let count = entra_ids_held(source, target);
