@@ -11,9 +11,10 @@ use crate::render;
 use crate::state::StateStore;
 use crate::sync::Plan;
 
-/// What a user can do about a plan the mass-disable guard withholds (R11).
-pub(super) const BLOCKED_ADVICE: &str = "Check the Entra groups and scope rules; if the disables \
-     are intended, run `adsync sync --allow-mass-disable`.";
+/// What a user can do about a plan one of R11's guards withholds (the report says first what
+/// to check for that guard).
+pub(super) const BLOCKED_ADVICE: &str =
+    "If the changes are intended, run `adsync sync --allow-mass-disable`.";
 
 /// The output formats of `plan` and `sync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

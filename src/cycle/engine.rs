@@ -13,7 +13,8 @@ use crate::scim::ScimClient;
 use crate::state::StateStore;
 use crate::sync::{
     Links, Plan, PlanInput, RunOutcome, SourceSnapshot, TargetInfo, TargetSnapshot, adoptable,
-    candidates, check_store, plan, plan_rebuild, read_source, read_target_with_info,
+    candidates, check_store, confirm_vanished, plan, plan_rebuild, read_source,
+    read_target_with_info,
 };
 
 /// Everything one cycle needs, built from the config.
@@ -80,6 +81,11 @@ impl Engine {
         let source = read_source(&self.graph, settings, &with_found)
             .await
             .map_err(|e| CycleError::ReadSource(Box::new(e)))?;
+        // As in every cycle, a stored link is dropped only for a user the application
+        // confirms gone (R13); the adopted ones were read from the listing.
+        confirm_vanished(&self.scim, &target, &links)
+            .await
+            .map_err(CycleError::ReadTarget)?;
         let (adopted, unknown) = adoptable(found, &source);
         let input = PlanInput {
             settings,
@@ -127,6 +133,10 @@ pub async fn read_and_plan(
     // A lost store is not a first sync (R13): every cycle, the service's too, and the wizard's
     // preview stop here.
     check_store(links, &source, &target, &settings.service.state_path)?;
+    // A link is dropped only for a user the application confirms gone (R13).
+    confirm_vanished(scim, &target, links)
+        .await
+        .map_err(CycleError::ReadTarget)?;
     let plan = plan(PlanInput {
         settings,
         source: &source,

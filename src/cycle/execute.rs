@@ -68,8 +68,13 @@ pub enum Outcome {
     },
     /// Dry run mode: planned and recorded, nothing written.
     DryRun { plan: Plan },
-    /// Withheld by the mass-disable guard (R11); nothing written.
-    Blocked { plan: Plan, reason: String },
+    /// Withheld by one of R11's guards; nothing written. `withheld` is the line for a log:
+    /// which guard, why, what to do ([`crate::sync::Blocked::withheld`]).
+    Blocked {
+        plan: Plan,
+        reason: String,
+        withheld: String,
+    },
 }
 
 impl Outcome {
@@ -127,7 +132,8 @@ pub async fn run_cycle(
     execute(engine, &engine.scim, plan, policy, progress).await
 }
 
-/// The second half of a cycle: withholds a blocked plan (R11) unless the policy allows it,
+/// The second half of a cycle: withholds a plan one of R11's guards blocked unless the policy
+/// allows it (`--allow-mass-disable` lets every kind through, as SPEC §4 has one override),
 /// records a dry run, or applies the plan through `writer` and records every action.
 /// `progress(done, total)` is called with 0 before the first action and after each batch.
 pub async fn execute<W: TargetWriter>(
@@ -143,12 +149,17 @@ pub async fn execute<W: TargetWriter>(
         && !policy.allow_mass_disable
     {
         let reason = blocked.reason.clone();
+        let withheld = blocked.withheld();
         let run = engine.store.begin_run(trigger, true)?;
         let _ =
             engine
                 .store
                 .finish_run(run, RunOutcome::Blocked, Some(&plan.summary), Some(&reason));
-        return Ok(Outcome::Blocked { plan, reason });
+        return Ok(Outcome::Blocked {
+            plan,
+            reason,
+            withheld,
+        });
     }
     if settings.service.dry_run {
         let run = engine.store.begin_run(trigger, true)?;

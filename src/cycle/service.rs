@@ -154,10 +154,8 @@ enum TickError {
          again next cycle"
     )]
     DeltaRead(#[source] Box<EntraError>),
-    #[error(
-        "the plan is withheld by the mass-disable guard: {0}; nothing was written. Check the \
-         groups and scope, then run `adsync sync --allow-mass-disable` if it is intended"
-    )]
+    /// Which of R11's guards withheld the plan, why, and what to do.
+    #[error("{0}")]
     Blocked(String),
     #[error("some actions failed or were not run; they are retried next cycle")]
     Failed,
@@ -255,7 +253,7 @@ impl Service<'_> {
             writer.writes(),
         );
         match outcome {
-            Outcome::Blocked { reason, .. } => Err(TickError::Blocked(reason)),
+            Outcome::Blocked { withheld, .. } => Err(TickError::Blocked(withheld)),
             Outcome::Applied { failed, .. } if failed > 0 => Err(TickError::Failed),
             Outcome::Applied { .. } | Outcome::DryRun { .. } => {
                 engine.store.save_source_cache(&cache, &links)?;
@@ -422,7 +420,7 @@ impl Service<'_> {
             writer.writes(),
         );
         match outcome {
-            Outcome::Blocked { reason, .. } => Err(TickError::Blocked(reason)),
+            Outcome::Blocked { withheld, .. } => Err(TickError::Blocked(withheld)),
             Outcome::Applied { failed, .. } if failed > 0 => {
                 self.full_next = true;
                 Err(TickError::FailedIncremental)

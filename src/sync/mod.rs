@@ -6,6 +6,7 @@
 //! plan for them alone ([`plan_partial`]). A store that lost its links is not planned as a first
 //! sync ([`check_store`], R13); `--rebuild-state` adopts the users back ([`plan_rebuild`]).
 
+mod absent;
 mod apply;
 mod delta;
 mod guard;
@@ -35,7 +36,7 @@ pub use rebuild::{
 };
 pub use scope::{ScopeVerdict, attribute as scope_value, matches_scope, scope_verdict};
 pub use snapshot::read_source;
-pub use target::{read_target, read_target_partial, read_target_with_info};
+pub use target::{confirm_vanished, read_target, read_target_partial, read_target_with_info};
 
 #[cfg(test)]
 pub(crate) mod tests;

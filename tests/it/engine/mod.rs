@@ -5,6 +5,7 @@
 
 mod demo;
 mod guard;
+mod guards;
 mod hostile;
 mod link;
 mod rebuild;
