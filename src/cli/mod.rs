@@ -85,7 +85,7 @@ pub enum Command {
     },
     /// One full cycle: plan, then apply, printing every action's outcome
     Sync {
-        /// Apply a plan even when the mass-disable guard withholds it
+        /// Apply a plan even when an R11 guard (mass disables, attribute wipes, dropped links) withholds it
         #[arg(long)]
         allow_mass_disable: bool,
         /// First rebuild lost links: adopt the users carrying Entra ids as externalId (R13)

@@ -53,16 +53,26 @@ fn named_files(text: &str) -> Vec<ConfigProblem> {
                 ("entra", "certificate") => {
                     (PathBuf::from(text_value.as_ref()), Sensitivity::Private)
                 }
+                ("target", "ca_file") => (PathBuf::from(text_value.as_ref()), Sensitivity::Public),
                 _ => match text_value.strip_prefix("file:") {
                     Some(file) => (secret_file(Path::new(file)), Sensitivity::Private),
                     None => continue,
                 },
             };
-            if let Err(problem) = perms::check(&path, sensitivity) {
+            let mut problem = perms::check(&path, sensitivity)
+                .err()
+                .map(|p| p.to_string());
+            if problem.is_none() && key == "ca_file" {
+                // A CA file that cannot be used is a config error now, not a TLS failure later.
+                problem = crate::http::ca_certificates(&path)
+                    .err()
+                    .map(|e| e.to_string());
+            }
+            if let Some(message) = problem {
                 problems.push(ConfigProblem {
                     key: format!("{section}.{key}"),
                     line: line_of(text, value.span()),
-                    message: problem.to_string(),
+                    message,
                 });
             }
         }

@@ -18,7 +18,7 @@ pub enum Exit {
     Failure = 1,
     /// 2: bad usage or invalid config.
     Usage = 2,
-    /// 3: the plan is blocked by the mass-disable guard.
+    /// 3: the plan is blocked by one of R11's guards (disables, attribute wipes, dropped links).
     Blocked = 3,
 }
 
@@ -53,6 +53,9 @@ pub enum CycleError {
     /// Reading the target failed or was incomplete (R10).
     #[error("reading the target failed: {0}")]
     ReadTarget(#[source] ScimError),
+    /// What an earlier, cut-off run wrote could not be checked in the target.
+    #[error(transparent)]
+    Settle(Box<crate::sync::SettleError<ScimError, StateError>>),
     /// The data is not complete enough to plan (R10).
     #[error(transparent)]
     Plan(#[from] PlanError),

@@ -38,7 +38,7 @@ impl Trigger {
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub trigger: Trigger,
-    /// Apply a plan the mass-disable guard withholds (R11): `sync --allow-mass-disable`.
+    /// Apply a plan any of R11's guards withholds: `sync --allow-mass-disable`.
     pub allow_mass_disable: bool,
     /// Set to stop between actions; actions not yet started are reported `not-run`.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -102,8 +102,9 @@ impl Outcome {
     }
 }
 
-/// One cycle: read, plan (the adoption plan for [`Trigger::RebuildState`]), and [`execute`]
-/// through the engine's SCIM client. A read or plan that
+/// One cycle: settle what an earlier run left unconfirmed, read, plan (the adoption plan for
+/// [`Trigger::RebuildState`]), and [`execute`] through the engine's SCIM client. A settle, read or
+/// plan that
 /// fails is recorded as a `failed` run and returned as [`CycleError::BeforeWrite`].
 /// `progress(done, total)` is called as actions finish.
 pub async fn run_cycle(
@@ -112,6 +113,7 @@ pub async fn run_cycle(
     progress: impl Fn(usize, usize),
 ) -> Result<Outcome, CycleError> {
     let read = async {
+        engine.settle_intents().await?;
         if policy.trigger == Trigger::RebuildState {
             engine.read_and_plan_rebuild().await
         } else {

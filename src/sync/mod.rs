@@ -22,9 +22,13 @@ mod snapshot;
 mod target;
 mod target_index;
 
-pub use apply::{Applied, ApplyOptions, NewAccount, TargetWriter, WriteError, apply};
+pub use apply::{
+    Applied, ApplyOptions, NewAccount, SettleError, Settled, TargetLookup, TargetWriter,
+    WriteError, apply, settle_intents,
+};
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
-pub use journal::{Journal, RunOutcome, UnknownOutcome};
+pub use guard::{unlink_guard, wipe_guard};
+pub use journal::{Intent, IntentKind, Journal, RunOutcome, UnknownOutcome};
 pub use mapping::{
     CreateRecord, DesiredUser, DesiredView, MappingSet, Origin, Shape, desired_user, values_hash,
 };
