@@ -89,6 +89,11 @@ impl Engine {
         let source = read_source(&self.graph, settings, &with_found)
             .await
             .map_err(|e| CycleError::ReadSource(Box::new(e)))?;
+        // As in every cycle, a stored link is dropped only for a user the application
+        // confirms gone (R13); the adopted ones were read from the listing.
+        confirm_vanished(&self.scim, &target, &links)
+            .await
+            .map_err(CycleError::ReadTarget)?;
         let (adopted, unknown) = adoptable(found, &source);
         let input = PlanInput {
             settings,
