@@ -7,7 +7,7 @@ use crate::entra::EntraError;
 use crate::scim::ScimError;
 use crate::secret::SecretError;
 use crate::state::StateError;
-use crate::sync::PlanError;
+use crate::sync::{LostStore, PlanError};
 
 /// The process exit codes of SPEC §4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum Exit {
     Failure = 1,
     /// 2: bad usage or invalid config.
     Usage = 2,
-    /// 3: the plan is blocked by the mass-disable guard.
+    /// 3: the plan is blocked by one of R11's guards (disables, attribute wipes, dropped links).
     Blocked = 3,
 }
 
@@ -59,6 +59,9 @@ pub enum CycleError {
     /// The data is not complete enough to plan (R10).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The state store has no links but the application holds users with Entra ids (R13).
+    #[error(transparent)]
+    LostStore(#[from] LostStore),
     /// `policy.default_password` does not resolve.
     #[error("policy.default_password: {0}; the cycle stopped before its first write")]
     DefaultPassword(#[source] SecretError),

@@ -23,6 +23,8 @@ mod engine;
 mod error;
 mod execute;
 mod intents;
+mod phases;
+mod probe;
 mod service;
 
 pub use engine::{Engine, Planned, read_and_plan};

@@ -3,11 +3,14 @@
 //! the tests are split by topic: `sync` (plan, sync, explain), `service` (`adsync run`), `demo`,
 //! `crash` (writes the application took but adsync never recorded), and more.
 
+mod ca_file;
 mod crash;
 mod demo;
 mod guard;
+mod guards;
 mod hostile;
 mod link;
+mod rebuild;
 mod service;
 mod sync;
 
