@@ -122,6 +122,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE links ADD COLUMN manual_by TEXT;
     ALTER TABLE links ADD COLUMN manual_at INTEGER;
     "#,
+    // 5: users whose writes keep failing (quarantine) and a plan a guard withholds.
+    quarantine::MIGRATION,
 ];
 
 /// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),
@@ -785,10 +787,12 @@ mod journal;
 mod kinds;
 pub mod lock;
 mod manual;
+pub mod quarantine;
 
 pub use kinds::{DeltaStream, UnknownStream};
 pub use lock::{LockError, WriterLock};
 pub use manual::Decision;
+pub use quarantine::{FailingUser, RunFailures, UserFailure, WithheldPlan};
 
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ mod snapshot;
 mod target;
 mod target_index;
 
-pub use apply::{Applied, ApplyOptions, NewAccount, TargetWriter, WriteError, apply};
+pub use apply::{Applied, ApplyOptions, Blame, NewAccount, TargetWriter, WriteError, apply};
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
 pub use journal::{Journal, RunOutcome, UnknownOutcome};
 pub use mapping::{

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::apply::{NewAccount, TargetWriter, WriteError};
+use super::apply::{Blame, NewAccount, TargetWriter, WriteError};
 use super::delta::TargetInfo;
 use super::mapping::DesiredUser;
 use super::model::*;
@@ -215,7 +215,16 @@ pub async fn read_target_partial(
 }
 
 fn write_error(e: ScimError) -> WriteError {
-    WriteError(e.to_string())
+    let blame = match &e {
+        ScimError::Unreachable { .. }
+        | ScimError::Unauthorized { .. }
+        | ScimError::Redirected { .. }
+        | ScimError::Secret(_) => Blame::Target,
+        ScimError::Status { status: 429, .. } => Blame::Target,
+        ScimError::Status { status: 409, .. } | ScimError::Ambiguous { .. } => Blame::Conflict,
+        _ => Blame::User,
+    };
+    WriteError(e.to_string(), blame)
 }
 
 /// The id of a created user; after a 409, only a user already carrying this Entra id (a create
@@ -225,11 +234,14 @@ fn taken_over(desired: &DesiredUser, created: Created) -> Result<NewAccount, Wri
         match created.user.external_id.as_deref() {
             Some(ext) if ext == desired.external_id => {}
             _ => {
-                return Err(WriteError(format!(
-                    "the target already has a user named {} (id {}) that is not linked to \
-                     this Entra user; adsync left it alone. Rename or link it by hand",
-                    desired.user_name, created.user.id
-                )));
+                return Err(WriteError(
+                    format!(
+                        "the target already has a user named {} (id {}) that is not linked \
+                         to this Entra user; adsync left it alone. Rename or link it by hand",
+                        desired.user_name, created.user.id
+                    ),
+                    Blame::Conflict,
+                ));
             }
         }
     }
@@ -278,10 +290,13 @@ impl TargetWriter for ScimClient {
             .zip(outcomes)
             .map(|(desired, outcome)| match outcome {
                 Ok(WriteOutcome::Created(created)) => taken_over(desired, created),
-                Ok(WriteOutcome::Done) => Err(WriteError(format!(
-                    "the target did not return the user {} it created",
-                    desired.user_name
-                ))),
+                Ok(WriteOutcome::Done) => Err(WriteError(
+                    format!(
+                        "the target did not return the user {} it created",
+                        desired.user_name
+                    ),
+                    Blame::User,
+                )),
                 Err(error) => Err(write_error(error)),
             })
             .collect()

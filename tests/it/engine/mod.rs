@@ -7,6 +7,7 @@ mod demo;
 mod guard;
 mod hostile;
 mod link;
+mod quarantine;
 mod service;
 mod sync;
 
