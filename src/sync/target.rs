@@ -342,6 +342,37 @@ impl TargetWriter for ScimClient {
 mod tests {
     use super::*;
     use crate::config::parse_str;
+
+    /// The service quarantines users the application refuses, never everyone because the
+    /// application was down or refused adsync itself.
+    #[test]
+    fn a_write_error_says_whether_the_user_or_the_target_failed() {
+        let status = |status| ScimError::Status {
+            method: "PATCH".into(),
+            url: "https://app/Users/1".into(),
+            status,
+            scim_type: None,
+            detail: None,
+        };
+        let blame = |e| write_error(e).1;
+        assert_eq!(blame(status(400)), Blame::User);
+        assert_eq!(blame(status(404)), Blame::User);
+        assert_eq!(blame(status(500)), Blame::User);
+        assert_eq!(blame(status(503)), Blame::User, "left after the retries");
+        assert_eq!(blame(status(409)), Blame::Conflict);
+        assert_eq!(blame(status(429)), Blame::Target);
+        let unauthorized = ScimError::Unauthorized {
+            url: "https://app/Users/1".into(),
+            status: 401,
+            detail: None,
+        };
+        assert_eq!(blame(unauthorized), Blame::Target);
+        let unreachable = ScimError::Unreachable {
+            url: "https://app".into(),
+            detail: "connection refused".into(),
+        };
+        assert_eq!(blame(unreachable), Blame::Target);
+    }
     use crate::http::RetryPolicy;
     use crate::scim::ScimAuth;
     use crate::sim::scim::{ScimSim, Seed};
