@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::Engine;
 use crate::scim::ScimClient;
 use crate::secret::Secret;
-use crate::state::{FailingUser, StateError, UserFailure, now_ms};
+use crate::state::quarantine::{FailingUser, UserFailure};
+use crate::state::{StateError, now_ms};
 use crate::sync::{
     Action, ActionKind, Blame, DesiredUser, NewAccount, Plan, ResultStatus, TargetWriter,
     WriteError,

@@ -24,6 +24,9 @@ mod engine;
 mod error;
 mod execute;
 mod failures;
+mod intents;
+mod phases;
+mod probe;
 mod service;
 
 pub use engine::{Engine, Planned, read_and_plan};

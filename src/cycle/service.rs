@@ -32,6 +32,7 @@ use serde_json::json;
 
 use super::alert::{Alerts, Event};
 use super::failures::{self, Counting};
+use super::phases::Phases;
 use super::{CycleError, Engine, Outcome, Planned, Policy, Trigger, execute};
 use crate::entra::{DeltaLinks, DeltaRound, EntraError};
 use crate::state::{DeltaStream, StateError, now_ms};
@@ -89,10 +90,8 @@ enum TickError {
          again next cycle"
     )]
     DeltaRead(#[source] Box<EntraError>),
-    #[error(
-        "the plan is withheld by the mass-disable guard: {0}; nothing was written. Check the \
-         groups and scope, then run `adsync sync --allow-mass-disable` if it is intended"
-    )]
+    /// Which of R11's guards withheld the plan, why, and what to do.
+    #[error("{0}")]
     Blocked(String),
     #[error(
         "some actions failed because the target could not take them; they are retried next \
@@ -146,7 +145,7 @@ impl Service<'_> {
                 source,
                 info: target,
                 ..
-            } = engine.read_and_plan().await?;
+            } = engine.settle_and_plan().await?;
             let mut nested = BTreeMap::new();
             for pair in engine.settings.pairs.iter().filter(|p| p.nested) {
                 let ids = engine
@@ -197,9 +196,9 @@ impl Service<'_> {
             writer.writes(),
         );
         match outcome {
-            Outcome::Blocked { plan, reason } => {
-                self.withheld(&plan, &reason).await?;
-                Err(TickError::Blocked(reason))
+            Outcome::Blocked { plan, withheld, .. } => {
+                self.withheld(&plan, &withheld).await?;
+                Err(TickError::Blocked(withheld))
             }
             Outcome::Applied { failed, .. } if failed > 0 && writer.target_failed() => {
                 Err(TickError::Failed)
@@ -207,6 +206,11 @@ impl Service<'_> {
             outcome => {
                 self.settle(&outcome, &writer, &|id| !held.contains(id))
                     .await?;
+                let mut cache = cache;
+                if !cache.target.user_groups && !engine.settings.service.dry_run {
+                    cache.target.user_groups =
+                        super::probe::lists_user_groups(&engine.scim, outcome.plan()).await;
+                }
                 engine.store.save_source_cache(&cache, &links)?;
                 self.cache = Some(cache);
                 self.full_next = false;
@@ -215,24 +219,29 @@ impl Service<'_> {
         }
     }
 
-    /// Records a plan a guard withholds, alerting when it is news.
-    async fn withheld(&self, plan: &Plan, reason: &str) -> Result<(), StateError> {
-        let blocked = serde_json::to_value(&plan.blocked).unwrap_or_default();
-        // Guards of other kinds name theirs in `kind`; the first guard was the mass-disable one.
-        let kind = blocked["kind"]
-            .as_str()
-            .unwrap_or("mass-disable")
-            .to_owned();
+    /// Records a plan a guard withholds, alerting when it is news. `withheld` is the line that
+    /// says which guard, why and what to do.
+    async fn withheld(&self, plan: &Plan, withheld: &str) -> Result<(), StateError> {
+        let Some(blocked) = &plan.blocked else {
+            return Ok(());
+        };
+        let kind = serde_json::to_value(blocked.kind).unwrap_or_default();
+        let kind = kind.as_str().unwrap_or_default();
         let summary = serde_json::to_value(&plan.summary).unwrap_or_default();
         let news = self
             .engine
             .store
-            .record_withheld_plan(&kind, reason, &summary, now_ms())?;
+            .record_withheld_plan(kind, withheld, &summary, now_ms())?;
         if news {
-            let text = format!("the plan is withheld by the {kind} guard: {reason}");
-            let details =
-                json!({"kind": kind, "reason": reason, "summary": summary, "blocked": blocked});
-            self.alerts.raise(Event::PlanWithheld, &text, details).await;
+            let details = json!({
+                "kind": kind,
+                "reason": blocked.reason,
+                "summary": summary,
+                "blocked": blocked,
+            });
+            self.alerts
+                .raise(Event::PlanWithheld, withheld, details)
+                .await;
         }
         Ok(())
     }
@@ -282,6 +291,11 @@ impl Service<'_> {
         }
         if self.full_next {
             return self.full_cycle("retry after a failed cycle").await;
+        }
+        if engine.store.has_intents()? {
+            return self
+                .full_cycle("writes of an earlier cycle to confirm")
+                .await;
         }
         // Incremental cycles plan only for users Entra changed; a link made by hand is not one.
         if engine
@@ -350,7 +364,9 @@ impl Service<'_> {
     ) -> Result<Tick, TickError> {
         let engine = self.engine;
         let settings = &engine.settings;
+        let phase = Phases::start();
         let links = engine.store.links()?;
+        phase.done("links loaded");
         let policy = self.policy();
         let cache = self.cache.as_mut().expect("loaded by tick");
         let touched = match apply_delta(&engine.graph, cache, round, &links).await {
@@ -365,6 +381,7 @@ impl Service<'_> {
                 return Err(error.into());
             }
         };
+        phase.done("Entra changes applied to the cache");
         let held = failures::held_back(engine)?;
         let planned: BTreeSet<String> = touched.iter().cloned().chain(retry).collect();
         let stop_before_writes = |full_next: &mut bool, error: CycleError| {
@@ -391,6 +408,7 @@ impl Service<'_> {
                 ));
             }
         };
+        phase.done("target users read");
         let scope = PartialScope {
             active_managed_outside: links
                 .values()
@@ -409,6 +427,7 @@ impl Service<'_> {
             Err(e) => return Err(stop_before_writes(&mut self.full_next, e.into())),
         };
         failures::hold_back(&mut plan, &held);
+        phase.done("planned");
         let writer = Counting::new(&engine.scim);
         // An empty plan is recorded nowhere: nothing happened worth a line in the history.
         let outcome = if plan.is_empty() {
@@ -416,6 +435,7 @@ impl Service<'_> {
         } else {
             execute(engine, &writer, plan, &policy, |_, _| {}).await?
         };
+        phase.done("applied");
         let plan = outcome.plan();
         let s = &plan.summary;
         let graph_requests = engine.graph.request_count() - graph_before;
@@ -439,9 +459,9 @@ impl Service<'_> {
             writer.writes(),
         );
         match outcome {
-            Outcome::Blocked { plan, reason } => {
-                self.withheld(&plan, &reason).await?;
-                Err(TickError::Blocked(reason))
+            Outcome::Blocked { plan, withheld, .. } => {
+                self.withheld(&plan, &withheld).await?;
+                Err(TickError::Blocked(withheld))
             }
             Outcome::Applied { failed, .. } if failed > 0 && writer.target_failed() => {
                 self.full_next = true;
@@ -456,6 +476,7 @@ impl Service<'_> {
                 engine
                     .store
                     .update_source_cache(cache, &touched, &round.links())?;
+                phase.done("cache stored");
                 Ok(Tick::Incremental)
             }
         }

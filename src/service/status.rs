@@ -10,13 +10,14 @@ use std::time::Duration;
 pub use super::systemctl::Activity;
 use super::{PACKAGED_UNIT, SYSTEM_LOG_DIR, SYSTEM_STATE_DIR, Scope, Systemctl, systemd};
 use crate::config::{self, ConfigError, Settings};
-use crate::state::{FailingUser, RunFailures, RunRecord, StateStore, WithheldPlan, format_time};
+use crate::state::quarantine::{FailingUser, RunFailures, WithheldPlan};
+use crate::state::{RunRecord, StateStore, format_time};
 
 /// How many of the last run's failed actions are shown.
 const FAILURES_SHOWN: usize = 3;
 
 /// The longest error shown on a status line; the history has the whole of it.
-const ERROR_SHOWN: usize = 240;
+const ERROR_SHOWN: usize = 320;
 
 /// What has been going wrong, from the state store.
 #[derive(Clone, Debug, Default)]
@@ -71,8 +72,7 @@ impl Troubles {
         let withheld = match &self.withheld {
             None => "none".to_owned(),
             Some(w) => format!(
-                "by the {} guard since {} (last planned {}): {}; the plan: {}",
-                w.kind,
+                "since {} (last planned {}): {}; the plan: {}",
                 w.since,
                 w.last_seen,
                 shorten(&w.reason),

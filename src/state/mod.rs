@@ -122,8 +122,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE links ADD COLUMN manual_by TEXT;
     ALTER TABLE links ADD COLUMN manual_at INTEGER;
     "#,
-    // 5: users whose writes keep failing (quarantine) and a plan a guard withholds.
-    quarantine::MIGRATION,
+    // 5: writes announced before they are sent, settled by the next run (state/intents.rs).
+    "CREATE TABLE intents (entra_id TEXT PRIMARY KEY, target_id TEXT, kind TEXT NOT NULL, \
+     run_id INTEGER NOT NULL, created_at INTEGER NOT NULL);",
+    quarantine::MIGRATION, // 6: failing users (quarantine), a plan a guard withholds
 ];
 
 /// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),
@@ -783,6 +785,7 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
     Ok(())
 }
 
+mod intents;
 mod journal;
 mod kinds;
 pub mod lock;
@@ -792,7 +795,6 @@ pub mod quarantine;
 pub use kinds::{DeltaStream, UnknownStream};
 pub use lock::{LockError, WriterLock};
 pub use manual::Decision;
-pub use quarantine::{FailingUser, RunFailures, UserFailure, WithheldPlan};
 
 #[cfg(test)]
 mod tests;

@@ -98,8 +98,9 @@ impl FailingUser {
 /// A plan a guard withholds (R11): which guard, why, the plan's counts, since when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WithheldPlan {
-    /// The guard: `mass-disable`, or the kind the plan's `blocked` names.
+    /// The guard's kind, as the plan's `blocked.kind` names it (`disable`, `clear`, `unlink`).
     pub kind: String,
+    /// Which guard, why, what to do.
     pub reason: String,
     /// The withheld plan's summary (counts by kind).
     pub summary: serde_json::Value,
@@ -392,12 +393,12 @@ mod tests {
         let summary = serde_json::json!({"disable": 9});
         assert!(
             store
-                .record_withheld_plan("mass-disable", "9 disables", &summary, 1_000)
+                .record_withheld_plan("disable", "9 disables", &summary, 1_000)
                 .unwrap()
         );
         assert!(
             !store
-                .record_withheld_plan("mass-disable", "9 disables", &summary, 2_000)
+                .record_withheld_plan("disable", "9 disables", &summary, 2_000)
                 .unwrap()
         );
         let withheld = store.withheld_plan().unwrap().unwrap();

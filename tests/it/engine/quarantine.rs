@@ -236,8 +236,11 @@ fn the_service_alerts_a_withheld_plan_and_failing_cycles_once_each() {
     w.entra.log().clear();
     let text = status(&w);
     assert!(
-        text.contains("withheld:  by the mass-disable guard since ")
-            && text.contains("the plan disables 6 users, more than max_disables = 5")
+        text.contains("withheld:  since ")
+            && text.contains(
+                "withheld by the mass-disable guard: the plan disables 6 users, more than \
+                 max_disables = 5"
+            )
             && text.contains("the plan: disable 6"),
         "{text}"
     );
@@ -251,7 +254,7 @@ fn the_service_alerts_a_withheld_plan_and_failing_cycles_once_each() {
     );
     let withheld = hook.events("plan-withheld");
     assert_eq!(withheld.len(), 1, "{}", hook.all());
-    assert_eq!(withheld[0]["details"]["kind"], "mass-disable");
+    assert_eq!(withheld[0]["details"]["kind"], "disable");
     assert_eq!(withheld[0]["details"]["summary"]["disable"], 6);
     assert!(
         withheld[0]["text"]
