@@ -7,6 +7,7 @@ mod demo;
 mod guard;
 mod hostile;
 mod link;
+mod multivalued;
 mod service;
 mod sync;
 
