@@ -27,6 +27,12 @@ fn refuses_filtered_paths(error: &ScimError) -> bool {
 }
 
 impl ScimClient {
+    /// Has the application refused a filtered path in this run, so that typed items are
+    /// written as merged whole lists?
+    pub fn writes_whole_lists(&self) -> bool {
+        self.whole_lists.load(Ordering::Relaxed)
+    }
+
     /// Writes the attributes in `patch` to user `id`. Servers answer 200 with the user or 204
     /// without a body; both are success.
     pub async fn patch_user(&self, id: &str, patch: &UserPatch) -> Result<(), ScimError> {
