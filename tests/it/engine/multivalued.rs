@@ -169,3 +169,67 @@ fn an_application_refusing_filtered_paths_gets_merged_lists() {
         "each update read the lists it merged into"
     );
 }
+
+/// The demo's mobile mapping (`phoneNumbers[type eq "mobile"].value` from `mobilePhone`): a link
+/// replaces only the mobile item, and Entra emptying the mobile removes only that item; the fax
+/// number and private email nobody mapped stay, and the next plan is empty.
+#[test]
+fn a_mapped_mobile_is_replaced_and_removed_alone() {
+    let mapping = "[[mappings]]\ntarget = \"phoneNumbers[type eq \\\"mobile\\\"].value\"\n\
+                   source = \"mobilePhone\"\n";
+    let fax = json!({"value": "+47 22 00 00 00", "type": "fax"});
+    let w = World::with_app(mapping, |seed| {
+        let (home, mobile, _) = private_items();
+        let sara = seed["users"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|u| u["id"] == SARA)
+            .unwrap();
+        sara["emails"].as_array_mut().unwrap().push(home);
+        let phones = sara["phoneNumbers"].as_array_mut().unwrap();
+        phones.push(mobile);
+        phones.push(fax.clone());
+    });
+    let entra_id = w.tenant["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["userPrincipalName"] == SARA_UPN)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (home, _, _) = private_items();
+    let phone = |user: &Value, kind: &str| -> Vec<String> {
+        typed(user, "phoneNumbers", kind)
+            .iter()
+            .map(|p| p["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let linked = w.scim.user(SARA).unwrap();
+    assert_eq!(phone(&linked, "mobile"), ["+1 206 555 2387"], "{linked:#}");
+    assert_eq!(phone(&linked, "work"), ["+1 425 555 2197"], "{linked:#}");
+    assert_eq!(typed(&linked, "phoneNumbers", "fax"), vec![&fax]);
+    assert_eq!(typed(&linked, "emails", "home"), vec![&home]);
+
+    w.entra.update_user(&entra_id, json!({"mobilePhone": null}));
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let updated = w.scim.user(SARA).unwrap();
+    assert!(phone(&updated, "mobile").is_empty(), "{updated:#}");
+    assert_eq!(phone(&updated, "work"), ["+1 425 555 2197"], "{updated:#}");
+    assert_eq!(typed(&updated, "phoneNumbers", "fax"), vec![&fax]);
+    assert_eq!(typed(&updated, "emails", "home"), vec![&home]);
+    assert_eq!(rest(&updated), rest(&linked), "nothing else changed");
+
+    let (code, again) = w.plan_json();
+    assert_eq!(code, 0, "{again:#}");
+    assert!(
+        again["actions"].as_array().unwrap().is_empty(),
+        "the next plan is empty: {again:#}"
+    );
+}
