@@ -10,6 +10,7 @@ mod guard;
 mod guards;
 mod hostile;
 mod link;
+mod multivalued;
 mod quarantine;
 mod rebuild;
 mod service;
