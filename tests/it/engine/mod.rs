@@ -10,6 +10,7 @@ mod guards;
 mod hostile;
 mod link;
 mod service;
+mod state_errors;
 mod sync;
 
 use std::path::PathBuf;
