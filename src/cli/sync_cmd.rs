@@ -39,17 +39,25 @@ fn render(plan: &Plan, format: PlanFormat) -> String {
     }
 }
 
-/// `adsync plan`: read, plan, print; changes nothing in the target or the links.
+/// `adsync plan`: read, plan (with `--rebuild-state`, the adoption), print; changes nothing in
+/// the target or the links.
 pub fn plan_cmd(
     config_path: &Path,
     format: PlanFormat,
     output: Option<&PathBuf>,
+    rebuild_state: bool,
 ) -> anyhow::Result<Exit> {
     let engine = match Engine::open(config_path) {
         Ok(engine) => engine,
         Err(error) => return Ok(fail(&error)),
     };
-    let plan = match runtime()?.block_on(engine.read_and_plan()) {
+    let read = async {
+        match rebuild_state {
+            true => engine.read_and_plan_rebuild().await,
+            false => engine.read_and_plan().await,
+        }
+    };
+    let plan = match runtime()?.block_on(read) {
         Ok(Planned { plan, .. }) => plan,
         Err(error) => {
             eprintln!("error: {error}; nothing was changed");
@@ -77,6 +85,7 @@ pub fn plan_cmd(
 pub fn sync_cmd(
     config_path: &Path,
     allow_mass_disable: bool,
+    rebuild_state: bool,
     format: ReportFormat,
 ) -> anyhow::Result<Exit> {
     let engine = match Engine::open(config_path) {
@@ -84,14 +93,18 @@ pub fn sync_cmd(
         Err(error) => return Ok(fail(&error)),
     };
     // One writer per state store (R13); held until this command ends.
-    let _writer = match engine.store.lock_for_writing("adsync sync") {
+    let (trigger, command) = match rebuild_state {
+        true => (Trigger::RebuildState, "adsync sync --rebuild-state"),
+        false => (Trigger::Sync, "adsync sync"),
+    };
+    let _writer = match engine.store.lock_for_writing(command) {
         Ok(lock) => lock,
         Err(error) => return Ok(fail(&error.into())),
     };
     let policy = Policy {
         allow_mass_disable,
         keep_report: format == ReportFormat::Json,
-        ..Policy::new(Trigger::Sync)
+        ..Policy::new(trigger)
     };
     let outcome = runtime()?.block_on(run_cycle(&engine, &policy, progress_bar()));
     let outcome: Outcome = match outcome {

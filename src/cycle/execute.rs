@@ -17,6 +17,8 @@ pub enum Trigger {
     Service,
     /// The setup wizard's first sync.
     Wizard,
+    /// `adsync sync --rebuild-state`: the cycle adopts the users carrying Entra ids (R13).
+    RebuildState,
 }
 
 impl Trigger {
@@ -26,6 +28,7 @@ impl Trigger {
             Self::Sync => "sync",
             Self::Service => "service",
             Self::Wizard => "wizard",
+            Self::RebuildState => "rebuild-state",
         }
     }
 }
@@ -35,7 +38,7 @@ impl Trigger {
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub trigger: Trigger,
-    /// Apply a plan the mass-disable guard withholds (R11): `sync --allow-mass-disable`.
+    /// Apply a plan any of R11's guards withholds: `sync --allow-mass-disable`.
     pub allow_mass_disable: bool,
     /// Set to stop between actions; actions not yet started are reported `not-run`.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -103,7 +106,9 @@ impl Outcome {
     }
 }
 
-/// One cycle: read, plan, and [`execute`] through the engine's SCIM client. A read or plan that
+/// One cycle: settle what an earlier run left unconfirmed, read, plan (the adoption plan for
+/// [`Trigger::RebuildState`]), and [`execute`] through the engine's SCIM client. A settle, read or
+/// plan that
 /// fails is recorded as a `failed` run and returned as [`CycleError::BeforeWrite`].
 /// `progress(done, total)` is called as actions finish.
 pub async fn run_cycle(
@@ -111,7 +116,15 @@ pub async fn run_cycle(
     policy: &Policy,
     progress: impl Fn(usize, usize),
 ) -> Result<Outcome, CycleError> {
-    let planned = match engine.read_and_plan().await {
+    let read = async {
+        engine.settle_intents().await?;
+        if policy.trigger == Trigger::RebuildState {
+            engine.read_and_plan_rebuild().await
+        } else {
+            engine.read_and_plan().await
+        }
+    };
+    let planned = match read.await {
         Ok(planned) => planned,
         Err(error) => {
             let error = CycleError::BeforeWrite(Box::new(error));

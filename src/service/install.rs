@@ -373,7 +373,11 @@ pub fn install(request: &InstallRequest) -> Result<Report, ServiceError> {
         credentials,
     };
     let (unit_path, systemctl) = host(scope, &request.overrides);
-    write_unit(&unit_path, &systemd::unit(&spec, scope))?;
+    let text = match scope {
+        Scope::System => systemd::system_unit(&spec),
+        Scope::User => systemd::user_unit_with(&spec, !uses_keyutils(&settings)),
+    };
+    write_unit(&unit_path, &text)?;
     report.steps.push(Step::Wrote(unit_path));
     report
         .steps
@@ -403,6 +407,16 @@ pub fn install(request: &InstallRequest) -> Result<Report, ServiceError> {
         report.steps.push(Step::LingerNote);
     }
     Ok(report)
+}
+
+/// Does the config read `keyring:` secrets from the kernel keyutils store? Its keyrings belong to
+/// the user namespace, so the per-user unit must then run in the user's own (no `PrivateUsers=`).
+fn uses_keyutils(settings: &Settings) -> bool {
+    crate::secret::keyring_backend() == crate::secret::KeyringBackend::KeyUtils
+        && settings
+            .secret_refs()
+            .iter()
+            .any(|(_, reference)| matches!(reference, crate::secret::SecretRef::Keyring { .. }))
 }
 
 /// The launchd domain of `scope`, as `launchctl` takes it.

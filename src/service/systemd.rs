@@ -17,6 +17,9 @@ const RESTART: &str = "Restart=on-failure\nRestartSec=30s\nRestartPreventExitSta
 
 const DESCRIPTION: &str = "adsync: keeps an application's users in step with Microsoft Entra ID";
 
+/// No core dumps: the process holds secrets in memory, and a dump would write them to disk.
+const NO_CORE: &str = "LimitCORE=0\n";
+
 /// The sandboxing of the system unit. `ProtectSystem=strict` leaves only the state and logs
 /// directories writable; the system-call filter and address families are what an HTTPS client
 /// with a SQLite file needs.
@@ -74,6 +77,7 @@ pub fn system_unit(spec: &ServiceSpec) -> String {
     out.push_str(&format!("User={SERVICE_USER}\nGroup={SERVICE_USER}\n"));
     out.push_str(&format!("ExecStart={}\n", exec_start(spec)));
     out.push_str(RESTART);
+    out.push_str(NO_CORE);
     out.push_str(
         "ConfigurationDirectory=adsync\n\
          StateDirectory=adsync\n\
@@ -96,18 +100,87 @@ pub fn system_unit(spec: &ServiceSpec) -> String {
     out
 }
 
-/// The per-user unit for `spec`: it runs as the user who installed it, from login on. It keeps the
-/// hardening that works without privileges; the user's own files (and keyring) stay reachable.
+/// The per-user unit's sandboxing that works without a user namespace: system-call filters and
+/// process flags, which an unprivileged user manager can apply (systemd.exec(5)).
+const USER_HARDENING: &[&str] = &[
+    "NoNewPrivileges=yes",
+    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    "RestrictNamespaces=yes",
+    "RestrictRealtime=yes",
+    "RestrictSUIDSGID=yes",
+    "LockPersonality=yes",
+    "MemoryDenyWriteExecute=yes",
+    "SystemCallArchitectures=native",
+    "SystemCallFilter=@system-service",
+    "SystemCallFilter=~@privileged @resources",
+    "SystemCallErrorNumber=EPERM",
+    "UMask=0077",
+];
+
+/// The per-user unit's sandboxing that needs its own user namespace (`PrivateUsers=yes`: a user
+/// manager may set up mount namespaces only inside one). The user's home stays writable
+/// (`ReadWritePaths=%h`: config, state and logs live there) while other homes and the rest of the
+/// system are read-only; `/run/user` stays reachable read-only, which is enough to connect to the
+/// session bus of the desktop keyring.
+const USER_NAMESPACE_HARDENING: &[&str] = &[
+    "PrivateUsers=yes",
+    "ProtectSystem=strict",
+    "ProtectHome=read-only",
+    "ReadWritePaths=%h",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "PrivateIPC=yes",
+    "PrivateMounts=yes",
+    "ProtectHostname=yes",
+    "ProtectClock=yes",
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+    "ProtectKernelLogs=yes",
+    "CapabilityBoundingSet=",
+    "AmbientCapabilities=",
+];
+
+/// The per-user unit for `spec`: it runs as the user who installed it, from login on, with the
+/// hardening a user manager allows, in its own user namespace (see [`user_unit_with`]).
 pub fn user_unit(spec: &ServiceSpec) -> String {
+    user_unit_with(spec, true)
+}
+
+/// The per-user unit, with or without its own user namespace. Without it the unit keeps only the
+/// system-call and process hardening: that is for a service whose `keyring:` secrets are in the
+/// kernel keyutils store, whose keyrings belong to a user namespace, so a service in a namespace
+/// of its own would not find the secrets that `adsync secret set` stored from the user's shell.
+pub fn user_unit_with(spec: &ServiceSpec, own_user_namespace: bool) -> String {
     let mut out = String::new();
     out.push_str("# The adsync background service for one user, written by `adsync service install --user`.\n");
+    if own_user_namespace {
+        out.push_str(
+            "# Everything outside your home directory is read-only to it: a state_path or log_dir\n\
+             # elsewhere needs `systemctl --user edit adsync` with ReadWritePaths=DIR.\n",
+        );
+    } else {
+        out.push_str(
+            "# Without PrivateUsers= and the file-system sandboxing it allows: the config's keyring:\n\
+             # secrets are in the kernel keyutils store, which a user namespace would not see.\n",
+        );
+    }
     out.push_str("[Unit]\n");
     out.push_str(&format!("Description={DESCRIPTION}\n"));
     out.push_str("Documentation=man:adsync(1)\n\n");
     out.push_str("[Service]\nType=exec\n");
     out.push_str(&format!("ExecStart={}\n", exec_start(spec)));
     out.push_str(RESTART);
-    out.push_str("NoNewPrivileges=yes\nUMask=0077\n");
+    out.push_str(NO_CORE);
+    if own_user_namespace {
+        for line in USER_NAMESPACE_HARDENING {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    for line in USER_HARDENING {
+        out.push_str(line);
+        out.push('\n');
+    }
     out.push_str("\n[Install]\nWantedBy=default.target\n");
     out
 }

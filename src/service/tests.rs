@@ -81,17 +81,151 @@ fn user_unit_runs_as_the_user_from_login_without_system_only_settings() {
     ] {
         assert!(lines.contains(&expected), "missing `{expected}` in\n{unit}");
     }
-    // A user manager cannot switch users, and ProtectHome would hide the user's own config.
+    // A user manager cannot switch users, and hiding homes (ProtectHome=yes or tmpfs) would hide
+    // the user's own config: homes are read-only, the user's own writable.
     for absent in [
         "User=",
-        "ProtectHome",
+        "ProtectHome=yes",
+        "ProtectHome=tmpfs",
         "StateDirectory",
         "multi-user.target",
     ] {
         assert!(!unit.contains(absent), "`{absent}` in\n{unit}");
     }
+    for expected in ["ProtectHome=read-only", "ReadWritePaths=%h"] {
+        assert!(lines.contains(&expected), "missing `{expected}` in\n{unit}");
+    }
     assert_eq!(systemd::unit(&spec, Scope::User), unit);
 }
+
+/// Lines every unit carries: no core dumps of a process holding secrets, and the system-call and
+/// process hardening that even a user manager without a user namespace applies.
+const HARDENED_EVERYWHERE: &[&str] = &[
+    "LimitCORE=0",
+    "NoNewPrivileges=yes",
+    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    "RestrictNamespaces=yes",
+    "RestrictSUIDSGID=yes",
+    "LockPersonality=yes",
+    "MemoryDenyWriteExecute=yes",
+    "SystemCallArchitectures=native",
+    "SystemCallFilter=@system-service",
+    "SystemCallFilter=~@privileged @resources",
+    "UMask=0077",
+];
+
+fn user_spec() -> ServiceSpec {
+    ServiceSpec {
+        exe: PathBuf::from("/home/ann/.cargo/bin/adsync"),
+        config: PathBuf::from("/home/ann/.config/adsync/config.toml"),
+        credentials: Vec::new(),
+    }
+}
+
+#[test]
+fn every_unit_forbids_core_dumps_and_carries_the_hardening() {
+    let units = [
+        ("system", systemd::system_unit(&spec())),
+        ("user", systemd::user_unit(&user_spec())),
+        (
+            "user, keyutils",
+            systemd::user_unit_with(&user_spec(), false),
+        ),
+    ];
+    for (name, unit) in &units {
+        let lines = lines(unit);
+        for expected in HARDENED_EVERYWHERE {
+            assert!(
+                lines.contains(expected),
+                "{name}: missing `{expected}` in\n{unit}"
+            );
+        }
+    }
+    // The user unit sandboxes the file system inside its own user namespace...
+    let user = lines(&units[1].1);
+    for expected in [
+        "PrivateUsers=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "ProtectKernelTunables=yes",
+        "CapabilityBoundingSet=",
+    ] {
+        assert!(
+            user.contains(&expected),
+            "missing `{expected}` in\n{}",
+            units[1].1
+        );
+    }
+    // ...except when its secrets are in the kernel keyutils store, which that namespace would hide.
+    for absent in [
+        "PrivateUsers",
+        "ProtectSystem",
+        "ProtectHome",
+        "CapabilityBoundingSet",
+    ] {
+        assert!(
+            !lines(&units[2].1).iter().any(|l| l.starts_with(absent)),
+            "`{absent}` in\n{}",
+            units[2].1
+        );
+    }
+}
+
+/// `systemd-analyze security` scores each unit at or below what was measured when the hardening was
+/// written (its threshold is the score times ten), so dropping a hardening line fails here.
+#[test]
+fn systemd_analyze_security_scores_stay_at_their_measured_level() {
+    if std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: systemd-analyze is not installed (apt-get install systemd)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, unit, threshold) in [
+        (
+            "system",
+            systemd::system_unit(&ServiceSpec::packaged()),
+            SYSTEM_SCORE,
+        ),
+        ("user", systemd::user_unit(&user_spec()), USER_SCORE),
+        (
+            "user, keyutils",
+            systemd::user_unit_with(&user_spec(), false),
+            USER_KEYUTILS_SCORE,
+        ),
+    ] {
+        let path = dir.path().join(UNIT_NAME);
+        std::fs::write(&path, &unit).unwrap();
+        let out = std::process::Command::new("systemd-analyze")
+            .args([
+                "security",
+                "--offline=yes",
+                &format!("--threshold={threshold}"),
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let score = stdout
+            .lines()
+            .find(|l| l.contains("Overall exposure level"))
+            .unwrap_or("");
+        println!("{name}: {score}");
+        assert!(
+            out.status.success(),
+            "{name} unit scores above {threshold}/100:\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The scores measured with `systemd-analyze security --offline=yes UNIT` (systemd 252), times ten.
+const SYSTEM_SCORE: u32 = 12;
+const USER_SCORE: u32 = 19;
+const USER_KEYUTILS_SCORE: u32 = 62;
 
 #[test]
 fn exec_start_quotes_spaces_and_escapes_specifiers_and_reads_back() {

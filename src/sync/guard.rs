@@ -155,3 +155,93 @@ fn over_limits(count: usize, base: usize, max_count: u32, max_percent: u32) -> O
         limit: max.min(percent_limit),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::Action;
+
+    fn change(field: &str, from: Option<&str>, to: Option<&str>) -> Change {
+        Change {
+            field: field.into(),
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+        }
+    }
+
+    fn action(kind: ActionKind, changes: Vec<Change>) -> Action {
+        Action {
+            kind,
+            entra_id: String::new(),
+            user_principal_name: String::new(),
+            email: String::new(),
+            target_user_id: None,
+            target_group: None,
+            target_groups: None,
+            changes,
+            reason: String::new(),
+            result: None,
+            execution: Default::default(),
+        }
+    }
+
+    /// A wipe empties a held value; filling, changing, or a disable's `active` are not wipes;
+    /// a user losing two values counts once.
+    #[test]
+    fn wipes_count_users_losing_a_held_value() {
+        assert!(is_wipe(&change("title", Some("Agent"), None)));
+        assert!(is_wipe(&change("department", Some("Support"), Some(" "))));
+        assert!(!is_wipe(&change("title", None, Some("Agent"))));
+        assert!(!is_wipe(&change("title", Some(" "), None)));
+        assert!(!is_wipe(&change("title", Some("Agent"), Some("Lead"))));
+        assert!(!is_wipe(&change("active", Some("true"), None)));
+        let actions = [
+            action(
+                ActionKind::Update,
+                vec![
+                    change("title", Some("Agent"), None),
+                    change("phoneNumbers", Some("+1 555"), None),
+                ],
+            ),
+            action(
+                ActionKind::Link,
+                vec![change("department", Some("S"), None)],
+            ),
+            action(ActionKind::Update, vec![change("title", None, Some("x"))]),
+        ];
+        assert_eq!(
+            wipes(&actions),
+            (2, vec!["department", "phoneNumbers", "title"])
+        );
+    }
+
+    /// The same limits as disables, each kind on its own: below 5 never; over the count or the
+    /// percentage; the limit is the lower of the two as a count.
+    #[test]
+    fn every_kind_has_the_disable_limits() {
+        assert_eq!(wipe_guard(4, &["title"], 0, 10, 100, 20), None);
+        assert_eq!(wipe_guard(5, &["title"], 0, 100, 100, 20), None);
+        let b = wipe_guard(6, &["title"], 2, 20, 100, 20).unwrap();
+        assert_eq!(
+            (b.kind, b.changes, b.disables, b.limit),
+            (GuardKind::Clear, Some(6), 2, 4)
+        );
+        assert!(b.reason.contains("(title)") && b.reason.contains("max_disable_percent"));
+        let b = unlink_guard(6, 0, 1000, 5, 20).unwrap();
+        assert_eq!(
+            (b.kind, b.changes, b.limit),
+            (GuardKind::Unlink, Some(6), 5)
+        );
+        assert!(b.reason.contains("max_disables = 5"), "{}", b.reason);
+        assert!(b.withheld().contains("the dropped-link guard"));
+        let json = serde_json::to_value(&b).unwrap();
+        assert_eq!(
+            (&json["kind"], &json["changes"]),
+            (&serde_json::json!("unlink"), &serde_json::json!(6))
+        );
+        let d = mass_disable_guard(6, 10, 100, 20).unwrap();
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["kind"], "disable");
+        assert!(json.get("changes").is_none());
+    }
+}

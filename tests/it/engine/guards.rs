@@ -164,7 +164,8 @@ fn a_listing_that_leaves_managed_users_out_stops_the_cycle_and_keeps_the_links()
 
 /// Ten managed users really deleted in the application: each is read by id (404), and the
 /// plan that would forget their links is withheld by the dropped-link guard (`kind:
-/// "unlink"`, exit 3, nothing written, links kept) until `--allow-mass-disable`.
+/// "unlink"`, exit 3, nothing written, links kept; the service logs it and writes nothing)
+/// until `--allow-mass-disable`.
 #[test]
 fn many_managed_users_deleted_in_the_application_are_withheld_as_dropped_links() {
     let w = World::new("");
@@ -195,6 +196,11 @@ fn many_managed_users_deleted_in_the_application_are_withheld_as_dropped_links()
         run.stdout
     );
     assert_eq!(w.scim_writes(), writes, "a withheld sync writes nothing");
+    {
+        let service = Service::start(&w);
+        service.wait_for_log("the plan is withheld by the dropped-link guard", 30);
+    }
+    assert_eq!(w.scim_writes(), writes, "the service wrote nothing");
     assert_eq!(stored_links(&w), links_before, "every link was kept");
 
     let run = w.run(&["sync", "--allow-mass-disable"]);

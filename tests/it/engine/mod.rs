@@ -9,6 +9,7 @@ mod guard;
 mod guards;
 mod hostile;
 mod link;
+mod rebuild;
 mod service;
 mod state_errors;
 mod sync;
