@@ -14,6 +14,7 @@ mod multivalued;
 mod quarantine;
 mod rebuild;
 mod service;
+mod state_errors;
 mod sync;
 
 use std::path::PathBuf;
