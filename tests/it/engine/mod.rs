@@ -3,6 +3,7 @@
 //! the tests are split by topic: `sync` (plan, sync, explain), `service` (`adsync run`) and
 //! `demo`.
 
+mod deadline;
 mod demo;
 mod guard;
 mod hostile;
