@@ -34,6 +34,7 @@ pub fn init(
     let (file_layer, guard) = match log_dir {
         Some(dir) => {
             crate::fsutil::create_private_dir(dir)?;
+            private_log_files(dir)?;
             let appender = tracing_appender::rolling::Builder::new()
                 .rotation(tracing_appender::rolling::Rotation::DAILY)
                 .filename_prefix("adsync.log")
@@ -71,6 +72,36 @@ pub fn init(
     Ok(LogGuard { _worker: guard })
 }
 
+/// Log lines name people (who was created, moved, disabled): the files are their owner's alone.
+/// The appender opens each day's file itself, with no say in its mode, so the process's umask
+/// is narrowed to owner-only (the service writes nothing others should read: its state store
+/// and exported plans are 0600 too), and files an earlier version left readable are narrowed.
+fn private_log_files(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // SAFETY: umask only swaps the process's file-creation mask; it cannot fail.
+        unsafe {
+            let old = libc::umask(0o077);
+            libc::umask(old | 0o077);
+        }
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !name.to_string_lossy().starts_with("adsync.log") {
+                continue;
+            }
+            let meta = entry.metadata()?;
+            if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 use tracing_subscriber::Layer;
 
 use crate::secret::scrub::ScrubWriter;
@@ -99,6 +130,10 @@ mod tests {
     fn writes_a_dated_json_file_in_the_log_dir() {
         let dir = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
+        // A file an earlier version left world-readable.
+        std::fs::create_dir(&logs).unwrap();
+        let old = logs.join("adsync.log.2020-01-01");
+        std::fs::write(&old, "{}\n").unwrap();
         let guard = super::init(super::LogFormat::Text, "info", Some(&logs)).unwrap();
         tracing::info!(cycle = 7, "cycle finished");
         drop(guard); // flushes the background writer
@@ -106,9 +141,20 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
+        let files: Vec<_> = files
+            .into_iter()
+            .filter(|f| !f.ends_with("2020-01-01"))
+            .collect();
         assert_eq!(files.len(), 1, "{files:?}");
         let today = httpdate::fmt_http_date(std::time::SystemTime::now());
         assert!(files[0].starts_with("adsync.log."), "{files:?} ({today})");
+        // Owner-only, both the new file and the one left readable before.
+        #[cfg(unix)]
+        for file in [logs.join(&files[0]), old] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
         let text = std::fs::read_to_string(logs.join(&files[0])).unwrap();
         let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(line["fields"]["message"], "cycle finished");

@@ -147,6 +147,11 @@ pub(crate) fn adsync_command(
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .env("HOME", dir);
+    // `ADSYNC_BENCH_LOG=adsync=debug` shows the child's debug lines, such as the timing of each
+    // phase of a service cycle (echoed by `wait_for`).
+    if let Ok(filter) = std::env::var("ADSYNC_BENCH_LOG") {
+        cmd.env("RUST_LOG", filter);
+    }
     cmd
 }
 
@@ -388,6 +393,7 @@ pub(crate) fn wait_for(
         match rx.recv_timeout(left) {
             Ok((at, line)) if needles.iter().any(|n| line.contains(n)) => return (at, line),
             Ok((_, line)) if line.contains("cycle failed") => panic!("adsync run: {line}"),
+            Ok((_, line)) if line.contains("cycle phase done") => println!("  {}", line.trim()),
             Ok(_) => {}
             Err(e) => panic!("no line with {needles:?} within {timeout:?}: {e}"),
         }

@@ -79,12 +79,18 @@ pub enum Command {
         /// Write the plan to FILE instead of standard output
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Plan what `sync --rebuild-state` would do (adopt the users carrying Entra ids)
+        #[arg(long)]
+        rebuild_state: bool,
     },
     /// One full cycle: plan, then apply, printing every action's outcome
     Sync {
-        /// Apply a plan even when the mass-disable guard withholds it
+        /// Apply a plan even when an R11 guard (mass disables, attribute wipes, dropped links) withholds it
         #[arg(long)]
         allow_mass_disable: bool,
+        /// First rebuild lost links: adopt the users carrying Entra ids as externalId (R13)
+        #[arg(long)]
+        rebuild_state: bool,
         /// Output format
         #[arg(long, value_enum, default_value = "text")]
         format: sync_cmd::ReportFormat,
@@ -308,13 +314,21 @@ pub fn run(cli: Cli) -> Exit {
             register,
         } => demo_cmd::demo(dir.clone(), !*no_wait, *register),
         Command::Check => check_cmd::check(&cli.config_path()),
-        Command::Plan { format, output } => {
-            sync_cmd::plan_cmd(&cli.config_path(), *format, output.as_ref())
-        }
+        Command::Plan {
+            format,
+            output,
+            rebuild_state,
+        } => sync_cmd::plan_cmd(&cli.config_path(), *format, output.as_ref(), *rebuild_state),
         Command::Sync {
             allow_mass_disable,
+            rebuild_state,
             format,
-        } => sync_cmd::sync_cmd(&cli.config_path(), *allow_mass_disable, *format),
+        } => sync_cmd::sync_cmd(
+            &cli.config_path(),
+            *allow_mass_disable,
+            *rebuild_state,
+            *format,
+        ),
         Command::Run => run_cmd::run(&cli.config_path()),
         Command::History { limit, format } => {
             sync_cmd::history_cmd(&cli.config_path(), *limit, *format)

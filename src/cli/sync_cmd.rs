@@ -11,9 +11,10 @@ use crate::render;
 use crate::state::StateStore;
 use crate::sync::Plan;
 
-/// What a user can do about a plan the mass-disable guard withholds (R11).
-pub(super) const BLOCKED_ADVICE: &str = "Check the Entra groups and scope rules; if the disables \
-     are intended, run `adsync sync --allow-mass-disable`.";
+/// What a user can do about a plan one of R11's guards withholds (the report says first what
+/// to check for that guard).
+pub(super) const BLOCKED_ADVICE: &str =
+    "If the changes are intended, run `adsync sync --allow-mass-disable`.";
 
 /// The output formats of `plan` and `sync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -38,17 +39,25 @@ fn render(plan: &Plan, format: PlanFormat) -> String {
     }
 }
 
-/// `adsync plan`: read, plan, print; changes nothing in the target or the links.
+/// `adsync plan`: read, plan (with `--rebuild-state`, the adoption), print; changes nothing in
+/// the target or the links.
 pub fn plan_cmd(
     config_path: &Path,
     format: PlanFormat,
     output: Option<&PathBuf>,
+    rebuild_state: bool,
 ) -> anyhow::Result<Exit> {
     let engine = match Engine::open(config_path) {
         Ok(engine) => engine,
         Err(error) => return Ok(fail(&error)),
     };
-    let plan = match runtime()?.block_on(engine.read_and_plan()) {
+    let read = async {
+        match rebuild_state {
+            true => engine.read_and_plan_rebuild().await,
+            false => engine.read_and_plan().await,
+        }
+    };
+    let plan = match runtime()?.block_on(read) {
         Ok(Planned { plan, .. }) => plan,
         Err(error) => {
             eprintln!("error: {error}; nothing was changed");
@@ -76,6 +85,7 @@ pub fn plan_cmd(
 pub fn sync_cmd(
     config_path: &Path,
     allow_mass_disable: bool,
+    rebuild_state: bool,
     format: ReportFormat,
 ) -> anyhow::Result<Exit> {
     let engine = match Engine::open(config_path) {
@@ -83,13 +93,17 @@ pub fn sync_cmd(
         Err(error) => return Ok(fail(&error)),
     };
     // One writer per state store (R13); held until this command ends.
-    let _writer = match engine.store.lock_for_writing("adsync sync") {
+    let (trigger, command) = match rebuild_state {
+        true => (Trigger::RebuildState, "adsync sync --rebuild-state"),
+        false => (Trigger::Sync, "adsync sync"),
+    };
+    let _writer = match engine.store.lock_for_writing(command) {
         Ok(lock) => lock,
         Err(error) => return Ok(fail(&error.into())),
     };
     let policy = Policy {
         allow_mass_disable,
-        ..Policy::new(Trigger::Sync)
+        ..Policy::new(trigger)
     };
     let outcome = runtime()?.block_on(run_cycle(&engine, &policy, progress_bar()));
     let outcome: Outcome = match outcome {

@@ -72,6 +72,9 @@ pub struct TargetSection {
     pub password: Option<SecretRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_email: Option<String>,
+    /// Extra CA certificates (PEM) trusted for the target, beside the built-in ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// The most requests in flight to the target; adsync adapts below it (default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,

@@ -3,6 +3,7 @@
 //! the rest of adsync works from.
 
 mod file;
+mod load;
 mod mappings;
 mod parse;
 mod settings;
@@ -11,6 +12,7 @@ mod template;
 use std::path::{Path, PathBuf};
 
 pub use file::*;
+pub use load::load;
 pub use mappings::*;
 pub use parse::{ConfigProblem, mapping_problems, parse_str};
 // The wizard checks its fields with the same rules (and words) as the config file.
@@ -36,6 +38,15 @@ pub enum ConfigError {
         path: PathBuf,
         problems: Vec<ConfigProblem>,
     },
+    /// Others could change the file (or swap it): whoever can edit the config decides where
+    /// adsync sends its tokens.
+    #[error(
+        "the config file {problem}. Whoever can change it decides where adsync sends its tokens"
+    )]
+    Unsafe {
+        path: PathBuf,
+        problem: crate::secret::perms::Unsafe,
+    },
     #[error("{}: cannot write the config file: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -59,18 +70,6 @@ pub fn default_path() -> PathBuf {
         return PathBuf::from(path);
     }
     crate::paths::config_dir().join("config.toml")
-}
-
-/// Reads and validates a config file, reporting every problem at once.
-pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse_str(&text).map_err(|problems| ConfigError::Invalid {
-        path: path.to_owned(),
-        problems,
-    })
 }
 
 /// Writes a config file atomically with mode 0600 (Unix).

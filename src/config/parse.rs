@@ -122,6 +122,7 @@ const TARGET: Spec = &[
     ("username", Kind::Str(check_nonempty)),
     ("password", Kind::Secret),
     ("admin_email", Kind::Str(check_email)),
+    ("ca_file", Kind::Str(check_nonempty)),
     ("max_concurrency", Kind::Int(1, 256)),
 ];
 const PAIR: Spec = &[

@@ -57,6 +57,8 @@ pub struct TargetSettings {
     pub admin_email: Option<String>,
     /// The most requests in flight to the target (`max_concurrency`, default 16).
     pub max_concurrency: usize,
+    /// Extra CA certificates (PEM) trusted for the target (`ca_file`).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How to authenticate to the target.
@@ -145,6 +147,7 @@ impl Settings {
                     .target
                     .max_concurrency
                     .map_or(crate::scim::DEFAULT_MAX_CONCURRENCY, |n| n as usize),
+                ca_file: file.target.ca_file.clone(),
             },
             pairs,
             mappings: file.mappings.clone(),

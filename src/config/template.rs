@@ -25,6 +25,7 @@ token = "keyring:adsync/target-token"
 # password = "keyring:adsync/target-password"
 # admin_email = "admin@example.com"
 # max_concurrency = 16             # the most requests in flight to the application; adsync adapts below it
+# ca_file = "/etc/adsync/internal-ca.pem"   # extra CA certificates (PEM) trusted for the application
 
 # One [[pairs]] section per Entra group to synchronize; lower order wins (see group_mode).
 # [[pairs]]

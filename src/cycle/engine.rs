@@ -1,5 +1,8 @@
 //! The reading half of a cycle: the [`Engine`] (settings, both clients, the state store) and
-//! [`read_and_plan`], which reads both sides and plans without writing anything.
+//! [`read_and_plan`], which reads both sides and plans without writing anything. Both refuse a
+//! store that lost its links while the application holds users with Entra ids (R13,
+//! [`crate::sync::check_store`]); [`Engine::read_and_plan_rebuild`] plans their adoption instead
+//! (`--rebuild-state`).
 
 use std::path::Path;
 
@@ -9,8 +12,9 @@ use crate::entra::GraphClient;
 use crate::scim::ScimClient;
 use crate::state::StateStore;
 use crate::sync::{
-    Links, Plan, PlanInput, RunOutcome, SourceSnapshot, TargetInfo, TargetSnapshot, plan,
-    read_source, read_target_with_info,
+    Links, Plan, PlanInput, RunOutcome, SourceSnapshot, TargetInfo, TargetSnapshot, adoptable,
+    candidates, check_store, confirm_vanished, plan, plan_rebuild, read_source,
+    read_target_with_info,
 };
 
 /// Everything one cycle needs, built from the config.
@@ -61,6 +65,38 @@ impl Engine {
         read_and_plan(&self.graph, &self.scim, &self.settings, &links).await
     }
 
+    /// The plan of `--rebuild-state` (R13): the target read first, its users carrying Entra ids
+    /// as externalId taken for links (and looked up in Entra ID when outside the paired groups,
+    /// to learn whether they left), then planned as managed: each adopted user linked, the
+    /// out-of-scope ones disabled (R6, under R11's guard). Writes nothing.
+    pub async fn read_and_plan_rebuild(&self) -> Result<Planned, CycleError> {
+        let settings = &self.settings;
+        let links = self.store.links()?;
+        let (target, info) = read_target_with_info(&self.scim, settings)
+            .await
+            .map_err(CycleError::ReadTarget)?;
+        let found = candidates(settings, &target, &links);
+        let mut with_found = links.clone();
+        with_found.extend(found.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let source = read_source(&self.graph, settings, &with_found)
+            .await
+            .map_err(|e| CycleError::ReadSource(Box::new(e)))?;
+        let (adopted, unknown) = adoptable(found, &source);
+        let input = PlanInput {
+            settings,
+            source: &source,
+            target: &target,
+            links: &links,
+        };
+        let plan = plan_rebuild(input, &adopted, &unknown)?;
+        Ok(Planned {
+            plan,
+            source,
+            target,
+            info,
+        })
+    }
+
     /// Records in the history a cycle that stopped before its first write. Best effort: the
     /// error being reported matters more than a failure to record it.
     pub fn record_failure(&self, trigger: Trigger, message: &str) {
@@ -89,6 +125,13 @@ pub async fn read_and_plan(
     );
     let source = source.map_err(|e| CycleError::ReadSource(Box::new(e)))?;
     let (target, info) = target.map_err(CycleError::ReadTarget)?;
+    // A lost store is not a first sync (R13): every cycle, the service's too, and the wizard's
+    // preview stop here.
+    check_store(links, &source, &target, &settings.service.state_path)?;
+    // A link is dropped only for a user the application confirms gone (R13).
+    confirm_vanished(scim, &target, links)
+        .await
+        .map_err(CycleError::ReadTarget)?;
     let plan = plan(PlanInput {
         settings,
         source: &source,

@@ -7,7 +7,7 @@ use crate::entra::EntraError;
 use crate::scim::ScimError;
 use crate::secret::SecretError;
 use crate::state::StateError;
-use crate::sync::PlanError;
+use crate::sync::{LostStore, PlanError};
 
 /// The process exit codes of SPEC §4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum Exit {
     Failure = 1,
     /// 2: bad usage or invalid config.
     Usage = 2,
-    /// 3: the plan is blocked by the mass-disable guard.
+    /// 3: the plan is blocked by one of R11's guards (disables, attribute wipes, dropped links).
     Blocked = 3,
 }
 
@@ -53,9 +53,15 @@ pub enum CycleError {
     /// Reading the target failed or was incomplete (R10).
     #[error("reading the target failed: {0}")]
     ReadTarget(#[source] ScimError),
+    /// What an earlier, cut-off run wrote could not be checked in the target.
+    #[error(transparent)]
+    Settle(Box<crate::sync::SettleError<ScimError, StateError>>),
     /// The data is not complete enough to plan (R10).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The state store has no links but the application holds users with Entra ids (R13).
+    #[error(transparent)]
+    LostStore(#[from] LostStore),
     /// `policy.default_password` does not resolve.
     #[error("policy.default_password: {0}; the cycle stopped before its first write")]
     DefaultPassword(#[source] SecretError),

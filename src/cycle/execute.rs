@@ -17,6 +17,8 @@ pub enum Trigger {
     Service,
     /// The setup wizard's first sync.
     Wizard,
+    /// `adsync sync --rebuild-state`: the cycle adopts the users carrying Entra ids (R13).
+    RebuildState,
 }
 
 impl Trigger {
@@ -26,6 +28,7 @@ impl Trigger {
             Self::Sync => "sync",
             Self::Service => "service",
             Self::Wizard => "wizard",
+            Self::RebuildState => "rebuild-state",
         }
     }
 }
@@ -35,7 +38,7 @@ impl Trigger {
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub trigger: Trigger,
-    /// Apply a plan the mass-disable guard withholds (R11): `sync --allow-mass-disable`.
+    /// Apply a plan any of R11's guards withholds: `sync --allow-mass-disable`.
     pub allow_mass_disable: bool,
     /// Set to stop between actions; actions not yet started are reported `not-run`.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -65,8 +68,13 @@ pub enum Outcome {
     },
     /// Dry run mode: planned and recorded, nothing written.
     DryRun { plan: Plan },
-    /// Withheld by the mass-disable guard (R11); nothing written.
-    Blocked { plan: Plan, reason: String },
+    /// Withheld by one of R11's guards; nothing written. `withheld` is the line for a log:
+    /// which guard, why, what to do ([`crate::sync::Blocked::withheld`]).
+    Blocked {
+        plan: Plan,
+        reason: String,
+        withheld: String,
+    },
 }
 
 impl Outcome {
@@ -94,7 +102,9 @@ impl Outcome {
     }
 }
 
-/// One cycle: read, plan, and [`execute`] through the engine's SCIM client. A read or plan that
+/// One cycle: settle what an earlier run left unconfirmed, read, plan (the adoption plan for
+/// [`Trigger::RebuildState`]), and [`execute`] through the engine's SCIM client. A settle, read or
+/// plan that
 /// fails is recorded as a `failed` run and returned as [`CycleError::BeforeWrite`].
 /// `progress(done, total)` is called as actions finish.
 pub async fn run_cycle(
@@ -102,7 +112,15 @@ pub async fn run_cycle(
     policy: &Policy,
     progress: impl Fn(usize, usize),
 ) -> Result<Outcome, CycleError> {
-    let planned = match engine.read_and_plan().await {
+    let read = async {
+        engine.settle_intents().await?;
+        if policy.trigger == Trigger::RebuildState {
+            engine.read_and_plan_rebuild().await
+        } else {
+            engine.read_and_plan().await
+        }
+    };
+    let planned = match read.await {
         Ok(planned) => planned,
         Err(error) => {
             let error = CycleError::BeforeWrite(Box::new(error));
@@ -116,7 +134,8 @@ pub async fn run_cycle(
     execute(engine, &engine.scim, plan, policy, progress).await
 }
 
-/// The second half of a cycle: withholds a blocked plan (R11) unless the policy allows it,
+/// The second half of a cycle: withholds a plan one of R11's guards blocked unless the policy
+/// allows it (`--allow-mass-disable` lets every kind through, as SPEC §4 has one override),
 /// records a dry run, or applies the plan through `writer` and records every action.
 /// `progress(done, total)` is called with 0 before the first action and after each batch.
 pub async fn execute<W: TargetWriter>(
@@ -132,12 +151,17 @@ pub async fn execute<W: TargetWriter>(
         && !policy.allow_mass_disable
     {
         let reason = blocked.reason.clone();
+        let withheld = blocked.withheld();
         let run = engine.store.begin_run(trigger, true)?;
         let _ =
             engine
                 .store
                 .finish_run(run, RunOutcome::Blocked, Some(&plan.summary), Some(&reason));
-        return Ok(Outcome::Blocked { plan, reason });
+        return Ok(Outcome::Blocked {
+            plan,
+            reason,
+            withheld,
+        });
     }
     if settings.service.dry_run {
         let run = engine.store.begin_run(trigger, true)?;

@@ -22,6 +22,9 @@
 mod engine;
 mod error;
 mod execute;
+mod intents;
+mod phases;
+mod probe;
 mod service;
 
 pub use engine::{Engine, Planned, read_and_plan};

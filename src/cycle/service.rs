@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::phases::Phases;
 use super::{CycleError, Engine, Outcome, Planned, Policy, Trigger, execute};
 use crate::entra::{DeltaLinks, DeltaRound, EntraError};
 use crate::scim::ScimClient;
@@ -154,10 +155,8 @@ enum TickError {
          again next cycle"
     )]
     DeltaRead(#[source] Box<EntraError>),
-    #[error(
-        "the plan is withheld by the mass-disable guard: {0}; nothing was written. Check the \
-         groups and scope, then run `adsync sync --allow-mass-disable` if it is intended"
-    )]
+    /// Which of R11's guards withheld the plan, why, and what to do.
+    #[error("{0}")]
     Blocked(String),
     #[error("some actions failed or were not run; they are retried next cycle")]
     Failed,
@@ -206,7 +205,7 @@ impl Service<'_> {
                 source,
                 info: target,
                 ..
-            } = engine.read_and_plan().await?;
+            } = engine.settle_and_plan().await?;
             let mut nested = BTreeMap::new();
             for pair in engine.settings.pairs.iter().filter(|p| p.nested) {
                 let ids = engine
@@ -255,9 +254,14 @@ impl Service<'_> {
             writer.writes(),
         );
         match outcome {
-            Outcome::Blocked { reason, .. } => Err(TickError::Blocked(reason)),
+            Outcome::Blocked { withheld, .. } => Err(TickError::Blocked(withheld)),
             Outcome::Applied { failed, .. } if failed > 0 => Err(TickError::Failed),
             Outcome::Applied { .. } | Outcome::DryRun { .. } => {
+                let mut cache = cache;
+                if !cache.target.user_groups && !engine.settings.service.dry_run {
+                    cache.target.user_groups =
+                        super::probe::lists_user_groups(&engine.scim, outcome.plan()).await;
+                }
                 engine.store.save_source_cache(&cache, &links)?;
                 self.cache = Some(cache);
                 self.full_next = false;
@@ -273,6 +277,11 @@ impl Service<'_> {
         }
         if self.full_next {
             return self.full_cycle("retry after a failed cycle").await;
+        }
+        if engine.store.has_intents()? {
+            return self
+                .full_cycle("writes of an earlier cycle to confirm")
+                .await;
         }
         // Incremental cycles plan only for users Entra changed; a link made by hand is not one.
         if engine
@@ -336,7 +345,9 @@ impl Service<'_> {
     ) -> Result<Tick, TickError> {
         let engine = self.engine;
         let settings = &engine.settings;
+        let phase = Phases::start();
         let links = engine.store.links()?;
+        phase.done("links loaded");
         let policy = self.policy();
         let cache = self.cache.as_mut().expect("loaded by tick");
         let touched = match apply_delta(&engine.graph, cache, round, &links).await {
@@ -351,6 +362,7 @@ impl Service<'_> {
                 return Err(error.into());
             }
         };
+        phase.done("Entra changes applied to the cache");
         let stop_before_writes = |full_next: &mut bool, error: CycleError| {
             let error = CycleError::BeforeWrite(Box::new(error));
             engine.record_failure(Trigger::Service, &error.to_string());
@@ -375,6 +387,7 @@ impl Service<'_> {
                 ));
             }
         };
+        phase.done("target users read");
         let scope = PartialScope {
             active_managed_outside: links
                 .values()
@@ -392,6 +405,7 @@ impl Service<'_> {
             Ok(plan) => plan,
             Err(e) => return Err(stop_before_writes(&mut self.full_next, e.into())),
         };
+        phase.done("planned");
         let writer = Counting::new(&engine.scim);
         // An empty plan is recorded nowhere: nothing happened worth a line in the history.
         let outcome = if plan.is_empty() {
@@ -399,6 +413,7 @@ impl Service<'_> {
         } else {
             execute(engine, &writer, plan, &policy, |_, _| {}).await?
         };
+        phase.done("applied");
         let plan = outcome.plan();
         let s = &plan.summary;
         let graph_requests = engine.graph.request_count() - graph_before;
@@ -422,7 +437,7 @@ impl Service<'_> {
             writer.writes(),
         );
         match outcome {
-            Outcome::Blocked { reason, .. } => Err(TickError::Blocked(reason)),
+            Outcome::Blocked { withheld, .. } => Err(TickError::Blocked(withheld)),
             Outcome::Applied { failed, .. } if failed > 0 => {
                 self.full_next = true;
                 Err(TickError::FailedIncremental)
@@ -431,6 +446,7 @@ impl Service<'_> {
                 engine
                     .store
                     .update_source_cache(cache, &scope.users, &round.links())?;
+                phase.done("cache stored");
                 Ok(Tick::Incremental)
             }
         }

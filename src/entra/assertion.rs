@@ -107,7 +107,10 @@ impl CertificateCredential {
     }
 
     /// Reads [`Self::from_pem`] from a file.
+    /// The file must be its owner's alone (it holds the private key): see [`crate::secret::perms`].
     pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        crate::secret::perms::check(path, crate::secret::perms::Sensitivity::Private)
+            .map_err(|problem| problem.to_string())?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Self::from_pem(&text).map_err(|e| format!("{}: {e}", path.display()))

@@ -183,6 +183,11 @@ pub struct UsersDelta {
     pub removed: Vec<Removed>,
     /// Where the next round starts; keep it.
     pub delta_link: String,
+    /// For a changed user whose entry left out properties the request selected, their Graph
+    /// names. A delta entry omits never-set properties (graph-notes §5.2), so an absent one is
+    /// not an empty one: a cached value stays, and an absent `accountEnabled` is never `false`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub absent: BTreeMap<String, Vec<String>>,
 }
 
 /// One complete groups delta round.

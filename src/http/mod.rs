@@ -24,13 +24,85 @@ pub const USER_AGENT: &str = concat!("adsync/", env!("CARGO_PKG_VERSION"));
 /// password) and credentials there, and a read redirected would be taken for the real answer.
 /// Callers treat a 3xx as an error naming the URL and the `Location`.
 pub fn client() -> reqwest::Client {
+    builder().build().expect("the TLS backend is compiled in")
+}
+
+/// [`client`] that also trusts the CA certificates `roots` (`[target] ca_file`), beside the
+/// built-in ones. Certificates are always verified: nothing in adsync turns verification off.
+pub fn client_trusting(roots: &[reqwest::Certificate]) -> Result<reqwest::Client, CaFileError> {
+    roots
+        .iter()
+        .fold(builder(), |b, root| b.add_root_certificate(root.clone()))
+        .build()
+        .map_err(|e| CaFileError::Rejected(e.to_string()))
+}
+
+fn builder() -> reqwest::ClientBuilder {
     with_proxies(reqwest::Client::builder())
         .user_agent(USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(std::time::Duration::from_secs(15))
         .timeout(std::time::Duration::from_secs(120))
-        .build()
-        .expect("the TLS backend is compiled in")
+}
+
+/// Why a CA file (`[target] ca_file`) cannot be used. The messages say what the file must hold.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not well-formed PEM ({detail}); it must hold one or more CA certificates, each \
+         between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE-----"
+    )]
+    NotPem { path: String, detail: String },
+    #[error(
+        "{path} holds no certificate; it must hold one or more CA certificates in PEM, each \
+         between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE-----"
+    )]
+    NoCertificate { path: String },
+    #[error("{path}: certificate {index} is not a valid X.509 certificate ({detail})")]
+    BadCertificate {
+        path: String,
+        index: usize,
+        detail: String,
+    },
+    #[error("the TLS library refused the CA certificates: {0}")]
+    Rejected(String),
+}
+
+/// The CA certificates in the PEM file `path`, each checked to be a well-formed X.509
+/// certificate (other PEM blocks are ignored).
+pub fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, CaFileError> {
+    use x509_cert::der::Decode;
+    let shown = path.display().to_string();
+    let text = std::fs::read(path).map_err(|source| CaFileError::Unreadable {
+        path: shown.clone(),
+        source,
+    })?;
+    let blocks = pem::parse_many(&text).map_err(|e| CaFileError::NotPem {
+        path: shown.clone(),
+        detail: e.to_string(),
+    })?;
+    let mut roots = Vec::new();
+    for block in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
+        let bad = |detail: String| CaFileError::BadCertificate {
+            path: shown.clone(),
+            index: roots.len() + 1,
+            detail,
+        };
+        x509_cert::Certificate::from_der(block.contents()).map_err(|e| bad(e.to_string()))?;
+        roots.push(
+            reqwest::Certificate::from_der(block.contents()).map_err(|e| bad(e.to_string()))?,
+        );
+    }
+    if roots.is_empty() {
+        return Err(CaFileError::NoCertificate { path: shown });
+    }
+    Ok(roots)
 }
 
 /// Hosts never reached through a proxy, whatever `NO_PROXY` says: the simulators, a local

@@ -30,8 +30,11 @@ pub fn plan_text(plan: &Plan, blocked_advice: Option<&str>) -> String {
     if let Some(b) = &plan.blocked {
         let _ = write!(
             out,
-            "\nBLOCKED: {} (the limit is {}). Nothing will be written.",
-            b.reason, b.limit
+            "\nBLOCKED by {}: {} (the limit is {}). Nothing will be written. {}.",
+            b.kind.name(),
+            b.reason,
+            b.limit,
+            b.kind.what_to_check()
         );
         match blocked_advice {
             Some(advice) => {

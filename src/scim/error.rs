@@ -96,6 +96,9 @@ pub enum ScimError {
     /// The credential could not be read from where the config says it is.
     #[error("cannot read the SCIM application's credential: {0}")]
     Secret(#[from] SecretError),
+    /// `[target] ca_file` cannot be used.
+    #[error("target.ca_file: {0}")]
+    CaFile(#[from] crate::http::CaFileError),
 
     /// Several target users carry the keys of one user being created (R2, R13): adsync neither
     /// creates another nor picks one.

@@ -5,6 +5,7 @@
 //! `[redacted]`, so a secret cannot reach a log line, an error message or a snapshot by accident.
 
 mod keyring;
+pub mod perms;
 pub mod scrub;
 
 use std::fmt;
@@ -167,14 +168,11 @@ pub enum SecretError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "{reference}: the file can be read by its group or by others (mode {mode:o}); \
-         run `chmod 600 {path}` so only its owner can read it"
-    )]
-    FileTooOpen {
+    /// The file (or its folder) others could read or change: see [`perms`].
+    #[error("{reference}: {problem}")]
+    FileUnsafe {
         reference: String,
-        path: String,
-        mode: u32,
+        problem: perms::Unsafe,
     },
     #[error("{reference}: the secret is empty")]
     Empty { reference: String },
@@ -234,21 +232,10 @@ fn read_owner_only(path: &Path, reference: &str) -> Result<String, SecretError> 
         reference: reference.to_owned(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(SecretError::FileTooOpen {
-                reference: reference.to_owned(),
-                path: path.display().to_string(),
-                mode,
-            });
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = meta;
+    perms::check(path, perms::Sensitivity::Private).map_err(|problem| SecretError::FileUnsafe {
+        reference: reference.to_owned(),
+        problem,
+    })?;
     let mut text = std::fs::read_to_string(path).map_err(unreadable)?;
     let secret = text.trim().to_owned();
     zeroize::Zeroize::zeroize(&mut text);
@@ -332,7 +319,7 @@ mod tests {
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let err = r.resolve().unwrap_err();
-        assert!(matches!(err, SecretError::FileTooOpen { mode: 0o640, .. }));
+        assert!(matches!(err, SecretError::FileUnsafe { .. }), "{err}");
         let message = err.to_string();
         assert!(message.contains("chmod 600"), "{message}");
         assert!(!message.contains("file-secret"), "{message}");

@@ -31,7 +31,8 @@ pub enum Fault {
     /// The delta token presented is treated as expired (Graph 410 / syncStateNotFound).
     ExpireDelta,
     /// A Graph list page whose items leave out this property although it was selected (an
-    /// incomplete full read, R10).
+    /// incomplete full read, R10), or a delta page whose entries leave it out (as Graph does
+    /// for a never-set property).
     DropProperty(String),
 }
 

@@ -2,7 +2,7 @@
 //! this, so `sync` never imports `state`.
 
 use super::{StateError, StateStore};
-use crate::sync::{Action, Journal, Link, Links, RunOutcome, Summary};
+use crate::sync::{Action, Intent, Journal, Link, Links, RunOutcome, Summary};
 
 impl Journal for StateStore {
     type Error = StateError;
@@ -46,5 +46,17 @@ impl Journal for StateStore {
 
     fn batch<R>(&self, f: impl FnOnce() -> Result<R, StateError>) -> Result<R, StateError> {
         self.transaction(f)
+    }
+
+    fn put_intents(&self, intents: &[Intent]) -> Result<(), StateError> {
+        StateStore::put_intents(self, intents)
+    }
+
+    fn remove_intent(&self, entra_id: &str) -> Result<(), StateError> {
+        StateStore::remove_intent(self, entra_id)
+    }
+
+    fn intents(&self) -> Result<Vec<Intent>, StateError> {
+        StateStore::intents(self)
     }
 }

@@ -122,6 +122,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE links ADD COLUMN manual_by TEXT;
     ALTER TABLE links ADD COLUMN manual_at INTEGER;
     "#,
+    // 5: writes announced before they are sent, settled by the next run (state/intents.rs).
+    "CREATE TABLE intents (entra_id TEXT PRIMARY KEY, target_id TEXT, kind TEXT NOT NULL, \
+     run_id INTEGER NOT NULL, created_at INTEGER NOT NULL);",
 ];
 
 /// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),
@@ -781,6 +784,7 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
     Ok(())
 }
 
+mod intents;
 mod journal;
 mod kinds;
 pub mod lock;

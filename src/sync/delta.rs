@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::absent::keep_absent;
 use super::model::*;
 use crate::config::Settings;
 use crate::entra::{DeltaRound, EntraError, GraphClient, ObjectKind};
@@ -194,8 +195,29 @@ impl SourceCache {
         for user in &round.users.changed {
             let user: SourceUser = user.clone().into();
             let id = user.id.clone();
+            let absent = round.users.absent.get(&id).map_or(&[][..], Vec::as_slice);
+            let cached =
+                self.snapshot
+                    .users
+                    .get(&id)
+                    .or_else(|| match self.snapshot.outside.get(&id) {
+                        Some(Whereabouts::Exists(u)) => Some(&**u),
+                        _ => None,
+                    });
+            // An absent property is unchanged for a cached user; for a user new to the cache,
+            // unset, except `accountEnabled`, never read as false: the user's full record is
+            // read instead (a full read names every selected property, R10).
+            let needs_record = cached.is_none() && absent.iter().any(|p| p == "accountEnabled");
+            let user = match cached {
+                Some(cached) if !absent.is_empty() => keep_absent(cached, user, absent),
+                _ => user,
+            };
             if self.snapshot.users.contains_key(&id) || pending.fetch.remove(&id) {
-                self.snapshot.users.insert(id.clone(), user);
+                if needs_record {
+                    pending.fetch.insert(id.clone());
+                } else {
+                    self.snapshot.users.insert(id.clone(), user);
+                }
                 pending.touched.insert(id);
             } else if matches!(self.snapshot.outside.get(&id), Some(Whereabouts::Deleted)) {
                 return Err(NeedsFull(format!(
@@ -203,6 +225,9 @@ impl SourceCache {
                      in are not part of the changes",
                     user.user_principal_name
                 )));
+            } else if needs_record && links.contains_key(&id) {
+                pending.fetch.insert(id.clone());
+                pending.touched.insert(id);
             } else if self.snapshot.outside.contains_key(&id) || links.contains_key(&id) {
                 self.snapshot
                     .outside

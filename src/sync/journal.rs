@@ -1,12 +1,13 @@
 //! [`Journal`]: what `apply()` needs from a place that remembers, so the engine does not depend on
-//! the state store, and [`RunOutcome`], how a recorded run ended. The SQLite store implements
-//! the journal (`state::journal`); apply's tests use the same store on a temporary file.
+//! the state store; [`RunOutcome`], how a recorded run ended; and [`Intent`], a write announced
+//! before it is sent. The SQLite store implements the journal (`state::journal`); apply's tests
+//! use the same store on a temporary file.
 
 use std::fmt;
 use std::str::FromStr;
 
 use super::model::{Link, Links};
-use super::plan::{Action, Summary};
+use super::plan::{Action, ActionKind, Summary};
 
 /// The links and run history `apply()` reads and writes. Each call is one small write; a
 /// [`Journal::batch`] groups them into one commit.
@@ -46,6 +47,82 @@ pub trait Journal {
 
     /// Runs `f` so that everything it writes is committed together, or, when it fails, nothing.
     fn batch<R>(&self, f: impl FnOnce() -> Result<R, Self::Error>) -> Result<R, Self::Error>;
+
+    /// Records writes about to be sent (replacing any earlier intent of the same users).
+    fn put_intents(&self, intents: &[Intent]) -> Result<(), Self::Error>;
+
+    /// Forgets a user's intent: its outcome is recorded.
+    fn remove_intent(&self, entra_id: &str) -> Result<(), Self::Error>;
+
+    /// Every intent left, oldest first: writes whose outcome was never recorded.
+    fn intents(&self) -> Result<Vec<Intent>, Self::Error>;
+}
+
+/// A write whose lost record would break R5 or R7, recorded before it is sent and forgotten in
+/// the transaction that records its outcome. One left over means the run was cut off (killed,
+/// crashed, the disk full) or the answer was an error the application may not have meant: the
+/// next run reads the user in the target and records what really happened
+/// (`sync::apply::settle_intents`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intent {
+    /// The Entra user written for (one intent per user: one action per user per plan).
+    pub entra_id: String,
+    /// The target user written to; `None` for a create (its id is known only once it is made).
+    pub target_id: Option<String>,
+    pub kind: IntentKind,
+    /// The run that sent it.
+    pub run_id: i64,
+    /// When it was recorded, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
+/// What an [`Intent`] announced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IntentKind {
+    /// A create: lost, the account is made but never linked, so never disabled when its user
+    /// leaves (R6).
+    Create,
+    /// `active = false`: lost, the user is never enabled again when back in scope (R7).
+    Disable,
+    /// `active = true`: lost, a later disable by the application's administrator would be undone
+    /// as if adsync had made it (R7).
+    Enable,
+}
+
+impl IntentKind {
+    /// Every kind, in the order above.
+    pub const ALL: [IntentKind; 3] = [IntentKind::Create, IntentKind::Disable, IntentKind::Enable];
+
+    /// The string stored in the state store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentKind::Create => "create",
+            IntentKind::Disable => "disable",
+            IntentKind::Enable => "enable",
+        }
+    }
+
+    /// The intent an action announces, if its kind needs one.
+    pub fn of(kind: ActionKind) -> Option<Self> {
+        match kind {
+            ActionKind::Create => Some(IntentKind::Create),
+            ActionKind::Disable => Some(IntentKind::Disable),
+            ActionKind::Enable => Some(IntentKind::Enable),
+            ActionKind::Link | ActionKind::Update | ActionKind::Move | ActionKind::Skip => None,
+        }
+    }
+}
+
+impl FromStr for IntentKind {
+    type Err = String;
+
+    /// The stored string back; an unknown one is named in the error.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown intent kind \"{s}\""))
+    }
 }
 
 /// How a recorded run ended, stored in the history (`runs.outcome`) as [`RunOutcome::as_str`]:

@@ -183,9 +183,68 @@ impl Summary {
 /// Why a plan is withheld (R11).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Blocked {
+    /// The plan's disables (for a `clear` or `unlink` guard possibly below the limit).
     pub disables: usize,
+    /// The lower of the two limits as a count.
     pub limit: usize,
     pub reason: String,
+    /// Which guard withheld the plan.
+    pub kind: GuardKind,
+    /// For `clear` and `unlink`: the count the guard judged (users losing a value, links
+    /// dropped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<usize>,
+}
+
+/// R11's guards: what kind of mass change withheld a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardKind {
+    /// Too many disables.
+    Disable,
+    /// Too many users would lose a value the target holds (an attribute wipe).
+    Clear,
+    /// Too many links dropped because their target users seem to have vanished.
+    Unlink,
+}
+
+impl GuardKind {
+    /// The guard's name for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Disable => "the mass-disable guard",
+            Self::Clear => "the attribute-wipe guard",
+            Self::Unlink => "the dropped-link guard",
+        }
+    }
+
+    /// What to look at before letting such a plan through, for people.
+    pub fn what_to_check(self) -> &'static str {
+        match self {
+            Self::Disable => "Check the Entra groups and scope rules",
+            Self::Clear => {
+                "Check the [[mappings]] and that Entra ID still holds these attributes (a \
+                 property Graph stopped sending, a renamed extension attribute)"
+            }
+            Self::Unlink => {
+                "Check that the application still holds these users (were they deleted there, \
+                 or does its listing leave them out?)"
+            }
+        }
+    }
+}
+
+impl Blocked {
+    /// One line for a log or an error: which guard, why, what to do.
+    pub fn withheld(&self) -> String {
+        format!(
+            "the plan is withheld by {}: {}; nothing was written. {}, then run `adsync sync \
+             --allow-mass-disable` if it is intended",
+            self.kind.name(),
+            self.reason,
+            self.kind.what_to_check()
+        )
+    }
 }
 
 /// A warning the administrator should read (`duplicate-email`, `ambiguous-match`, …).

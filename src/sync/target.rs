@@ -120,8 +120,46 @@ pub async fn read_target_with_info(
     Ok((snapshot, info))
 }
 
-/// Target users read at once by an incremental cycle.
-const PARTIAL_CONCURRENCY: usize = 8;
+/// Target users read by id at once: an incremental cycle's, and links to confirm.
+const BY_ID_CONCURRENCY: usize = 8;
+
+/// R13: before the plan drops a link because its target user is missing from the listing,
+/// that user is read by id (one request per missing link, none when nothing is missing). 404:
+/// really gone, and the planner's dropped-link guard (R11) counts it. Found: the listing left
+/// it out, so the listing cannot be trusted and the cycle stops before its first write
+/// ([`ScimError::Incomplete`], naming the target and the user). Any other error stops it too.
+pub async fn confirm_vanished(
+    client: &ScimClient,
+    snapshot: &TargetSnapshot,
+    links: &Links,
+) -> Result<(), ScimError> {
+    use futures::{StreamExt, TryStreamExt};
+
+    let missing = links
+        .values()
+        .filter(|l| !snapshot.users.contains_key(&l.target_id));
+    futures::stream::iter(missing)
+        .map(|link| async move {
+            match client.get_user(&link.target_id).await {
+                Err(ScimError::Status { status: 404, .. }) => Ok(()),
+                Err(e) => Err(e),
+                Ok(_) => Err(ScimError::Incomplete {
+                    url: format!("{}/Users", client.base_url()),
+                    detail: format!(
+                        "user {} (linked to Entra user {}) is missing from the listing, yet the \
+                         application returns it when asked by id; adsync drops no link on an \
+                         incomplete listing. Nothing was written; have the application's \
+                         listing fixed (or ask its vendor why it leaves users out)",
+                        link.target_id, link.entra_id
+                    ),
+                }),
+            }
+        })
+        .buffer_unordered(BY_ID_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
 
 /// The target snapshot an incremental cycle plans from ([`super::plan_partial`]): for each of
 /// `users` (Entra ids) its linked target user, read by id, or, when it has none (or the target
@@ -174,7 +212,7 @@ pub async fn read_target_partial(
                 }
             }
         })
-        .buffer_unordered(PARTIAL_CONCURRENCY)
+        .buffer_unordered(BY_ID_CONCURRENCY)
         .try_collect()
         .await?;
     let mut snapshot = TargetSnapshot::default();

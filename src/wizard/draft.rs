@@ -114,6 +114,8 @@ impl Draft {
                 password,
                 admin_email: nonempty(&c.admin_email),
                 max_concurrency: None,
+                // Not edited by the wizard: kept from the file it opened.
+                ca_file: base.as_ref().and_then(|b| b.target.ca_file.clone()),
             },
             pairs: self
                 .pairs

@@ -4,6 +4,7 @@ mod common;
 mod config_cli;
 mod engine;
 mod entra;
+mod perms;
 mod register;
 mod scim;
 mod secrets;

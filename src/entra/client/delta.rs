@@ -37,7 +37,22 @@ impl GraphClient {
                 }
                 continue;
             }
+            let absent: Vec<String> = match item.as_object() {
+                Some(obj) => self
+                    .user_props
+                    .iter()
+                    .filter(|p| !obj.contains_key(p.as_str()))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
             let user: EntraUser = parse_item(item, "the users delta")?;
+            // The latest entry for a user is the one kept, and so are its absent properties.
+            if absent.is_empty() {
+                round.absent.remove(&user.id);
+            } else {
+                round.absent.insert(user.id.clone(), absent);
+            }
             if let Some(at) = removed_at.remove(&user.id) {
                 round.removed[at].id.clear();
             }

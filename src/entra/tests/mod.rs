@@ -87,8 +87,13 @@ fn fixture(many: bool) -> Fixture {
     Fixture::from_json(&json.to_string()).unwrap()
 }
 
-fn cert_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/entra/app.pem")
+/// A private (0600) copy of the fixture PEM: a key file others can read is refused, and git
+/// checks the fixture out 0644. Keep the folder alive while the path is used.
+fn cert_path() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.pem");
+    crate::fsutil::write_atomic(&path, APP_PEM.as_bytes()).unwrap();
+    (dir, path)
 }
 
 fn secret_settings(sim: &EntraSim) -> EntraSettings {

@@ -23,7 +23,8 @@ async fn secret_sign_in_gets_a_token_with_roles() {
 #[tokio::test]
 async fn certificate_sign_in_from_a_pem_file() {
     let sim = EntraSim::start(fixture(false)).await.unwrap();
-    let settings = sim.settings(EntraCredential::Certificate(cert_path()));
+    let (_dir, pem) = cert_path();
+    let settings = sim.settings(EntraCredential::Certificate(pem));
     let tokens = TokenSource::new(&settings, RetryPolicy::fast()).unwrap();
     let token = tokens.token().await.unwrap();
     assert!(token.roles.contains(&"User.Read.All".to_owned()));
@@ -137,7 +138,8 @@ async fn each_sign_in_mistake_gets_a_message_that_says_what_to_do() {
 #[tokio::test]
 async fn certificate_problems_name_the_thumbprint_or_the_clock() {
     let sim = EntraSim::start(fixture(false)).await.unwrap();
-    let settings = sim.settings(EntraCredential::Certificate(cert_path()));
+    let (_dir, pem) = cert_path();
+    let settings = sim.settings(EntraCredential::Certificate(pem));
 
     let other = CertificateCredential::from_pem(OTHER_PEM).unwrap();
     let tokens = TokenSource::with_certificate(&settings, other.clone(), RetryPolicy::fast());

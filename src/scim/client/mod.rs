@@ -207,7 +207,12 @@ impl ScimClient {
                 password: password.resolve()?,
             },
         };
-        Ok(Self::new(settings.url.as_str(), auth).with_max_concurrency(settings.max_concurrency))
+        let mut client =
+            Self::new(settings.url.as_str(), auth).with_max_concurrency(settings.max_concurrency);
+        if let Some(ca_file) = &settings.ca_file {
+            client.http = crate::http::client_trusting(&crate::http::ca_certificates(ca_file)?)?;
+        }
+        Ok(client)
     }
 
     /// Never more than `ceiling` requests in flight (at least 1); adsync adapts below it to what

@@ -297,6 +297,7 @@ async fn check_resolves_the_token_from_its_reference_and_reports_a_missing_one()
         auth: TargetAuth::Bearer(SecretRef::File(token_file)),
         admin_email: Some("admin@contoso.example".into()),
         max_concurrency: 16,
+        ca_file: None,
     };
     let lines = crate::scim::check(&settings).await;
     assert!(lines.iter().all(|l| l.ok), "{lines:#?}");

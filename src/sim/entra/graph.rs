@@ -813,15 +813,7 @@ fn list<T: ListItem>(
         page.truncate(page.len() / 2);
         next = None;
     }
-    for fault in &ctx.pending.0 {
-        if let Fault::DropProperty(name) = fault {
-            for item in &mut page {
-                if let Some(obj) = item.as_object_mut() {
-                    obj.remove(name);
-                }
-            }
-        }
-    }
+    drop_properties(ctx, &mut page);
     let mut body = Map::new();
     let selected = select
         .map(|s| format!("({})", s.join(",")))
@@ -842,6 +834,20 @@ fn list<T: ListItem>(
     }
     body.insert("value".into(), Value::Array(page));
     ok_json(Value::Object(body), ctx.headers)
+}
+
+/// [`Fault::DropProperty`]: the page's items leave out the property (a list page, or a delta
+/// page, where Graph omits never-set properties).
+fn drop_properties(ctx: &ListCtx<'_>, page: &mut [Value]) {
+    for fault in &ctx.pending.0 {
+        if let Fault::DropProperty(name) = fault {
+            for item in page.iter_mut() {
+                if let Some(obj) = item.as_object_mut() {
+                    obj.remove(name);
+                }
+            }
+        }
+    }
 }
 
 fn encode_skiptoken(offset: usize) -> String {
@@ -957,6 +963,7 @@ fn serve_round(state: &mut State, ctx: &ListCtx<'_>, mut round: PendingRound) ->
         Value::from(format!("{}/v1.0/$metadata#{resource}", ctx.origin)),
     );
     let mut page = std::mem::take(&mut round.items);
+    drop_properties(ctx, &mut page);
     if ctx.pending.has(&Fault::CutPage) {
         page.truncate(page.len() / 2);
         body.insert("value".into(), Value::Array(page));

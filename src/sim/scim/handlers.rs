@@ -582,9 +582,10 @@ fn search(
         .count
         .unwrap_or(state.max_results as i64)
         .clamp(0, state.max_results as i64) as usize;
+    let hidden = state.hidden.lock().unwrap().clone();
     let (total, page): (usize, Vec<(Kind, &str)>) = match (kinds, &filter) {
         // The common case, a plain listing, pages without looking at every resource.
-        ([kind], None) => (
+        ([kind], None) if hidden.is_empty() => (
             store.len(*kind),
             store
                 .page(*kind, start - 1, count)
@@ -599,6 +600,7 @@ fn search(
                     store
                         .query(*kind, filter.as_ref(), base)
                         .into_iter()
+                        .filter(|id| *kind != Kind::User || !hidden.contains(*id))
                         .map(|id| (*kind, id)),
                 );
             }

@@ -131,6 +131,9 @@ pub(crate) struct SimState {
     basic: Option<(String, String)>,
     max_results: usize,
     base: Arc<Mutex<String>>,
+    /// Users left out of every listing and search while still served by id (a broken listing
+    /// whose `totalResults` agrees with what it returns).
+    hidden: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl SimState {
@@ -180,6 +183,7 @@ impl ScimSim {
                 .map(|b| (b.username.clone(), b.password.clone())),
             max_results: seed.max_results.unwrap_or(DEFAULT_MAX_RESULTS).max(1),
             base: Arc::new(Mutex::new(String::new())),
+            hidden: Arc::default(),
         };
         load_seed(&mut state.store.lock().unwrap(), &seed)?;
         let log = RequestLog::default();
@@ -353,6 +357,27 @@ impl ScimSim {
             id,
             serde_json::json!([{"op": "replace", "path": "active", "value": false}]),
         )
+    }
+
+    /// Leaves these users (by id) out of every listing and search from now on, `totalResults`
+    /// counting only what is returned, while `GET /Users/{id}` still serves them: a listing
+    /// that looks complete and is not.
+    pub fn hide_from_listings(&self, ids: &[String]) {
+        self.state
+            .hidden
+            .lock()
+            .unwrap()
+            .extend(ids.iter().cloned());
+    }
+
+    /// Deletes a user, as an administrator of the application would.
+    pub fn delete_user(&self, id: &str) -> Result<(), String> {
+        self.state
+            .store
+            .lock()
+            .unwrap()
+            .delete(Kind::User, id, None)
+            .map_err(|f| f.detail)
     }
 
     /// How many users the application holds.

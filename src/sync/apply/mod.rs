@@ -9,17 +9,27 @@
 //! group in one request; then one state transaction for the whole batch. At 100,000 users this
 //! turned 97,000 single-member group PATCHes into about 400, and 300,000 state commits into 400
 //! (docs/PERFORMANCE.md).
+//!
+//! Creates, disables and enables are announced first ([`intents`]): a batch's intents are
+//! written in the commit before the batch's first request (the previous batch's last one, so no
+//! commit is added), and each is forgotten in the commit that records its outcome. A failed
+//! write keeps its intent (the application may have committed it before failing to answer);
+//! [`settle_intents`] reads what such writes did before the next plan.
 
 use std::future::Future;
 
 use futures::StreamExt;
 
-use super::journal::{Journal, RunOutcome};
+use super::journal::{IntentKind, Journal, RunOutcome};
 use super::mapping::DesiredUser;
 use super::model::{Link, Links};
 use super::plan::*;
 use crate::config::GroupMode;
 use crate::secret::Secret;
+
+mod intents;
+
+pub use intents::{SettleError, Settled, TargetLookup, settle_intents};
 
 /// A write the target refused or could not take. The message is shown to the administrator and
 /// stored in the history; it must never contain a secret.
@@ -488,8 +498,13 @@ pub async fn apply<T: TargetWriter, J: Journal>(
         store.links()?
     };
     // State fixes first: an Unlink (the linked target user is gone) must not remove the link
-    // that this run's own action for the same user is about to record.
+    // that this run's own action for the same user is about to record. The first batch's
+    // intents go in the same commit.
     store.batch(|| {
+        store.put_intents(&intents::announce(
+            &plan.actions[..BATCH.min(plan.actions.len())],
+            run_id,
+        ))?;
         for fix in &plan.state_fixes {
             match fix {
                 StateFix::Rehash {
@@ -519,25 +534,20 @@ pub async fn apply<T: TargetWriter, J: Journal>(
         let end = (start + BATCH).min(plan.actions.len());
         let batch: Vec<(usize, &Action)> = (start..end).zip(&plan.actions[start..end]).collect();
         let created = create_together(target, &batch, options, concurrency).await;
-        let mut writes = futures::stream::iter(batch.iter().zip(created))
+        let writes = futures::stream::iter(batch.iter().zip(created))
             .map(|((_, action), created)| write_user(target, action, options, created))
             .buffered(concurrency);
-        let mut dones: Vec<Done> = Vec::with_capacity(batch.len());
-        while let Some(done) = writes.next().await {
-            // A disable is recorded the moment the target confirms it: lost, the user would
-            // stay disabled when back in scope (R7 enables only what adsync disabled).
-            let action = batch[dones.len()].1;
-            if action.kind == ActionKind::Disable && done.user_written {
-                record(store, &mut links, action, &done, options.group_mode, false)?;
-            }
-            dones.push(done);
-        }
-        drop(writes);
+        let mut dones: Vec<Done> = writes.collect().await;
         // The user writes are recorded before the group writes begin, so a run cut off during
         // the group writes loses no user's state (they converge next run; see the module doc).
+        // A write with an outcome forgets its intent here; a failed one keeps it.
         store.batch(|| {
             for ((_, action), done) in batch.iter().zip(&dones) {
                 record(store, &mut links, action, done, options.group_mode, false)?;
+                if IntentKind::of(action.kind).is_some() && (done.user_written || done.not_started)
+                {
+                    store.remove_intent(&action.entra_id)?;
+                }
             }
             Ok(())
         })?;
@@ -584,7 +594,9 @@ pub async fn apply<T: TargetWriter, J: Journal>(
                     finished += 1;
                 }
             }
-            Ok(())
+            // The next batch's intents, before its first request.
+            let next = &plan.actions[end..(end + BATCH).min(plan.actions.len())];
+            store.put_intents(&intents::announce(next, run_id))
         })?;
         if finished > reported {
             reported = finished;

@@ -10,6 +10,7 @@ type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 mod values;
 
 pub use super::guard::mass_disable_guard;
+use super::guard::{unlink_guard, wipe_guard, wipes};
 use super::mapping::{
     DesiredUser, DesiredView, MappingSet, differences, hash_fingerprint, tagged_hash,
 };
@@ -702,11 +703,30 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
     } = planner;
     sort_actions(&mut actions);
     let mut plan = Plan::new(actions, warnings, unchanged, fixes);
-    plan.blocked = mass_disable_guard(
-        plan.summary.disable,
-        active_managed,
+    plan.blocked = guards(&plan, active_managed, settings);
+    Ok(plan)
+}
+
+/// R11's three guards, counted separately, the first that withholds the plan winning:
+/// disables, then attribute wipes, then links dropped because their target users are gone.
+fn guards(plan: &Plan, active_managed: usize, settings: &Settings) -> Option<Blocked> {
+    let (max, percent) = (
         settings.policy.max_disables,
         settings.policy.max_disable_percent,
     );
-    Ok(plan)
+    let disables = plan.summary.disable;
+    if let Some(blocked) = mass_disable_guard(disables, active_managed, max, percent) {
+        return Some(blocked);
+    }
+    let (wiping, fields) = wipes(&plan.actions);
+    if let Some(blocked) = wipe_guard(wiping, &fields, disables, active_managed, max, percent) {
+        return Some(blocked);
+    }
+    let unlinks = plan
+        .state_fixes
+        .iter()
+        .filter(|f| matches!(f, StateFix::Unlink { .. }))
+        .count();
+    // The vanished users were managed too: the base is every managed user the plan saw.
+    unlink_guard(unlinks, disables, active_managed + unlinks, max, percent)
 }

@@ -95,7 +95,7 @@ pub enum FirstSync {
     DryRun {
         summary: Summary,
     },
-    /// Withheld by the mass-disable guard (R11).
+    /// Withheld by one of R11's guards; `reason` says which, why and what to do.
     Blocked {
         reason: String,
     },
@@ -409,11 +409,7 @@ fn report_ui(ui: &mut Ui, report: &FinishReport, cx: &FinishContext<'_>) {
             }
             FirstSync::Blocked { reason } => widgets::failure_ui(
                 ui,
-                &format!(
-                    "The first sync was withheld by the mass-disable guard: {reason}. Nothing was \
-                     written. Review the preview, then run `adsync sync --allow-mass-disable` if \
-                     it is intended."
-                ),
+                &format!("The first sync stopped: {reason}. Review the preview first."),
             ),
             FirstSync::Failed(message) => widgets::failure_ui(ui, message),
         }
@@ -645,7 +641,8 @@ pub(crate) async fn first_sync(
         Ok(Outcome::DryRun { plan }) => FirstSync::DryRun {
             summary: plan.summary,
         },
-        Ok(Outcome::Blocked { reason, .. }) => FirstSync::Blocked { reason },
+        // Which guard, why and what to do, as the service logs it.
+        Ok(Outcome::Blocked { withheld, .. }) => FirstSync::Blocked { reason: withheld },
         Err(CycleError::DefaultPassword(e)) => FirstSync::Failed(format!(
             "Default password for new users: {e}; nothing was written"
         )),

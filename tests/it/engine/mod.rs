@@ -3,11 +3,14 @@
 //! the tests are split by topic: `sync` (plan, sync, explain), `service` (`adsync run`) and
 //! `demo`.
 
+mod ca_file;
 mod deadline;
 mod demo;
 mod guard;
+mod guards;
 mod hostile;
 mod link;
+mod rebuild;
 mod service;
 mod sync;
 

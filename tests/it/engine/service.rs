@@ -96,6 +96,18 @@ fn the_service_loop_runs_cheap_incremental_cycles_and_stops_on_sigterm() {
         !log.contains(&w.entra.client_secret().unwrap()),
         "a secret reached the log"
     );
+    // The log file names people: it is its owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let logs = w.env.path("xdg-state/adsync/logs");
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!files.is_empty(), "no log file in {}", logs.display());
+    for file in files {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
 }
 
 /// The service's incremental cycles through the real binary: a quiet cycle is one Graph request

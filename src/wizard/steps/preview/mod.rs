@@ -13,7 +13,7 @@ use egui::{CollapsingHeader, Color32, Frame, Grid, RichText, ScrollArea, Stroke,
 
 use self::resolve::{Basis, PreviewLink, Resolver};
 use super::pairing::widgets::thousands;
-use crate::sync::{Action, ActionKind, Blocked, Plan};
+use crate::sync::{Action, ActionKind, Blocked, GuardKind, Plan};
 use crate::wizard::jobs::Load;
 
 /// What the preview asks the app to do after the frame.
@@ -306,6 +306,22 @@ fn blocked_ui(ui: &mut Ui, blocked: &Blocked) {
                 .size(16.0)
                 .color(color),
         );
+        if blocked.kind != GuardKind::Disable {
+            // An attribute wipe or dropped links: a broken mapping or read, not a scope change.
+            ui.label(format!(
+                "{} stopped it: {}; the limit is {}. Nothing is written while a plan is blocked.",
+                capitalized(blocked.kind.name()),
+                blocked.reason,
+                thousands(blocked.limit)
+            ));
+            ui.add_space(4.0);
+            ui.label(format!(
+                "{}. If the changes are intended, let them through once with `adsync sync \
+                 --allow-mass-disable`.",
+                blocked.kind.what_to_check()
+            ));
+            return;
+        }
         ui.label(format!(
             "The mass-disable guard stopped it: {}. It would disable {} users; the limit is {}. \
              Nothing is written while a plan is blocked.",
@@ -327,6 +343,15 @@ fn blocked_ui(ui: &mut Ui, blocked: &Blocked) {
             blocked.disables, blocked.disables
         ));
     });
+}
+
+/// "the attribute-wipe guard" → "The attribute-wipe guard".
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn summary_ui(ui: &mut Ui, plan: &Plan) {

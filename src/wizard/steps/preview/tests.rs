@@ -217,6 +217,28 @@ fn a_blocked_plan_says_so_at_the_top_with_what_would_let_it_proceed() {
     assert_eq!(harness.state().step.validate(), Ok(()));
 }
 
+/// A plan withheld by the attribute-wipe guard says which guard and what to check, not a
+/// count of disables.
+#[test]
+fn a_plan_withheld_by_another_guard_names_it() {
+    let mut plan = fixture_plan(0, 100);
+    plan.blocked = crate::sync::wipe_guard(12, &["title"], 0, 40, 100, 20);
+    let reason = plan.blocked.clone().expect("12 of 40 is over 20 %").reason;
+    let harness = harness(step_with(plan));
+
+    let explanation = harness
+        .get_by_label_contains("The attribute-wipe guard stopped it")
+        .value()
+        .unwrap();
+    assert!(explanation.contains(&reason), "{explanation}");
+    harness.get_by_label_contains("Check the [[mappings]]");
+    assert!(
+        harness
+            .query_by_label_contains("The mass-disable guard")
+            .is_none()
+    );
+}
+
 #[test]
 fn unticking_a_kind_hides_its_actions() {
     let mut harness = harness(step_with(fixture_plan(2, 100)));

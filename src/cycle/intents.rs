@@ -1,0 +1,33 @@
+//! A writing cycle's first step: settle the writes an earlier run left without a recorded
+//! outcome ([`crate::sync::settle_intents`]) before planning, so the plan starts from what the
+//! application really holds.
+
+use super::{CycleError, Engine, Planned};
+use crate::scim::ScimError;
+use crate::state::StateError;
+use crate::sync::{SettleError, Settled, settle_intents};
+
+impl Engine {
+    /// Settles the intents an earlier run left, reading their users in the target; nothing is
+    /// written to the target. Only for a holder of the store's writer lock: `plan` must not
+    /// decide about a write another process may still be making.
+    pub async fn settle_intents(&self) -> Result<Settled, CycleError> {
+        Ok(settle_intents(&self.scim, &self.store).await?)
+    }
+
+    /// [`Engine::settle_intents`], then [`Engine::read_and_plan`]: the read of a cycle that
+    /// writes.
+    pub async fn settle_and_plan(&self) -> Result<Planned, CycleError> {
+        self.settle_intents().await?;
+        self.read_and_plan().await
+    }
+}
+
+impl From<SettleError<ScimError, StateError>> for CycleError {
+    fn from(e: SettleError<ScimError, StateError>) -> Self {
+        match e {
+            SettleError::Journal(e) => CycleError::State(e),
+            read => CycleError::Settle(Box::new(read)),
+        }
+    }
+}

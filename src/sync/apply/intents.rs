@@ -1,0 +1,208 @@
+//! Write-ahead intents: [`announce`] makes the intents of a batch's writes, which `apply()`
+//! records before it sends them; [`settle_intents`] runs before the next plan and records what
+//! a write left without an outcome (a run killed, a full disk, an error answer) really did, by
+//! reading its user in the target. Without it a disable the application committed but adsync
+//! never recorded leaves the user disabled for good when back in scope: R7 would take it for
+//! someone else's disable.
+
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::super::journal::{Intent, IntentKind, Journal};
+use super::super::model::{Link, Links};
+use super::super::plan::Action;
+use crate::scim::{ScimClient, ScimError};
+
+/// The intents of `actions` (those whose kind needs one), recorded as sent by run `run_id`.
+pub(super) fn announce(actions: &[Action], run_id: i64) -> Vec<Intent> {
+    let at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    actions
+        .iter()
+        .filter_map(|action| {
+            let kind = IntentKind::of(action.kind)?;
+            Some(Intent {
+                entra_id: action.entra_id.clone(),
+                target_id: match kind {
+                    IntentKind::Create => None,
+                    _ => action.target_user_id.clone(),
+                },
+                kind,
+                run_id,
+                at_ms,
+            })
+        })
+        .collect()
+}
+
+/// The reads that settle intents: implemented by the SCIM client, and in memory by the tests.
+pub trait TargetLookup: Sync {
+    /// Why a read failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Whether the target user `id` is active; `None` when the target has no such user.
+    fn user_active(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<bool>, Self::Error>> + Send;
+
+    /// The ids of the target users whose `externalId` is `entra_id`.
+    fn users_with_external_id(
+        &self,
+        entra_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+}
+
+impl TargetLookup for ScimClient {
+    type Error = ScimError;
+
+    async fn user_active(&self, id: &str) -> Result<Option<bool>, ScimError> {
+        match self.get_user(id).await {
+            Ok(user) => Ok(Some(user.active)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn users_with_external_id(&self, entra_id: &str) -> Result<Vec<String>, ScimError> {
+        let users = self.find_users_by_external_id(entra_id).await?;
+        // Some servers compare externalId without case: only an exact match is this user's.
+        Ok(users
+            .into_iter()
+            .filter(|u| u.external_id.as_deref() == Some(entra_id))
+            .map(|u| u.id)
+            .collect())
+    }
+}
+
+/// What [`settle_intents`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Intents found (all of them are gone afterwards).
+    pub intents: usize,
+    /// Writes that had taken effect and are now recorded: disables and enables in their link,
+    /// creates as a new link.
+    pub recorded: usize,
+}
+
+/// Settling stopped: nothing was recorded and the intents are kept for the next run.
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError<L: std::error::Error + 'static, J: std::error::Error + 'static> {
+    /// The target could not be read, so what a write did is unknown; planning on a guess could
+    /// leave a user disabled for good (R7), so the cycle stops before its first write.
+    #[error(
+        "could not check in the application what an earlier run that was cut off wrote for \
+         Entra user {entra_id}: {source}. Nothing was written; the check is repeated next run"
+    )]
+    Read {
+        entra_id: String,
+        #[source]
+        source: L,
+    },
+    /// The state store could not be read or written.
+    #[error(transparent)]
+    Journal(J),
+}
+
+/// Settles every intent left in `store`: reads each user in the target and records what its
+/// write really did, then forgets the intents, all in one transaction. A disable that took effect
+/// is recorded as adsync's (so R7 enables the user again when back in scope), an enable as
+/// undoing it; a create as a link (so the account is disabled when its user leaves, R6), with no
+/// values hash, so the next plan writes the mapped values. A write that did not take effect
+/// leaves the link as it was and the next plan repeats it. Call it before planning.
+pub async fn settle_intents<L: TargetLookup, J: Journal>(
+    target: &L,
+    store: &J,
+) -> Result<Settled, SettleError<L::Error, J::Error>> {
+    let intents = store.intents().map_err(SettleError::Journal)?;
+    if intents.is_empty() {
+        return Ok(Settled::default());
+    }
+    let mut links = store
+        .links_of(intents.iter().map(|i| i.entra_id.as_str()))
+        .map_err(SettleError::Journal)?;
+    // Only a create that was cut off needs every link: a target user linked to someone else is
+    // never taken (R2). Rare, so the full read is too.
+    let all_links: Option<Links> = if intents.iter().any(|i| i.kind == IntentKind::Create) {
+        Some(store.links().map_err(SettleError::Journal)?)
+    } else {
+        None
+    };
+    let read = |entra_id: &str| {
+        let entra_id = entra_id.to_owned();
+        move |source| SettleError::Read { entra_id, source }
+    };
+    let mut changed: Vec<(IntentKind, Link)> = Vec::new();
+    for intent in &intents {
+        match (intent.kind, &intent.target_id) {
+            (IntentKind::Disable | IntentKind::Enable, Some(target_id)) => {
+                let disable = intent.kind == IntentKind::Disable;
+                // A link dropped or pointed elsewhere since: nothing of this write to record.
+                let Some(link) = links
+                    .get_mut(&intent.entra_id)
+                    .filter(|l| &l.target_id == target_id)
+                else {
+                    continue;
+                };
+                let active = target
+                    .user_active(target_id)
+                    .await
+                    .map_err(read(&intent.entra_id))?;
+                // `None`: the user is gone from the target; the planner deals with that.
+                if active == Some(!disable) && link.disabled_by_adsync != disable {
+                    link.disabled_by_adsync = disable;
+                    changed.push((intent.kind, link.clone()));
+                }
+            }
+            (IntentKind::Create, _) if !links.contains_key(&intent.entra_id) => {
+                let ids = target
+                    .users_with_external_id(&intent.entra_id)
+                    .await
+                    .map_err(read(&intent.entra_id))?;
+                // None: the create did not take effect and is planned again. Several: R13's
+                // duplicate warning and R2's skip apply; adsync does not guess.
+                let [id] = ids.as_slice() else { continue };
+                let taken = all_links
+                    .as_ref()
+                    .is_some_and(|all| all.values().any(|l| &l.target_id == id));
+                if !taken {
+                    let link = Link {
+                        entra_id: intent.entra_id.clone(),
+                        target_id: id.clone(),
+                        ..Link::default()
+                    };
+                    changed.push((intent.kind, link));
+                }
+            }
+            // A create linked after all, or an intent without its target user.
+            _ => {}
+        }
+    }
+    let recorded = changed.len();
+    store
+        .batch(|| {
+            for (_, link) in &changed {
+                store.put_link(link)?;
+            }
+            for intent in &intents {
+                store.remove_intent(&intent.entra_id)?;
+            }
+            Ok(())
+        })
+        .map_err(SettleError::Journal)?;
+    for (kind, link) in &changed {
+        tracing::warn!(
+            entra_id = %link.entra_id,
+            target_id = %link.target_id,
+            "an earlier run was cut off after the application took its {} of this user; \
+             recorded now",
+            kind.as_str()
+        );
+    }
+    Ok(Settled {
+        intents: intents.len(),
+        recorded,
+    })
+}

@@ -1,0 +1,292 @@
+//! A lost state store is not a first sync (R13). [`check_store`] is the rule every cycle applies
+//! before it plans: a store without links facing an application where [`LOST_STORE_MIN`] or more
+//! users already carry the Entra object ids of the paired groups' members as externalId stops
+//! the cycle with [`LostStore`], which says what happened and what to do. Planned as a first
+//! sync, such a store would re-link those users by externalId (R2), writing `active = true` to
+//! the ones an application admin had disabled, and would never disable the ones who left
+//! (R6 only disables linked users).
+//!
+//! `sync --rebuild-state` (and its dry run, `plan --rebuild-state`) adopts them instead:
+//! [`candidates`] reads the links back from the target's externalIds, [`adoptable`] keeps those
+//! Entra ID knows, and [`plan_rebuild`] plans with them as managed links, so that the ordinary
+//! rules apply: each adopted user gets a `link` action (recorded in the history and the store
+//! like an R2 link), one the application holds disabled stays disabled (R7: disabled by someone
+//! else), and the adopted users who are out of scope are disabled (R6) under R11's guard.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::model::*;
+use super::order::sort_actions;
+use super::plan::*;
+use super::planner::{PlanError, PlanInput, plan};
+use crate::config::{GroupMode, Settings};
+
+/// How many target users carrying the paired members' Entra ids make an empty store a lost one
+/// (SPEC R13): fewer are what a first sync links by externalId (R2) as usual.
+pub const LOST_STORE_MIN: usize = 5;
+
+/// Who a rebuilt link is made by, while it is planned (never stored: a rebuilt link is stored
+/// by `apply` like any R2 link).
+const REBUILD: &str = "sync --rebuild-state";
+
+/// The reason of an adopted user's `link` action.
+const ADOPTED: &str = "adopted: the application's account carries this Entra id as externalId \
+                       (--rebuild-state)";
+
+/// The state store has no links, but the application already holds users carrying Entra ids:
+/// the store was lost, replaced or emptied, or another tool provisioned them (R13).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "state store {} has no links, but the application already holds {count} users whose \
+     externalId is the Entra object id of a member of the paired groups: the store was lost, \
+     emptied or replaced, another tool provisioned them, or a first sync was cut off before it \
+     recorded them. Planning this as a first sync would re-enable the accounts an application \
+     admin disabled and never disable the ones who left, so adsync writes nothing. Run `adsync \
+     plan --rebuild-state` to see what adopting them would do, then `adsync sync \
+     --rebuild-state` to adopt them",
+    state.display()
+)]
+pub struct LostStore {
+    /// The state store's path (`[service] state_path`).
+    pub state: PathBuf,
+    /// Target users carrying a paired member's Entra id as externalId.
+    pub count: usize,
+}
+
+/// The target users whose externalId is the object id of a member of the paired groups (what
+/// the source snapshot holds), compared without case.
+pub fn entra_ids_held(source: &SourceSnapshot, target: &TargetSnapshot) -> usize {
+    target
+        .users
+        .values()
+        .filter_map(|u| u.external_id.as_deref())
+        .filter(|ext| {
+            source.users.contains_key(*ext) || source.users.contains_key(&ext.to_lowercase())
+        })
+        .count()
+}
+
+/// R13: refuses to plan a store with no links against an application that already holds
+/// [`LOST_STORE_MIN`] or more users carrying the paired members' Entra ids.
+pub fn check_store(
+    links: &Links,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    state: &Path,
+) -> Result<(), LostStore> {
+    if !links.is_empty() {
+        return Ok(());
+    }
+    let count = entra_ids_held(source, target);
+    if count < LOST_STORE_MIN {
+        return Ok(());
+    }
+    Err(LostStore {
+        state: state.to_owned(),
+        count,
+    })
+}
+
+/// The links `--rebuild-state` reads back from the target: every target user whose externalId
+/// is an object id (a GUID, lower-cased as Graph writes them) that no other target user carries,
+/// and neither it nor its Entra id linked already. Each is marked as made by the rebuild with no
+/// values hash, which the planner takes for a link still to be written (an R2 link); its group
+/// is the paired target group it is in, as if adsync had put it there (so R5 moves it from there
+/// when its precedence says otherwise).
+pub fn candidates(settings: &Settings, target: &TargetSnapshot, links: &Links) -> Links {
+    let linked: HashSet<&str> = links.values().map(|l| l.target_id.as_str()).collect();
+    let mut carriers: BTreeMap<String, Vec<&TargetUser>> = BTreeMap::new();
+    for user in target.users.values() {
+        let Some(ext) = user.external_id.as_deref() else {
+            continue;
+        };
+        if uuid::Uuid::try_parse(ext.trim()).is_ok() {
+            carriers
+                .entry(ext.trim().to_lowercase())
+                .or_default()
+                .push(user);
+        }
+    }
+    let paired: Vec<&str> = settings
+        .pairs
+        .iter()
+        .map(|p| p.target_group_id.as_str())
+        .collect();
+    let mut out = Links::new();
+    for (entra_id, users) in carriers {
+        // Two accounts with one Entra id: the planner's duplicate-externalId warning names them.
+        let [user] = users.as_slice() else {
+            continue;
+        };
+        if links.contains_key(&entra_id) || linked.contains(user.id.as_str()) {
+            continue;
+        }
+        let member_of: Vec<&str> = paired
+            .iter()
+            .copied()
+            .filter(|g| {
+                target
+                    .groups
+                    .get(*g)
+                    .is_some_and(|g| g.members.contains(&user.id))
+            })
+            .collect();
+        let (group, groups_added) = match settings.policy.group_mode {
+            GroupMode::Single => (member_of.first().map(|g| (*g).to_owned()), BTreeSet::new()),
+            GroupMode::All => (None, member_of.iter().map(|g| (*g).to_owned()).collect()),
+        };
+        out.insert(
+            entra_id.clone(),
+            Link {
+                entra_id,
+                target_id: user.id.clone(),
+                group,
+                groups_added,
+                values_hash: String::new(),
+                disabled_by_adsync: false,
+                roles_given: BTreeSet::new(),
+                manual: Some(ManualLink {
+                    by: REBUILD.to_owned(),
+                    at_ms: 0,
+                }),
+            },
+        );
+    }
+    out
+}
+
+/// Splits the candidates into those Entra ID knows (a member of a paired group, or found by id:
+/// the source snapshot must have been read with the candidates as links) and the externalIds
+/// that are no user of this tenant (deleted for good, or from another tenant or tool), which are
+/// left alone: disabling them as "deleted" could disable another tool's accounts.
+pub fn adoptable(candidates: Links, source: &SourceSnapshot) -> (Links, Vec<String>) {
+    let mut unknown = Vec::new();
+    let mut adopted = Links::new();
+    for (entra_id, link) in candidates {
+        let known = source.users.contains_key(&entra_id)
+            || matches!(source.outside.get(&entra_id), Some(Whereabouts::Exists(_)));
+        if known {
+            adopted.insert(entra_id, link);
+        } else {
+            unknown.push(entra_id);
+        }
+    }
+    (adopted, unknown)
+}
+
+/// The plan of `sync --rebuild-state`: [`plan()`] with the stored links and the `adopted` ones,
+/// every adopted user given a `link` action (those the plan would otherwise leave alone, disabled
+/// and out of scope, too, so that each adoption is recorded), a user the application holds
+/// disabled linked without `active` being written (R7), and the out-of-scope ones disabled (R6)
+/// under the mass-disable guard (R11). `unknown` names externalIds no Entra user has, for a
+/// warning.
+pub fn plan_rebuild(
+    input: PlanInput<'_>,
+    adopted: &Links,
+    unknown: &[String],
+) -> Result<Plan, PlanError> {
+    let mut links = input.links.clone();
+    links.extend(adopted.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut plan = plan(PlanInput {
+        links: &links,
+        ..input
+    })?;
+    let target = input.target;
+    let mut acted = HashSet::new();
+    for action in &mut plan.actions {
+        let Some(link) = adopted.get(&action.entra_id) else {
+            continue;
+        };
+        acted.insert(action.entra_id.clone());
+        if action.kind != ActionKind::Link {
+            continue; // a disable keeps its R6 reason
+        }
+        action.reason = ADOPTED.to_owned();
+        // The group it is in is recorded as the one adsync put it in (R5), unless it moves now.
+        if action.execution.record_group.is_none() {
+            action.execution.record_group = Some(link.group.clone());
+        }
+        let active = target.users.get(&link.target_id).is_none_or(|u| u.active);
+        if !active {
+            // Disabled in the application by someone else: it stays so (R7).
+            action.changes.retain(|c| c.field != "active");
+            if let Record::Full(desired) = &mut action.execution.record {
+                desired.active = false;
+            }
+            action
+                .reason
+                .push_str("; disabled in the application, so it stays disabled");
+        }
+    }
+    for (entra_id, link) in adopted {
+        if acted.contains(entra_id) {
+            continue;
+        }
+        // Out of scope and already disabled: nothing to write, but the adoption is recorded.
+        let user = source_user(input.source, entra_id);
+        plan.actions.push(Action {
+            kind: ActionKind::Link,
+            entra_id: entra_id.clone(),
+            user_principal_name: user
+                .map(|u| u.user_principal_name.clone())
+                .unwrap_or_default(),
+            email: user.map(|u| u.email().to_owned()).unwrap_or_default(),
+            target_user_id: Some(link.target_id.clone()),
+            target_group: None,
+            target_groups: None,
+            changes: Vec::new(),
+            reason: format!("{ADOPTED}; out of scope and disabled in the application: left so"),
+            result: None,
+            execution: Execution {
+                record_group: Some(link.group.clone()),
+                ..Execution::default()
+            },
+        });
+    }
+    sort_actions(&mut plan.actions);
+    recount(&mut plan);
+    if !unknown.is_empty() {
+        plan.warnings.push(Warning {
+            code: "unknown-externalId".into(),
+            message: format!(
+                "{} application users carry an externalId that is no user of this tenant \
+                 (deleted from Entra ID for good, or provisioned from another tenant); they were \
+                 not adopted and adsync leaves them alone. Check them in the application",
+                unknown.len()
+            ),
+            entra_ids: unknown.to_vec(),
+        });
+    }
+    Ok(plan)
+}
+
+fn source_user<'a>(source: &'a SourceSnapshot, id: &str) -> Option<&'a SourceUser> {
+    source
+        .users
+        .get(id)
+        .or_else(|| match source.outside.get(id) {
+            Some(Whereabouts::Exists(user)) => Some(&**user),
+            _ => None,
+        })
+}
+
+/// The summary's counts by kind, after actions were added or changed kind.
+fn recount(plan: &mut Plan) {
+    let s = &mut plan.summary;
+    (
+        s.create, s.link, s.update, s.move_, s.disable, s.enable, s.skip,
+    ) = (0, 0, 0, 0, 0, 0, 0);
+    for action in &plan.actions {
+        let slot = match action.kind {
+            ActionKind::Create => &mut s.create,
+            ActionKind::Link => &mut s.link,
+            ActionKind::Update => &mut s.update,
+            ActionKind::Move => &mut s.move_,
+            ActionKind::Disable => &mut s.disable,
+            ActionKind::Enable => &mut s.enable,
+            ActionKind::Skip => &mut s.skip,
+        };
+        *slot += 1;
+    }
+}
