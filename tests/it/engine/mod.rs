@@ -6,6 +6,7 @@
 mod ca_file;
 mod deadline;
 mod demo;
+mod endless;
 mod guard;
 mod guards;
 mod hostile;
