@@ -413,7 +413,7 @@ mod tests {
         let mut links = Links::new();
         links.insert(guid(1), Link::default());
         assert_eq!(check_store(&links, false, &source, &five, state), Ok(()));
-        // A store that applied a run before is a first sync cut off, not a lost store.
+        // A store whose first sync was cut off before it recorded its links is not lost.
         assert_eq!(
             check_store(&Links::new(), true, &source, &five, state),
             Ok(())
