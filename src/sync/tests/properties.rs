@@ -449,6 +449,8 @@ impl TargetLookup for App {
 struct FullDisk<'a> {
     store: &'a StateStore,
     left: AtomicUsize,
+    /// Commits made: each batch, and the run's opening and closing records.
+    commits: &'a AtomicUsize,
 }
 
 impl FullDisk<'_> {
@@ -468,6 +470,7 @@ impl Journal for FullDisk<'_> {
 
     fn begin_run(&self, trigger: &str) -> Result<i64, StateError> {
         self.spend()?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
         Journal::begin_run(self.store, trigger)
     }
     fn links(&self) -> Result<Links, StateError> {
@@ -496,9 +499,11 @@ impl Journal for FullDisk<'_> {
         error: Option<&str>,
     ) -> Result<(), StateError> {
         self.spend()?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
         Journal::finish_run(self.store, run, outcome, summary, error)
     }
     fn batch<R>(&self, f: impl FnOnce() -> Result<R, StateError>) -> Result<R, StateError> {
+        self.commits.fetch_add(1, Ordering::SeqCst);
         self.store.transaction(f)
     }
     fn put_intents(&self, intents: &[Intent]) -> Result<(), StateError> {
@@ -521,6 +526,8 @@ type Accounts = BTreeMap<String, (TargetUser, Vec<String>)>;
 struct Side {
     app: App,
     store: StateStore,
+    /// State commits made by `apply()` so far.
+    commits: AtomicUsize,
 }
 
 impl Side {
@@ -528,6 +535,7 @@ impl Side {
         Self {
             app: App::new(&w.target.groups),
             store: StateStore::open(std::path::Path::new(":memory:")).unwrap(),
+            commits: AtomicUsize::new(0),
         }
     }
 
@@ -577,6 +585,7 @@ impl Side {
                 Some(Crash::Disk { after }) => after.index(records),
                 _ => usize::MAX,
             }),
+            commits: &self.commits,
         };
         rt.block_on(async {
             let applying = std::pin::pin!(apply(plan, &self.app, &disk, &options, |_| {}));
@@ -716,4 +725,39 @@ proptest! {
             }
         }
     }
+}
+
+/// Intents cost no commit of their own: a batch's go into the commit before it, and a disable is
+/// recorded with its batch (it used to be committed on its own, one commit per disable).
+#[test]
+fn intents_add_no_commit_and_a_disable_costs_none_of_its_own() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut w = World::new(settings(
+        "[policy]\nmax_disables = 1000\nmax_disable_percent = 100",
+    ));
+    let ids: Vec<String> = (0..300).map(|n| format!("u-{n}")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        w.add(user(id, &format!("p{n}")), &[SUPPORT]);
+    }
+    let side = Side::new(&w);
+    // Two batches (250 + 50): the run's opening record, the state fixes with the first
+    // batch's intents, two commits per batch (the second with the next batch's intents), the
+    // closing record.
+    let per_run = 1 + 1 + 2 * 2 + 1;
+    assert_eq!(side.cycle(&rt, &w, None), 300);
+    assert_eq!(side.commits.swap(0, Ordering::SeqCst), per_run);
+    for id in &ids {
+        w.remove_from_groups(id, Whereabouts::Deleted);
+    }
+    assert_eq!(side.cycle(&rt, &w, None), 300, "300 disables");
+    assert_eq!(side.commits.load(Ordering::SeqCst), per_run);
+    assert!(
+        side.store.intents().unwrap().is_empty(),
+        "every outcome recorded"
+    );
+    let links = side.store.links().unwrap();
+    assert!(links.values().all(|l| l.disabled_by_adsync), "{links:#?}");
 }
