@@ -357,7 +357,7 @@ impl App {
         target
             .users
             .get_mut(id)
-            .ok_or_else(|| WriteError(format!("no user {id}")))
+            .ok_or_else(|| WriteError(format!("no user {id}"), Blame::User))
     }
 }
 

@@ -5,13 +5,18 @@
 
 mod ca_file;
 mod crash;
+mod deadline;
 mod demo;
+mod endless;
 mod guard;
 mod guards;
 mod hostile;
 mod link;
+mod multivalued;
+mod quarantine;
 mod rebuild;
 mod service;
+mod state_errors;
 mod sync;
 
 use std::path::PathBuf;
