@@ -41,6 +41,7 @@ impl From<ScimUser> for TargetUser {
             employee_number: u.employee_number,
             extra: u.extra,
             roles: u.roles,
+            held: u.held,
         }
     }
 }
