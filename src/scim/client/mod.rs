@@ -316,7 +316,7 @@ impl ScimClient {
         .await
         .map_err(|error| ScimError::Unreachable {
             url: url.clone(),
-            detail: body::describe(&error),
+            detail: crate::http::with_ca_hint(body::describe(&error)),
         })?;
         let status = response.status();
         let shown_url = response.url().to_string();
