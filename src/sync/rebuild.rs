@@ -392,14 +392,17 @@ mod tests {
             &[],
         );
         let state = Path::new("/var/lib/adsync/state.sqlite3");
-        assert_eq!(check_store(&Links::new(), &source, &four, state), Ok(()));
+        assert_eq!(
+            check_store(&Links::new(), false, &source, &four, state),
+            Ok(())
+        );
         let five = target(
             (1..=5)
                 .map(|n| account(&format!("t{n}"), Some(&guid(n)), true))
                 .collect(),
             &[],
         );
-        let error = check_store(&Links::new(), &source, &five, state).unwrap_err();
+        let error = check_store(&Links::new(), false, &source, &five, state).unwrap_err();
         assert_eq!(error.count, 5);
         assert!(
             error
@@ -409,7 +412,7 @@ mod tests {
         );
         let mut links = Links::new();
         links.insert(guid(1), Link::default());
-        assert_eq!(check_store(&links, &source, &five, state), Ok(()));
+        assert_eq!(check_store(&links, false, &source, &five, state), Ok(()));
     }
 
     /// The rebuild plan links every known account (one disabled in the target without writing
