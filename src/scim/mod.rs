@@ -18,7 +18,7 @@ mod write;
 pub use check::{CheckLine, check, check_with};
 pub use client::{
     Created, DEFAULT_MAX_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ScimAuth, ScimClient,
-    ServerCapabilities, quote, run_bounded,
+    ServerCapabilities, WRITE_DEADLINE, quote, run_bounded,
 };
 pub use error::ScimError;
 pub use model::{

@@ -413,6 +413,11 @@ mod tests {
         let mut links = Links::new();
         links.insert(guid(1), Link::default());
         assert_eq!(check_store(&links, false, &source, &five, state), Ok(()));
+        // A store whose first sync was cut off before it recorded its links is not lost.
+        assert_eq!(
+            check_store(&Links::new(), true, &source, &five, state),
+            Ok(())
+        );
     }
 
     /// The rebuild plan links every known account (one disabled in the target without writing

@@ -168,6 +168,20 @@ pub const LIST_CONCURRENCY: usize = 4;
 /// (SPEC §3); adsync adapts below it.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 
+/// How long one write (a create, PATCH, PUT or DELETE) may take, answer included, before it fails
+/// on its own: a server that sits on one user's write no longer holds up a batch for the HTTP
+/// client's two-minute timeout. `/Bulk` requests keep that longer timeout.
+pub const WRITE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`WRITE_DEADLINE`], or `$ADSYNC_WRITE_DEADLINE_MS` when set (tests use a short one).
+fn write_deadline() -> std::time::Duration {
+    std::env::var("ADSYNC_WRITE_DEADLINE_MS")
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .filter(|ms: &u64| *ms > 0)
+        .map_or(WRITE_DEADLINE, std::time::Duration::from_millis)
+}
+
 /// Quotes a value for a filter (RFC 7644 §3.4.2.2: a JSON string, so `"` and `\` are escaped).
 pub fn quote(value: &str) -> String {
     Value::String(value.to_owned()).to_string()
@@ -287,11 +301,17 @@ impl ScimClient {
         let sampled = method != Method::GET && path != "Bulk";
         // A POST creates (a user, a group, a bulk of creates) unless it is a search: never sent
         // twice blindly (R13); its caller looks the result up when its outcome is unknown.
-        let replay = if method == Method::POST && !path.ends_with(".search") {
+        let search = method == Method::POST && path.ends_with(".search");
+        let replay = if method == Method::POST && !search {
             Replay::IfNotReceived
-        } else {
+        } else if method == Method::GET || search {
             Replay::Always
+        } else {
+            Replay::UntilDeadline
         };
+        // One write, one deadline: a slow answer fails that user's action, not the batch. A
+        // /Bulk request carries many writes and keeps the client's longer timeout.
+        let deadline = (method != Method::GET && !search && path != "Bulk").then(write_deadline);
         let response = send_limited(&self.retry, Some(&self.limit), sampled, replay, || {
             let mut request = self
                 .http
@@ -311,12 +331,22 @@ impl ScimClient {
             if let Some(text) = &body_text {
                 request = request.header(CONTENT_TYPE, SCIM_JSON).body(text.clone());
             }
+            if let Some(deadline) = deadline {
+                request = request.timeout(deadline);
+            }
             request
         })
         .await
-        .map_err(|error| ScimError::Unreachable {
-            url: url.clone(),
-            detail: crate::http::with_ca_hint(body::describe(&error)),
+        .map_err(|error| match deadline {
+            Some(deadline) if error.is_timeout() => ScimError::WriteTimedOut {
+                method: method.to_string(),
+                url: url.clone(),
+                secs: deadline.as_secs_f64().ceil() as u64,
+            },
+            _ => ScimError::Unreachable {
+                url: url.clone(),
+                detail: crate::http::with_ca_hint(body::describe(&error)),
+            },
         })?;
         let status = response.status();
         let shown_url = response.url().to_string();

@@ -5,7 +5,9 @@
 
 mod ca_file;
 mod crash;
+mod deadline;
 mod demo;
+mod endless;
 mod guard;
 mod guards;
 mod hostile;
