@@ -24,7 +24,7 @@ pub use install::{
     InstallRequest, NotEnabled, Overrides, Report, Step, control, current_exe, default_scope,
     install, launchd_log_dir, launchd_target, running_as_root, service_config, uninstall,
 };
-pub use status::{Activity, ServiceStatus, next_run_after, parse_time};
+pub use status::{Activity, ServiceStatus, Troubles, next_run_after, parse_time};
 pub use systemctl::Systemctl;
 
 use crate::config::{ConfigError, Settings};

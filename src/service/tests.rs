@@ -430,6 +430,7 @@ fn status_summarizes_a_run_in_plan_order() {
             actions: Vec::new(),
         }),
         state_note: None,
+        troubles: Default::default(),
     };
     let text = status.render();
     assert!(

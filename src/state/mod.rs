@@ -125,6 +125,7 @@ const MIGRATIONS: &[&str] = &[
     // 5: writes announced before they are sent, settled by the next run (state/intents.rs).
     "CREATE TABLE intents (entra_id TEXT PRIMARY KEY, target_id TEXT, kind TEXT NOT NULL, \
      run_id INTEGER NOT NULL, created_at INTEGER NOT NULL);",
+    quarantine::MIGRATION, // 6: failing users (quarantine), a plan a guard withholds
 ];
 
 /// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),
@@ -790,6 +791,8 @@ mod journal;
 mod kinds;
 pub mod lock;
 mod manual;
+pub mod quarantine;
+mod runs;
 
 pub use kinds::{DeltaStream, UnknownStream};
 pub use lock::{LockError, WriterLock};
