@@ -12,6 +12,7 @@ mod client;
 mod error;
 mod model;
 mod payload;
+mod typed;
 mod write;
 
 pub use check::{CheckLine, check, check_with};
@@ -25,6 +26,7 @@ pub use model::{
     USER_SCHEMA,
 };
 pub use payload::{NewUser, UserAttributes, UserField, UserPatch};
+pub use typed::{Held, Slot};
 pub use write::{WriteOp, WriteOutcome};
 
 #[cfg(test)]

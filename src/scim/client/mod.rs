@@ -18,6 +18,7 @@ use crate::secret::Secret;
 
 mod create;
 mod listing;
+mod patch;
 
 const SCIM_JSON: &str = "application/scim+json";
 
@@ -135,6 +136,9 @@ pub struct ScimClient {
     limit: Arc<AdaptiveLimit>,
     /// `/ServiceProviderConfig`, read once by [`ScimClient::capabilities`].
     capabilities: Arc<tokio::sync::OnceCell<ServerCapabilities>>,
+    /// The application refused a filtered PATCH path: typed items are written as whole lists
+    /// merged with what it holds, for the rest of the run (`patch.rs`).
+    whole_lists: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The query of a group PATCH: the answer leaves the member list out (RFC 7644 §3.9 allows
@@ -195,6 +199,7 @@ impl ScimClient {
             advertised_page: Arc::new(OnceLock::new()),
             limit: Arc::new(AdaptiveLimit::new(DEFAULT_MAX_CONCURRENCY)),
             capabilities: Arc::new(tokio::sync::OnceCell::new()),
+            whole_lists: Arc::default(),
         }
     }
 
@@ -340,7 +345,7 @@ impl ScimClient {
             },
             _ => ScimError::Unreachable {
                 url: url.clone(),
-                detail: body::describe(&error),
+                detail: crate::http::with_ca_hint(body::describe(&error)),
             },
         })?;
         let status = response.status();
@@ -509,18 +514,6 @@ impl ScimClient {
     pub async fn find_users_by_email(&self, address: &str) -> Result<Vec<ScimUser>, ScimError> {
         self.find_users(&format!("emails[value eq {}]", quote(address)))
             .await
-    }
-
-    /// Writes the attributes in `patch` to user `id`. Servers answer 200 with the user or 204
-    /// without a body; both are success.
-    pub async fn patch_user(&self, id: &str, patch: &UserPatch) -> Result<(), ScimError> {
-        let path = Self::resource_path("Users", id)?;
-        if patch.is_empty() {
-            return Ok(());
-        }
-        self.call(Method::PATCH, &path, &[], Some(&patch.to_json()))
-            .await?;
-        Ok(())
     }
 
     /// Enables or disables user `id`. adsync never deletes users (R6).
