@@ -136,7 +136,7 @@ check "it called: daemon-reload, enable adsync.service" \
 check "the config now belongs to adsync, still 600" \
     test "$(stat -c '%U %a' /etc/adsync/config.toml)" = "adsync 600"
 check "the written unit passes both secrets with LoadCredential=" \
-    bash -c 'grep -qx "LoadCredential=entra-secret:/etc/adsync/secrets/entra-secret" /etc/systemd/system/adsync.service && grep -qx "LoadCredential=target-token:/etc/adsync/secrets/target-token" /etc/systemd/system/adsync.service'
+    bash -c 'grep -qx "LoadCredential=entra-secret-1d14196c:/etc/adsync/secrets/entra-secret" /etc/systemd/system/adsync.service && grep -qx "LoadCredential=target-token-a517f530:/etc/adsync/secrets/target-token" /etc/systemd/system/adsync.service'
 check "systemd-analyze verify (no errors, no warnings) /etc/systemd/system/adsync.service" \
     verify_clean /etc/systemd/system/adsync.service
 echo "  adsync service status --system:"

@@ -121,6 +121,7 @@ pub(crate) fn after_first_sync(
                 employee_number: desired.employee_number.clone(),
                 extra: desired.extra.clone(),
                 roles: desired.roles.clone(),
+                held: Default::default(),
             },
         );
         for g in &ex.add_to {

@@ -23,7 +23,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
     let runtime = runtime()?;
     runtime.block_on(async {
         let watcher = tokio::spawn(stop_on_signal(stop.clone()));
-        service_loop(&engine, stop.clone()).await;
+        service_loop(&engine, config_path, stop.clone()).await;
         watcher.abort();
     });
     tracing::info!("adsync service stopped");

@@ -103,12 +103,19 @@ pub fn sync_cmd(
     };
     let policy = Policy {
         allow_mass_disable,
+        keep_report: format == ReportFormat::Json,
         ..Policy::new(trigger)
     };
     let outcome = runtime()?.block_on(run_cycle(&engine, &policy, progress_bar()));
     let outcome: Outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(error) => return Ok(fail(&error)),
+        Err(error) => {
+            // SPEC §4: the JSON document is printed whatever the exit code.
+            if let crate::cycle::CycleError::Unrecorded { plan, .. } = &error {
+                let _ = plan.write_json(std::io::stdout().lock());
+            }
+            return Ok(fail(&error));
+        }
     };
     let exit = outcome.exit();
     let plan = outcome.into_plan();

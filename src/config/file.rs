@@ -152,6 +152,10 @@ pub struct ServiceSection {
     pub state_path: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_dir: Option<PathBuf>,
+    /// Where the service POSTs its alerts: a reference to the webhook's URL (the URL embeds a
+    /// token, so it is a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_webhook: Option<SecretRef>,
 }
 
 impl Default for ServiceSection {
@@ -162,6 +166,7 @@ impl Default for ServiceSection {
             dry_run: false,
             state_path: None,
             log_dir: None,
+            alert_webhook: None,
         }
     }
 }

@@ -16,7 +16,7 @@ pub use load::load;
 pub use mappings::*;
 pub use parse::{ConfigProblem, mapping_problems, parse_str};
 // The wizard checks its fields with the same rules (and words) as the config file.
-pub(crate) use parse::{check_email, check_guid, check_tenant, check_url};
+pub(crate) use parse::{check_email, check_guid, check_tenant, check_url, is_loopback_host};
 pub use settings::*;
 pub use template::TEMPLATE;
 

@@ -163,6 +163,7 @@ const SERVICE: Spec = &[
     ("dry_run", Kind::Bool),
     ("state_path", Kind::Str(check_nonempty)),
     ("log_dir", Kind::Str(check_nonempty)),
+    ("alert_webhook", Kind::Secret),
 ];
 
 struct Walker<'t> {

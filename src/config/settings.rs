@@ -79,6 +79,8 @@ pub struct ServiceSettings {
     pub dry_run: bool,
     pub state_path: PathBuf,
     pub log_dir: PathBuf,
+    /// Where alerts are POSTed (`[service] alert_webhook`), if anywhere.
+    pub alert_webhook: Option<SecretRef>,
 }
 
 /// Why the settings cannot be used for a command.
@@ -167,6 +169,7 @@ impl Settings {
                     .log_dir
                     .clone()
                     .unwrap_or_else(crate::paths::log_dir),
+                alert_webhook: file.service.alert_webhook.clone(),
             },
         }
     }
@@ -192,6 +195,9 @@ impl Settings {
         }
         if let Some(r) = &self.policy.default_password {
             refs.push(("policy.default_password", r));
+        }
+        if let Some(r) = &self.service.alert_webhook {
+            refs.push(("service.alert_webhook", r));
         }
         refs
     }

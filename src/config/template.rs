@@ -66,4 +66,6 @@ full_sync_hours = 24         # full reconciliation
 dry_run = false              # plan and log only, never write
 # state_path = "/var/lib/adsync/state.sqlite3"
 # log_dir = "/var/log/adsync"
+# alert_webhook = "keyring:adsync/alert-webhook"  # a reference to an https webhook URL (Teams,
+#                              # Slack): a withheld plan, a quarantined user, cycles failing
 "#;

@@ -378,3 +378,34 @@ fn template_validates_once_filled_in() {
     assert_eq!(file.service, ServiceSection::default());
     let _: SecretRef = "keyring:adsync/target-token".parse().unwrap();
 }
+
+#[test]
+fn alert_webhook_is_a_secret_reference_never_echoed() {
+    let text = GOOD.replacen(
+        "dry_run = true",
+        "dry_run = true\nalert_webhook = \"keyring:adsync/alert-webhook\"",
+        1,
+    );
+    let settings = Settings::from_file(&parse_str(&text).unwrap());
+    assert_eq!(
+        settings.service.alert_webhook,
+        Some("keyring:adsync/alert-webhook".parse::<SecretRef>().unwrap())
+    );
+    assert!(
+        settings
+            .secret_refs()
+            .iter()
+            .any(|(key, _)| *key == "service.alert_webhook"),
+        "resolved by `adsync check` and handed to the system service like the others"
+    );
+
+    // The URL itself, pasted in: refused at its key and line, and not repeated.
+    let hook = "https://example.webhook.office.com/webhookb2/T0KEN9f8e7d";
+    let p = one_problem(
+        "dry_run = true",
+        &format!("dry_run = true\nalert_webhook = \"{hook}\""),
+    );
+    assert_eq!((p.key.as_str(), p.line), ("service.alert_webhook", 44));
+    assert!(p.message.contains("keyring:"), "{}", p.message);
+    assert!(!p.message.contains("T0KEN9f8e7d"), "{}", p.message);
+}

@@ -62,7 +62,15 @@ impl Engine {
     /// here, before any write (R10), with the reason as the error.
     pub async fn read_and_plan(&self) -> Result<Planned, CycleError> {
         let links = self.store.links()?;
-        read_and_plan(&self.graph, &self.scim, &self.settings, &links).await
+        let applied_before = self.store.has_applied_runs()?;
+        read_and_plan(
+            &self.graph,
+            &self.scim,
+            &self.settings,
+            &links,
+            applied_before,
+        )
+        .await
     }
 
     /// The plan of `--rebuild-state` (R13): the target read first, its users carrying Entra ids
@@ -81,6 +89,11 @@ impl Engine {
         let source = read_source(&self.graph, settings, &with_found)
             .await
             .map_err(|e| CycleError::ReadSource(Box::new(e)))?;
+        // As in every cycle, a stored link is dropped only for a user the application
+        // confirms gone (R13); the adopted ones were read from the listing.
+        confirm_vanished(&self.scim, &target, &links)
+            .await
+            .map_err(CycleError::ReadTarget)?;
         let (adopted, unknown) = adoptable(found, &source);
         let input = PlanInput {
             settings,
@@ -113,11 +126,13 @@ impl Engine {
 
 /// Reads both sides with the given clients and plans against `links`; writes nothing. The
 /// engine's read, and the wizard's preview (whose clients hold secrets not yet stored).
+/// `applied_before`: the store has recorded an applying run (see [`check_store`]).
 pub async fn read_and_plan(
     graph: &GraphClient,
     scim: &ScimClient,
     settings: &Settings,
     links: &Links,
+    applied_before: bool,
 ) -> Result<Planned, CycleError> {
     let (source, target) = tokio::join!(
         read_source(graph, settings, links),
@@ -127,7 +142,13 @@ pub async fn read_and_plan(
     let (target, info) = target.map_err(CycleError::ReadTarget)?;
     // A lost store is not a first sync (R13): every cycle, the service's too, and the wizard's
     // preview stop here.
-    check_store(links, &source, &target, &settings.service.state_path)?;
+    check_store(
+        links,
+        applied_before,
+        &source,
+        &target,
+        &settings.service.state_path,
+    )?;
     // A link is dropped only for a user the application confirms gone (R13).
     confirm_vanished(scim, &target, links)
         .await

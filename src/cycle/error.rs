@@ -68,6 +68,16 @@ pub enum CycleError {
     /// A cycle stopped before its first write; recorded in the history as `failed`.
     #[error("{0}; the cycle stopped before its first write")]
     BeforeWrite(#[source] Box<CycleError>),
+    /// The state store failed while a plan was applied; `plan` is its report, each action to be
+    /// written marked failed (its outcome is not recorded). Kept when the caller asked for it.
+    #[error(
+        "{source}; the run stopped, and what it applied is not recorded: run `adsync plan` to see \
+         what is left"
+    )]
+    Unrecorded {
+        plan: Box<crate::sync::Plan>,
+        source: StateError,
+    },
     /// A blocking task of the cycle panicked or was cancelled.
     #[error("an internal task failed: {0}")]
     Task(String),

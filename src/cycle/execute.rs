@@ -42,6 +42,9 @@ pub struct Policy {
     pub allow_mass_disable: bool,
     /// Set to stop between actions; actions not yet started are reported `not-run`.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Keep the plan's report through a state store failing during apply
+    /// ([`CycleError::Unrecorded`]): `sync --format json` prints its document whatever happens.
+    pub keep_report: bool,
 }
 
 impl Policy {
@@ -51,6 +54,7 @@ impl Policy {
             trigger,
             allow_mass_disable: false,
             cancel: None,
+            keep_report: false,
         }
     }
 }
@@ -194,13 +198,58 @@ pub async fn execute<W: TargetWriter>(
         .filter(|a| a.kind != ActionKind::Skip)
         .count();
     progress(0, total);
-    let applied = apply(plan, writer, &engine.store, &options, |done| {
+    // A copy of the report (without the mapped records, which it does not show) survives the
+    // store failing mid-apply, when the caller must print it anyway.
+    let spare = policy.keep_report.then(|| report_copy(&plan));
+    let applied = match apply(plan, writer, &engine.store, &options, |done| {
         progress(done, total)
     })
-    .await?;
+    .await
+    {
+        Ok(applied) => applied,
+        Err(error) => {
+            return Err(match spare {
+                Some(plan) => CycleError::Unrecorded {
+                    plan: Box::new(outcomes_unknown(plan, &error)),
+                    source: error,
+                },
+                None => error.into(),
+            });
+        }
+    };
     Ok(Outcome::Applied {
         plan: applied.plan,
         run_id: applied.run_id,
         failed: applied.failed,
     })
+}
+
+/// The plan as reported: everything but the mapped records.
+fn report_copy(plan: &Plan) -> Plan {
+    let mut copy = plan.clone();
+    for action in &mut copy.actions {
+        action.execution.record = crate::sync::Record::None;
+    }
+    copy
+}
+
+/// The report of a run the state store stopped: no action's outcome is known for certain, so
+/// each one to be written is reported failed, saying why.
+fn outcomes_unknown(mut plan: Plan, error: &crate::state::StateError) -> Plan {
+    plan.dry_run = false;
+    let why = format!(
+        "the state store failed during this run ({error}); whether this action was applied is \
+         not recorded: run `adsync plan` to see what is left"
+    );
+    for action in plan
+        .actions
+        .iter_mut()
+        .filter(|a| a.kind != ActionKind::Skip)
+    {
+        action.result = Some(crate::sync::ActionResult {
+            status: crate::sync::ResultStatus::Failed,
+            error: Some(why.clone()),
+        });
+    }
+    plan
 }

@@ -19,9 +19,11 @@
 //! - Errors are one type, [`CycleError`]. [`CycleError::exit`] and [`Outcome::exit`] are the only
 //!   places an exit code ([`Exit`], SPEC §4) is chosen.
 
+pub mod alert;
 mod engine;
 mod error;
 mod execute;
+mod failures;
 mod intents;
 mod phases;
 mod probe;

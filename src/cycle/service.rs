@@ -15,21 +15,30 @@
 //! group deleted, a resync asked by Graph, a restored user), is followed by a full cycle. After a
 //! failure the wait grows (doubling) up to 120 s. A blocked plan is never applied (R11). SIGTERM
 //! or Ctrl-C stops between actions. Each cycle logs one line with its counts and requests.
+//!
+//! A user the application refuses does not hold the others back ([`super::failures`]): a cycle
+//! whose only failures are such users succeeds (its cursor advances), the users are planned
+//! again by the next cycles from their failure records, quarantined after three cycles in a row
+//! and then retried with a growing wait. A withheld plan, a quarantined user and cycles failing
+//! three times in a row are alerts ([`super::alert`]), each raised once per new event.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
+use super::alert::{Alerts, Event};
+use super::failures::{self, Counting};
 use super::phases::Phases;
 use super::{CycleError, Engine, Outcome, Planned, Policy, Trigger, execute};
 use crate::entra::{DeltaLinks, DeltaRound, EntraError};
-use crate::scim::ScimClient;
-use crate::secret::Secret;
-use crate::state::{DeltaStream, StateError};
+use crate::state::{DeltaStream, StateError, now_ms};
 use crate::sync::{
-    DesiredUser, Incremental, NewAccount, PartialScope, PlanInput, SourceCache, Summary,
-    TargetWriter, WriteError, apply_delta, plan_partial, read_target_partial,
+    Incremental, PartialScope, Plan, PlanInput, SourceCache, Summary, apply_delta, plan_partial,
+    read_target_partial,
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(120);
@@ -60,80 +69,6 @@ fn save_links(engine: &Engine, links: &DeltaLinks) -> Result<(), StateError> {
         .set_delta_link(DeltaStream::Groups, Some(links.groups.as_str()))
 }
 
-/// The target writer of a service cycle: the SCIM client, counting the writes for the log.
-struct Counting<'a> {
-    scim: &'a ScimClient,
-    writes: AtomicUsize,
-}
-
-impl<'a> Counting<'a> {
-    fn new(scim: &'a ScimClient) -> Self {
-        Self {
-            scim,
-            writes: AtomicUsize::new(0),
-        }
-    }
-
-    fn count(&self) {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn writes(&self) -> usize {
-        self.writes.load(Ordering::Relaxed)
-    }
-}
-
-impl TargetWriter for Counting<'_> {
-    async fn create_user(
-        &self,
-        desired: &DesiredUser,
-        password: Option<&Secret>,
-    ) -> Result<NewAccount, WriteError> {
-        self.count();
-        TargetWriter::create_user(self.scim, desired, password).await
-    }
-
-    async fn create_users(
-        &self,
-        users: &[&DesiredUser],
-        password: Option<&Secret>,
-        concurrency: usize,
-    ) -> Vec<Result<NewAccount, WriteError>> {
-        self.writes.fetch_add(users.len(), Ordering::Relaxed);
-        TargetWriter::create_users(self.scim, users, password, concurrency).await
-    }
-
-    async fn update_user(
-        &self,
-        id: &str,
-        desired: &DesiredUser,
-        fields: &[&str],
-    ) -> Result<(), WriteError> {
-        self.count();
-        TargetWriter::update_user(self.scim, id, desired, fields).await
-    }
-
-    async fn set_active(&self, id: &str, active: bool) -> Result<(), WriteError> {
-        self.count();
-        TargetWriter::set_active(self.scim, id, active).await
-    }
-
-    async fn add_member(&self, group: &str, user: &str) -> Result<(), WriteError> {
-        self.count();
-        TargetWriter::add_member(self.scim, group, user).await
-    }
-
-    async fn add_members(&self, group: &str, users: &[String]) -> Result<(), WriteError> {
-        self.count();
-        TargetWriter::add_members(self.scim, group, users).await
-    }
-
-    async fn remove_member(&self, group: &str, user: &str) -> Result<(), WriteError> {
-        self.count();
-        TargetWriter::remove_member(self.scim, group, user).await
-    }
-}
-
 fn counts(s: &Summary) -> String {
     format!(
         "{} create, {} link, {} update, {} move, {} disable, {} enable, {} skip",
@@ -158,10 +93,14 @@ enum TickError {
     /// Which of R11's guards withheld the plan, why, and what to do.
     #[error("{0}")]
     Blocked(String),
-    #[error("some actions failed or were not run; they are retried next cycle")]
+    #[error(
+        "some actions failed because the target could not take them; they are retried next \
+         cycle"
+    )]
     Failed,
     #[error(
-        "some actions failed or were not run; the next cycle reconciles fully and retries them"
+        "some actions failed because the target could not take them; the next cycle reconciles \
+         fully and retries them"
     )]
     FailedIncremental,
 }
@@ -169,6 +108,7 @@ enum TickError {
 /// The service's state between ticks.
 struct Service<'a> {
     engine: &'a Engine,
+    alerts: Alerts,
     stop: Arc<AtomicBool>,
     /// The source snapshot as of the stored delta links; `None`: load it from the state store.
     cache: Option<SourceCache>,
@@ -222,7 +162,7 @@ impl Service<'_> {
             };
             Ok::<_, CycleError>((plan, cache))
         };
-        let (plan, cache) = match read.await {
+        let (mut plan, cache) = match read.await {
             Ok(read) => read,
             Err(error) => {
                 let error = CycleError::BeforeWrite(Box::new(error));
@@ -230,6 +170,8 @@ impl Service<'_> {
                 return Err(error.into());
             }
         };
+        let held = failures::held_back(engine)?;
+        failures::hold_back(&mut plan, &held);
         let writer = Counting::new(&engine.scim);
         let outcome = execute(engine, &writer, plan, &self.policy(), |_, _| {}).await?;
         let plan = outcome.plan();
@@ -254,9 +196,16 @@ impl Service<'_> {
             writer.writes(),
         );
         match outcome {
-            Outcome::Blocked { withheld, .. } => Err(TickError::Blocked(withheld)),
-            Outcome::Applied { failed, .. } if failed > 0 => Err(TickError::Failed),
-            Outcome::Applied { .. } | Outcome::DryRun { .. } => {
+            Outcome::Blocked { plan, withheld, .. } => {
+                self.withheld(&plan, &withheld).await?;
+                Err(TickError::Blocked(withheld))
+            }
+            Outcome::Applied { failed, .. } if failed > 0 && writer.target_failed() => {
+                Err(TickError::Failed)
+            }
+            outcome => {
+                self.settle(&outcome, &writer, &|id| !held.contains(id))
+                    .await?;
                 let mut cache = cache;
                 if !cache.target.user_groups && !engine.settings.service.dry_run {
                     cache.target.user_groups =
@@ -268,6 +217,71 @@ impl Service<'_> {
                 Ok(Tick::Full)
             }
         }
+    }
+
+    /// Records a plan a guard withholds, alerting when it is news. `withheld` is the line that
+    /// says which guard, why and what to do.
+    async fn withheld(&self, plan: &Plan, withheld: &str) -> Result<(), StateError> {
+        let Some(blocked) = &plan.blocked else {
+            return Ok(());
+        };
+        let kind = serde_json::to_value(blocked.kind).unwrap_or_default();
+        let kind = kind.as_str().unwrap_or_default();
+        let summary = serde_json::to_value(&plan.summary).unwrap_or_default();
+        let news = self
+            .engine
+            .store
+            .record_withheld_plan(kind, withheld, &summary, now_ms())?;
+        if news {
+            let details = json!({
+                "kind": kind,
+                "reason": blocked.reason,
+                "summary": summary,
+                "blocked": blocked,
+            });
+            self.alerts
+                .raise(Event::PlanWithheld, withheld, details)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// After a plan went through (or was only planned, in a dry run): no plan is withheld any
+    /// more, and the users' failures are recorded or forgotten ([`failures::settle`]).
+    async fn settle(
+        &self,
+        outcome: &Outcome,
+        writer: &Counting<'_>,
+        planned: &dyn Fn(&str) -> bool,
+    ) -> Result<(), StateError> {
+        let engine = self.engine;
+        engine.store.clear_withheld_plan()?;
+        let Outcome::Applied { plan, .. } = outcome else {
+            return Ok(());
+        };
+        for user in failures::settle(engine, plan, writer, planned)? {
+            let text = format!(
+                "{} is quarantined: the application refused its writes {} cycles in a row; \
+                 adsync retries it at {}. Last error: {}",
+                user.user_principal_name, user.failures, user.next_retry, user.last_error
+            );
+            let details = serde_json::to_value(&user).unwrap_or_default();
+            self.alerts.raise(Event::Quarantined, &text, details).await;
+        }
+        Ok(())
+    }
+
+    /// The users whose writes failed, due for another try, that the cache knows.
+    fn due_for_retry(&self) -> Result<BTreeSet<String>, StateError> {
+        let Some(cache) = &self.cache else {
+            return Ok(BTreeSet::new());
+        };
+        Ok(failures::due_again(self.engine)?
+            .into_iter()
+            .filter(|id| {
+                cache.snapshot.users.contains_key(id) || cache.snapshot.outside.contains_key(id)
+            })
+            .collect())
     }
 
     async fn tick(&mut self, full_due: Option<&str>) -> Result<Tick, TickError> {
@@ -321,7 +335,8 @@ impl Service<'_> {
             + round.users.removed.len()
             + round.groups.changed.len()
             + round.groups.removed.len();
-        if changed == 0 {
+        let retry = self.due_for_retry()?;
+        if changed == 0 && retry.is_empty() {
             save_links(engine, &round.links())?;
             tracing::info!(
                 graph_requests = engine.graph.request_count() - graph_before,
@@ -330,7 +345,7 @@ impl Service<'_> {
             );
             return Ok(Tick::Unchanged);
         }
-        let result = self.incremental(&round, graph_before).await;
+        let result = self.incremental(&round, graph_before, retry).await;
         if result.is_err() {
             // Possibly half-updated: the state store keeps the last good snapshot.
             self.cache = None;
@@ -338,10 +353,14 @@ impl Service<'_> {
         result
     }
 
+    /// An incremental cycle for the users `round` touched and the failing users due for a retry
+    /// (`retry`); quarantined users not yet due are left out of the plan (but a disable of
+    /// theirs goes through).
     async fn incremental(
         &mut self,
         round: &DeltaRound,
         graph_before: u64,
+        retry: BTreeSet<String>,
     ) -> Result<Tick, TickError> {
         let engine = self.engine;
         let settings = &engine.settings;
@@ -363,6 +382,8 @@ impl Service<'_> {
             }
         };
         phase.done("Entra changes applied to the cache");
+        let held = failures::held_back(engine)?;
+        let planned: BTreeSet<String> = touched.iter().cloned().chain(retry).collect();
         let stop_before_writes = |full_next: &mut bool, error: CycleError| {
             let error = CycleError::BeforeWrite(Box::new(error));
             engine.record_failure(Trigger::Service, &error.to_string());
@@ -375,7 +396,7 @@ impl Service<'_> {
             &cache.target,
             &links,
             &cache.snapshot,
-            &touched,
+            &planned,
         )
         .await
         {
@@ -391,9 +412,9 @@ impl Service<'_> {
         let scope = PartialScope {
             active_managed_outside: links
                 .values()
-                .filter(|l| !touched.contains(&l.entra_id) && !l.disabled_by_adsync)
+                .filter(|l| !planned.contains(&l.entra_id) && !l.disabled_by_adsync)
                 .count(),
-            users: touched,
+            users: planned,
         };
         let input = PlanInput {
             settings,
@@ -401,10 +422,11 @@ impl Service<'_> {
             target: &target,
             links: &links,
         };
-        let plan = match plan_partial(input, &scope) {
+        let mut plan = match plan_partial(input, &scope) {
             Ok(plan) => plan,
             Err(e) => return Err(stop_before_writes(&mut self.full_next, e.into())),
         };
+        failures::hold_back(&mut plan, &held);
         phase.done("planned");
         let writer = Counting::new(&engine.scim);
         // An empty plan is recorded nowhere: nothing happened worth a line in the history.
@@ -437,15 +459,23 @@ impl Service<'_> {
             writer.writes(),
         );
         match outcome {
-            Outcome::Blocked { withheld, .. } => Err(TickError::Blocked(withheld)),
-            Outcome::Applied { failed, .. } if failed > 0 => {
+            Outcome::Blocked { plan, withheld, .. } => {
+                self.withheld(&plan, &withheld).await?;
+                Err(TickError::Blocked(withheld))
+            }
+            Outcome::Applied { failed, .. } if failed > 0 && writer.target_failed() => {
                 self.full_next = true;
                 Err(TickError::FailedIncremental)
             }
-            Outcome::Applied { .. } | Outcome::DryRun { .. } => {
+            outcome => {
+                let planned = |id: &str| scope.users.contains(id) && !held.contains(id);
+                self.settle(&outcome, &writer, &planned).await?;
+                // The cache rows of every user the delta touched, those held back included:
+                // they are planned from it when their retry is due.
+                let cache = self.cache.as_ref().expect("loaded by tick");
                 engine
                     .store
-                    .update_source_cache(cache, &scope.users, &round.links())?;
+                    .update_source_cache(cache, &touched, &round.links())?;
                 phase.done("cache stored");
                 Ok(Tick::Incremental)
             }
@@ -464,9 +494,13 @@ fn release_freed_memory() {
     }
 }
 
+/// Cycles failing in a row before the alert: one failure is often a blip, three are not.
+const FAILING_CYCLES_ALERT: u32 = 3;
+
 /// The service loop: a full cycle at start and every `full_sync_every`, incremental cycles every
 /// `interval` in between, a doubling wait after failures (up to 120 s), until `stop` is set.
-pub async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
+/// `config` is the config file, named in alerts.
+pub async fn service_loop(engine: &Engine, config: &Path, stop: Arc<AtomicBool>) {
     let interval = engine.settings.service.interval;
     let full_every = engine.settings.service.full_sync_every;
     tracing::info!(
@@ -475,8 +509,15 @@ pub async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
         dry_run = engine.settings.service.dry_run,
         "adsync service started"
     );
+    let alerts = {
+        let (settings, config) = (engine.settings.service.clone(), config.to_owned());
+        tokio::task::spawn_blocking(move || Alerts::from_settings(&settings, &config))
+            .await
+            .expect("reading the alert webhook's reference does not panic")
+    };
     let mut service = Service {
         engine,
+        alerts,
         stop: stop.clone(),
         cache: None,
         full_next: false,
@@ -484,6 +525,7 @@ pub async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
     };
     let mut last_full: Option<Instant> = None;
     let mut backoff = interval;
+    let mut failing = 0u32;
     while !stop.load(Ordering::SeqCst) {
         let full_due = match last_full {
             None => Some("start"),
@@ -498,10 +540,24 @@ pub async fn service_loop(engine: &Engine, stop: Arc<AtomicBool>) {
                     last_full = Some(Instant::now());
                 }
                 backoff = interval;
+                failing = 0;
                 interval
             }
             Err(error) => {
                 tracing::error!("cycle failed: {error}; retrying in {} s", backoff.as_secs());
+                // A withheld plan has its own alert; the others count towards this one, raised
+                // once until a cycle succeeds.
+                if !matches!(error, TickError::Blocked(_)) {
+                    failing += 1;
+                    if failing == FAILING_CYCLES_ALERT {
+                        let text = format!("{failing} cycles in a row failed; the last: {error}");
+                        let details = json!({"cycles": failing, "error": error.to_string()});
+                        service
+                            .alerts
+                            .raise(Event::CyclesFailing, &text, details)
+                            .await;
+                    }
+                }
                 let wait = backoff;
                 backoff = (backoff * 2)
                     .min(MAX_BACKOFF)

@@ -45,6 +45,19 @@ fn builder() -> reqwest::ClientBuilder {
         .timeout(std::time::Duration::from_secs(120))
 }
 
+/// `detail` (a transport error's description) with, when the application's certificate was not
+/// trusted, where a private CA goes: the generic "check the URL" advice does not fit that.
+pub fn with_ca_hint(detail: String) -> String {
+    if detail.contains("UnknownIssuer") || detail.contains("invalid peer certificate") {
+        format!(
+            "{detail} (the application's certificate is not trusted; if it comes from a private \
+             CA, name that CA's PEM in `[target] ca_file`)"
+        )
+    } else {
+        detail
+    }
+}
+
 /// Why a CA file (`[target] ca_file`) cannot be used. The messages say what the file must hold.
 #[derive(Debug, thiserror::Error)]
 pub enum CaFileError {

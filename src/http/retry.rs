@@ -95,6 +95,10 @@ pub enum Replay {
     /// Not safe to repeat (creates): retried only after a refused connection or a 429, where the
     /// server cannot have acted on it.
     IfNotReceived,
+    /// Safe to repeat after a 503/504 (PATCHes, deletes), but not after its own deadline ran out:
+    /// a server that sits on a write gets no second copy to sit on, and the write fails at once
+    /// so that it holds up nothing else; the next cycle plans it again.
+    UntilDeadline,
 }
 
 /// Sends the request `build` makes, retrying per `policy`. Returns the first response that is not
@@ -136,7 +140,7 @@ pub async fn send_limited(
         }
         let last = attempt >= policy.max_attempts;
         let may_repeat = |status: StatusCode| {
-            replay == Replay::Always || status == StatusCode::TOO_MANY_REQUESTS
+            replay != Replay::IfNotReceived || status == StatusCode::TOO_MANY_REQUESTS
         };
         let may_resend = |error: &reqwest::Error| {
             error.is_connect() || (replay == Replay::Always && error.is_timeout())

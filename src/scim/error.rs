@@ -13,6 +13,19 @@ pub enum ScimError {
     )]
     Unreachable { url: String, detail: String },
 
+    /// A write had no answer within its own deadline ([`crate::scim::WRITE_DEADLINE`]): the
+    /// application may or may not have carried it out. Only that user's action fails.
+    #[error(
+        "the SCIM application did not answer {method} {url} within {secs} s, adsync's deadline \
+         for one write; this user's change failed and the next cycle tries it again (a create is \
+         looked up first). If the application is often this slow, check its load"
+    )]
+    WriteTimedOut {
+        method: String,
+        url: String,
+        secs: u64,
+    },
+
     /// 401 or 403: the credentials were refused.
     #[error(
         "the SCIM application refused adsync's credentials ({status}{}) at {url}. Check the \
@@ -126,7 +139,9 @@ impl ScimError {
     /// a 5xx or an unreadable answer: for a create, the application may have committed it (R13).
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            ScimError::Unreachable { .. } | ScimError::InvalidResponse { .. } => true,
+            ScimError::Unreachable { .. }
+            | ScimError::WriteTimedOut { .. }
+            | ScimError::InvalidResponse { .. } => true,
             // 501: the server does not implement it at all, so nothing was done.
             ScimError::Status { status, .. } => {
                 (*status >= 500 && *status != 501) || *status == 408

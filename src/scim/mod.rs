@@ -12,12 +12,13 @@ mod client;
 mod error;
 mod model;
 mod payload;
+mod typed;
 mod write;
 
 pub use check::{CheckLine, check, check_with};
 pub use client::{
     Created, DEFAULT_MAX_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ScimAuth, ScimClient,
-    ServerCapabilities, quote, run_bounded,
+    ServerCapabilities, WRITE_DEADLINE, quote, run_bounded,
 };
 pub use error::ScimError;
 pub use model::{
@@ -25,6 +26,7 @@ pub use model::{
     USER_SCHEMA,
 };
 pub use payload::{NewUser, UserAttributes, UserField, UserPatch};
+pub use typed::{Held, Slot};
 pub use write::{WriteOp, WriteOutcome};
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::payload::UserAttributes;
+use super::typed::Held;
 
 /// The core User schema URN.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -75,30 +76,19 @@ fn multi_values(obj: &Map<String, Value>, name: &str) -> Vec<MultiValue> {
         .collect()
 }
 
-/// The preferred value: the primary one, else the first of type `work`, else the first. Values
-/// typed as another slot adsync maps on its own (a home email, a mobile or fax number, SPEC
-/// §3.1) are never taken for the work one.
-fn preferred<'a>(values: &'a [MultiValue], kind: &str) -> Option<&'a str> {
-    let own_slot = |v: &&MultiValue| {
-        !v.kind.as_deref().is_some_and(|k| {
-            ["home", "mobile", "fax"]
-                .iter()
-                .any(|other| k.eq_ignore_ascii_case(other))
+/// The item adsync takes for the work one: the `work` item (the primary one if several), else
+/// the primary untyped item, else the first untyped one. Items of other types (a home email, a
+/// mobile number, whatever else the application keeps) are never taken for it: adsync compares
+/// and writes only the types it manages.
+fn work_item(values: &[MultiValue]) -> Option<&MultiValue> {
+    let of = |typed: bool| {
+        values.iter().filter(move |v| match &v.kind {
+            Some(k) => typed && k.eq_ignore_ascii_case("work"),
+            None => !typed,
         })
     };
-    let values: Vec<&MultiValue> = values.iter().filter(own_slot).collect();
-    values
-        .iter()
-        .find(|v| v.primary)
-        .or_else(|| {
-            values.iter().find(|v| {
-                v.kind
-                    .as_deref()
-                    .is_some_and(|k| k.eq_ignore_ascii_case(kind))
-            })
-        })
-        .or_else(|| values.first())
-        .map(|v| v.value.as_str())
+    let first = |typed: bool| of(typed).find(|v| v.primary).or_else(|| of(typed).next());
+    first(true).or_else(|| first(false))
 }
 
 /// A reference to a group (a user's `groups`) or to a member (a group's `members`).
@@ -158,6 +148,9 @@ pub struct ScimUser {
     /// `roles` values.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Which managed typed items (work email, home email, …) the user holds.
+    #[serde(default)]
+    pub held: Held,
 }
 
 impl ScimUser {
@@ -168,6 +161,8 @@ impl ScimUser {
         let user_name = text(obj, "userName").ok_or("the user has no userName")?;
         let name = get_ci(obj, "name").and_then(Value::as_object);
         let enterprise = get_ci(obj, ENTERPRISE_SCHEMA).and_then(Value::as_object);
+        let emails = multi_values(obj, "emails");
+        let held = Held::read(obj).with_work_email(work_item(&emails).is_some());
         Ok(Self {
             id,
             external_id: text(obj, "externalId"),
@@ -175,7 +170,7 @@ impl ScimUser {
             given_name: name.and_then(|n| text(n, "givenName")),
             family_name: name.and_then(|n| text(n, "familyName")),
             display_name: text(obj, "displayName"),
-            emails: multi_values(obj, "emails"),
+            emails,
             phone_numbers: multi_values(obj, "phoneNumbers"),
             title: text(obj, "title"),
             active: get_ci(obj, "active").and_then(lenient_bool).unwrap_or(true),
@@ -190,25 +185,18 @@ impl ScimUser {
                 .into_iter()
                 .map(|v| v.value)
                 .collect(),
+            held,
         })
     }
 
-    /// The primary email (else the first work email, else the first).
+    /// The work email: the `work` one, else an untyped one (see `work_item`).
     pub fn primary_email(&self) -> Option<&str> {
-        preferred(&self.emails, "work")
+        work_item(&self.emails).map(|v| v.value.as_str())
     }
 
-    /// The work phone number (else the primary, else the first).
+    /// The work phone number: the `work` one, else an untyped one.
     pub fn work_phone(&self) -> Option<&str> {
-        self.phone_numbers
-            .iter()
-            .find(|v| {
-                v.kind
-                    .as_deref()
-                    .is_some_and(|k| k.eq_ignore_ascii_case("work"))
-            })
-            .map(|v| v.value.as_str())
-            .or_else(|| preferred(&self.phone_numbers, "work"))
+        work_item(&self.phone_numbers).map(|v| v.value.as_str())
     }
 
     /// Does the userName or any email equal `address`, ignoring case (R2 matching)?
@@ -236,6 +224,8 @@ impl ScimUser {
             employee_number: self.employee_number.clone(),
             extra: self.extra.clone(),
             roles: (!self.roles.is_empty()).then(|| self.roles.clone()),
+            // The values alone: what the user holds is the planner's business.
+            held: Held::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use super::model::{
     ADDRESS_KEY, ADDRESS_PARTS, CORE_EXTRA, ENTERPRISE_EXTRA, ENTERPRISE_SCHEMA, PATCH_SCHEMA,
     TYPED_EXTRA, USER_SCHEMA, extension_of,
 };
+use super::typed::{Held, Slot, TypedEdit, merged_ops};
 use crate::secret::Secret;
 
 /// A mapped user attribute, named by the SCIM path the plan JSON uses (SPEC §4 `changes[].field`).
@@ -112,6 +113,10 @@ pub struct UserAttributes {
     /// The whole `roles` list to write; `None` leaves the server's roles alone.
     #[serde(default)]
     pub roles: Option<Vec<String>>,
+    /// Which managed typed items the target user holds (what an update adds rather than
+    /// replaces); not compared.
+    #[serde(skip)]
+    pub held: Held,
 }
 
 impl UserAttributes {
@@ -296,10 +301,6 @@ fn email_list(address: &str) -> Value {
     json!([{"value": address, "type": "work", "primary": true}])
 }
 
-fn phone_list(number: &str) -> Value {
-    json!([{"value": number, "type": "work"}])
-}
-
 /// A user to create: the mapped attributes and, when configured, the initial password.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NewUser {
@@ -309,14 +310,22 @@ pub struct NewUser {
 
 /// "Set these attributes" for one user, sent as one PATCH (RFC 7644 §3.5.2).
 ///
-/// `emails` and `phoneNumbers` are written as a one-element list (the work value), replacing
-/// the list the server held: the mapped value is the only one adsync knows, and a filtered path
-/// such as `emails[type eq "work"].value` is answered differently by different servers.
+/// The managed items of `emails`, `phoneNumbers` and `addresses` (the work email and phone, and
+/// the mapped home email, mobile, fax and work address) are written one by one through filtered
+/// paths (`emails[type eq "work"].value`), or added when the user has no item of that type:
+/// a whole list is never replaced, so the items adsync does not manage (a private email, a
+/// mobile number nobody mapped) stay. For an application that refuses filtered paths,
+/// [`UserPatch::to_json_merged`] writes each touched list as the application holds it with only
+/// the managed items changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserPatch {
     changes: Vec<(UserField, Option<String>)>,
-    /// Other operations, built whole (SPEC §3.1 paths, typed lists, `roles`).
+    /// The managed typed items beyond `emails`/`phoneNumbers` in `changes`.
+    typed: Vec<TypedEdit>,
+    /// Other operations, built whole (SPEC §3.1 paths, `roles`).
     other: Vec<Value>,
+    /// Which typed items the user holds (the default: the ones with a value).
+    held: Held,
 }
 
 impl UserPatch {
@@ -325,7 +334,8 @@ impl UserPatch {
         Self::default()
     }
 
-    /// Sets `field` to `value` (`None` removes it). `active` takes `"true"` or `"false"`.
+    /// Sets `field` to `value` (`None` removes it). `active` takes `"true"` or `"false"`;
+    /// `emails` and `phoneNumbers` set the work item.
     pub fn set(mut self, field: UserField, value: Option<&str>) -> Self {
         self.changes.retain(|(f, _)| *f != field);
         self.changes.push((field, value.map(str::to_owned)));
@@ -334,26 +344,26 @@ impl UserPatch {
 
     /// A patch writing `fields` with their values from `desired`.
     pub fn from_attributes(desired: &UserAttributes, fields: &[UserField]) -> Self {
-        fields.iter().fold(Self::new(), |patch, &field| {
+        let patch = Self {
+            held: desired.held,
+            ..Self::new()
+        };
+        fields.iter().fold(patch, |patch, &field| {
             patch.set(field, desired.get(field).as_deref())
         })
     }
 
     /// A patch writing the plan's `fields` (SPEC §4/§3.1 names, `roles` included) with their
-    /// values from `desired`. A typed email, phone or address writes its whole list (the
-    /// desired values of every type), as `emails` and `phoneNumbers` always did.
+    /// values from `desired`. Each typed email, phone or address is its own item (see
+    /// [`UserPatch`]); `desired.held` says which of them the user already has.
     pub fn from_fields(desired: &UserAttributes, fields: &[&str]) -> Self {
-        let mut patch = Self::new();
-        let mut lists: Vec<&str> = Vec::new();
-        let list = |name: &'static str, lists: &mut Vec<&str>| {
-            if !lists.contains(&name) {
-                lists.push(name);
-            }
+        let mut patch = Self {
+            held: desired.held,
+            ..Self::new()
         };
+        let mut address: Vec<String> = Vec::new();
         for field in fields {
             match UserField::from_path(field) {
-                Some(UserField::Emails) => list("emails", &mut lists),
-                Some(UserField::PhoneNumbers) => list("phoneNumbers", &mut lists),
                 Some(f) => patch = patch.set(f, desired.get(f).as_deref()),
                 None if *field == "roles" => {
                     let value = desired.roles_json().unwrap_or_else(|| json!([]));
@@ -362,10 +372,12 @@ impl UserPatch {
                         .push(json!({"op": "replace", "path": "roles", "value": value}));
                 }
                 None => {
-                    if let Some((_, name, _)) = TYPED_EXTRA.iter().find(|(k, ..)| k == field) {
-                        list(name, &mut lists);
-                    } else if field.starts_with(ADDRESS_KEY) {
-                        list("addresses", &mut lists);
+                    if let Some((key, list, kind)) = TYPED_EXTRA.iter().find(|(k, ..)| k == field) {
+                        let slot = Slot::of(list, kind).expect("a managed type");
+                        let value = desired.extra.get(*key).map(String::as_str);
+                        patch.typed.push(TypedEdit::single(slot, value));
+                    } else if let Some(part) = field.strip_prefix(ADDRESS_KEY) {
+                        address.push(part.to_owned());
                     } else {
                         let value = desired.extra.get(*field);
                         let path = if ENTERPRISE_EXTRA.contains(field) {
@@ -384,15 +396,21 @@ impl UserPatch {
                 }
             }
         }
-        for name in lists {
-            let value = match name {
-                "emails" => desired.emails_json(),
-                "phoneNumbers" => desired.phones_json(),
-                _ => desired.addresses_json(),
-            };
-            patch.other.push(match value {
-                Some(v) => json!({"op": "replace", "path": name, "value": v}),
-                None => json!({"op": "remove", "path": name}),
+        if !address.is_empty() {
+            let part = |p: &str| desired.extra.get(&format!("{ADDRESS_KEY}{p}")).cloned();
+            let mut values: Vec<(String, Option<String>)> = ADDRESS_PARTS
+                .iter()
+                .map(|p| ((*p).to_owned(), part(p)))
+                .collect();
+            for changed in &address {
+                if !values.iter().any(|(p, _)| p == changed) {
+                    values.push((changed.clone(), part(changed)));
+                }
+            }
+            patch.typed.push(TypedEdit {
+                slot: Slot::WorkAddress,
+                values,
+                changed: address,
             });
         }
         patch
@@ -408,7 +426,7 @@ impl UserPatch {
 
     /// Does it change nothing?
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.other.is_empty()
+        self.changes.is_empty() && self.typed.is_empty() && self.other.is_empty()
     }
 
     /// The fields it writes.
@@ -416,14 +434,36 @@ impl UserPatch {
         self.changes.iter().map(|(f, _)| *f).collect()
     }
 
-    /// The PatchOp request body.
-    pub fn to_json(&self) -> Value {
-        let mut operations: Vec<Value> = self
+    /// Does it write a typed item (through a filtered path)?
+    pub fn writes_typed_items(&self) -> bool {
+        !self.edits().is_empty()
+    }
+
+    /// Every typed item it writes, the work email and phone first.
+    fn edits(&self) -> Vec<TypedEdit> {
+        let mut edits: Vec<TypedEdit> = self
             .changes
+            .iter()
+            .filter_map(|(field, value)| match field {
+                UserField::Emails => Some(TypedEdit::single(Slot::WorkEmail, value.as_deref())),
+                UserField::PhoneNumbers => {
+                    Some(TypedEdit::single(Slot::WorkPhone, value.as_deref()))
+                }
+                _ => None,
+            })
+            .collect();
+        edits.extend(self.typed.iter().cloned());
+        edits
+    }
+
+    /// The operations on the plain attributes (everything but the typed items).
+    fn plain_ops(&self) -> Vec<Value> {
+        self.changes
             .iter()
             .filter_map(|(field, value)| {
                 let path = field.scim_path();
                 match (field, value) {
+                    (UserField::Emails | UserField::PhoneNumbers, _) => None,
                     (UserField::Active, value) => {
                         let active = value
                             .as_deref()
@@ -432,17 +472,30 @@ impl UserPatch {
                     }
                     // userName is required: it can be changed but never removed.
                     (UserField::UserName, None) => None,
-                    (UserField::Emails, Some(v)) => {
-                        Some(json!({"op": "replace", "path": path, "value": email_list(v)}))
-                    }
-                    (UserField::PhoneNumbers, Some(v)) => {
-                        Some(json!({"op": "replace", "path": path, "value": phone_list(v)}))
-                    }
                     (_, Some(v)) => Some(json!({"op": "replace", "path": path, "value": v})),
                     (_, None) => Some(json!({"op": "remove", "path": path})),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// The PatchOp request body, each typed item through its filtered path.
+    pub fn to_json(&self) -> Value {
+        let mut operations = self.plain_ops();
+        for edit in self.edits() {
+            let has_value = edit.values.iter().any(|(_, v)| v.is_some());
+            operations.extend(edit.ops(self.held.holds(edit.slot, has_value)));
+        }
+        operations.extend(self.other.iter().cloned());
+        json!({"schemas": [PATCH_SCHEMA], "Operations": operations})
+    }
+
+    /// The PatchOp request body for an application that refuses filtered paths: each list a
+    /// typed item is in is replaced by `current`'s (the User resource as the application holds
+    /// it now) with only the managed items changed.
+    pub fn to_json_merged(&self, current: &Map<String, Value>) -> Value {
+        let mut operations = self.plain_ops();
+        operations.extend(merged_ops(current, &self.edits()));
         operations.extend(self.other.iter().cloned());
         json!({"schemas": [PATCH_SCHEMA], "Operations": operations})
     }
@@ -493,5 +546,75 @@ mod tests {
         b.title = Some("Agent".into());
         b.active = false;
         assert_eq!(a.differences(&b), vec![UserField::Active, UserField::Title]);
+    }
+
+    /// The exact operations of an update touching typed items: the ones the user holds are
+    /// replaced (or removed) through filtered paths, the others added to their list; no list is
+    /// replaced whole, and an application refusing filtered paths gets each list merged.
+    #[test]
+    fn typed_items_are_written_through_filtered_paths() {
+        let current = json!({
+            "emails": [
+                {"value": "ann@home.example", "type": "home"},
+                {"value": "old@contoso.example", "type": "work", "primary": true},
+            ],
+            "phoneNumbers": [{"value": "+1 555 0111", "type": "mobile"}],
+            "addresses": [{"type": "work", "locality": "Bergen", "streetAddress": "Kaien 1"}],
+        });
+        let current = current.as_object().unwrap();
+        let mut desired = UserAttributes {
+            email: Some("new@contoso.example".into()),
+            phone: Some("+1 555 0100".into()),
+            held: Held::read(current),
+            ..Default::default()
+        };
+        desired
+            .extra
+            .insert(format!("{ADDRESS_KEY}locality"), "Oslo".into());
+        let fields = [
+            "emails",
+            "phoneNumbers",
+            r#"phoneNumbers[type eq "mobile"].value"#,
+            r#"addresses[type eq "work"].locality"#,
+            r#"addresses[type eq "work"].streetAddress"#,
+            "title",
+        ];
+        let patch = UserPatch::from_fields(&desired, &fields);
+        assert!(patch.writes_typed_items());
+        assert_eq!(
+            patch.to_json()["Operations"],
+            json!([
+                {"op": "remove", "path": "title"},
+                {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@contoso.example"},
+                {"op": "replace", "path": "emails[type eq \"work\"].primary", "value": true},
+                {"op": "add", "path": "phoneNumbers", "value": [{"type": "work", "value": "+1 555 0100"}]},
+                {"op": "remove", "path": "phoneNumbers[type eq \"mobile\"]"},
+                {"op": "replace", "path": "addresses[type eq \"work\"].locality", "value": "Oslo"},
+                {"op": "remove", "path": "addresses[type eq \"work\"].streetAddress"},
+            ])
+        );
+        assert_eq!(
+            patch.to_json_merged(current)["Operations"],
+            json!([
+                {"op": "remove", "path": "title"},
+                {"op": "replace", "path": "emails", "value": [
+                    {"value": "ann@home.example", "type": "home"},
+                    {"value": "new@contoso.example", "type": "work", "primary": true},
+                ]},
+                {"op": "replace", "path": "phoneNumbers", "value": [{"type": "work", "value": "+1 555 0100"}]},
+                {"op": "replace", "path": "addresses", "value": [{"type": "work", "locality": "Oslo"}]},
+            ])
+        );
+        // A user without a home email gets one added; the other emails are not named.
+        desired.extra.insert(
+            r#"emails[type eq "home"].value"#.into(),
+            "ann@home.example".into(),
+        );
+        desired.held = Held::read(json!({"emails": []}).as_object().unwrap());
+        let home = UserPatch::from_fields(&desired, &[r#"emails[type eq "home"].value"#]);
+        assert_eq!(
+            home.to_json()["Operations"],
+            json!([{"op": "add", "path": "emails", "value": [{"type": "home", "value": "ann@home.example"}]}])
+        );
     }
 }

@@ -359,6 +359,7 @@ fn created_user(id: String, user: &NewUser, result: &Value) -> ScimUser {
         groups: Vec::new(),
         extra: a.extra.clone(),
         roles: a.roles.clone().unwrap_or_default(),
+        held: Default::default(),
         version: result
             .get("version")
             .and_then(Value::as_str)

@@ -174,6 +174,18 @@ pub enum SecretError {
         reference: String,
         problem: perms::Unsafe,
     },
+    /// Under systemd: a `file:` reference the unit does not pass (added or moved after
+    /// `adsync service install`), which the service cannot read itself.
+    #[error(
+        "{reference}: the service was not given this file as a credential (was it added or moved \
+         after `adsync service install`?) and cannot read it itself ({source}); run `adsync \
+         service install` again so the unit passes it"
+    )]
+    NotPassed {
+        reference: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{reference}: the secret is empty")]
     Empty { reference: String },
     #[error(
@@ -202,7 +214,15 @@ impl SecretRef {
             // Under systemd the service reads its copy passed with `LoadCredential=`.
             Self::File(path) => match crate::service::credentials::systemd_credential(path) {
                 Some(credential) => read_owner_only(&credential, &reference)?,
-                None => read_owner_only(path, &reference)?,
+                None => read_owner_only(path, &reference).map_err(|error| match error {
+                    // The service was given credentials, but not this one, and cannot read it.
+                    SecretError::FileUnreadable { reference, source }
+                        if crate::service::credentials::under_systemd_credentials() =>
+                    {
+                        SecretError::NotPassed { reference, source }
+                    }
+                    other => other,
+                })?,
             },
         };
         if value.is_empty() {

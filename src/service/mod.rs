@@ -18,13 +18,13 @@ pub mod systemd;
 #[cfg(windows)]
 pub mod windows;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use install::{
     InstallRequest, NotEnabled, Overrides, Report, Step, control, current_exe, default_scope,
     install, launchd_log_dir, launchd_target, running_as_root, service_config, uninstall,
 };
-pub use status::{Activity, ServiceStatus, next_run_after, parse_time};
+pub use status::{Activity, ServiceStatus, Troubles, next_run_after, parse_time};
 pub use systemctl::Systemctl;
 
 use crate::config::{ConfigError, Settings};
@@ -154,8 +154,8 @@ pub enum ServiceError {
         source: std::io::Error,
     },
     #[error(
-        "two secret files share the name `{id}` ({first} and {second}); systemd hands secrets to \
-         the service by file name, so rename one of them (and its reference in the config)"
+        "two secret files get the credential ID `{id}` ({first} and {second}); rename one of \
+         them (and its reference in the config)"
     )]
     DuplicateCredential {
         id: String,
@@ -217,14 +217,15 @@ fn config_problem(error: &ConfigError) -> String {
 }
 
 /// The `LoadCredential=` entries for a config's `file:` secret references: each file is passed
-/// under its file name, which is where [`credentials::systemd_credential`] looks for it.
+/// under [`credentials::credential_id`], which is where [`credentials::systemd_credential`]
+/// looks for it.
 pub fn credentials_for(settings: &Settings) -> Result<Vec<Credential>, ServiceError> {
     let mut out: Vec<Credential> = Vec::new();
     for (_, reference) in settings.secret_refs() {
         let SecretRef::File(path) = reference else {
             continue;
         };
-        let Some(id) = credential_id(path) else {
+        let Some(id) = credentials::credential_id(path) else {
             continue;
         };
         match out.iter().find(|c| c.id == id) {
@@ -243,12 +244,6 @@ pub fn credentials_for(settings: &Settings) -> Result<Vec<Credential>, ServiceEr
         }
     }
     Ok(out)
-}
-
-/// A credential id is the file name; systemd accepts any name without `/` that is not `.`/`..`.
-fn credential_id(path: &Path) -> Option<String> {
-    let name = path.file_name()?.to_str()?;
-    (!name.is_empty() && name != "." && name != "..").then(|| name.to_owned())
 }
 
 #[cfg(test)]

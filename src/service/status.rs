@@ -1,6 +1,7 @@
 //! `adsync service status`: is the service installed, is it running, which config does it use, how
-//! did the last cycle end and when is the next one due. Gathering never fails: whatever cannot be
-//! found out is reported as such.
+//! did the last cycle end and when is the next one due, and what is going wrong: users set aside
+//! (quarantined) or failing, a plan a guard withholds, the last run's failed actions. Gathering
+//! never fails: whatever cannot be found out is reported as such.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,110 @@ use std::time::Duration;
 pub use super::systemctl::Activity;
 use super::{PACKAGED_UNIT, SYSTEM_LOG_DIR, SYSTEM_STATE_DIR, Scope, Systemctl, systemd};
 use crate::config::{self, ConfigError, Settings};
+use crate::state::quarantine::{FailingUser, RunFailures, WithheldPlan};
 use crate::state::{RunRecord, StateStore, format_time};
+
+/// How many of the last run's failed actions are shown.
+const FAILURES_SHOWN: usize = 3;
+
+/// The longest error shown on a status line; the history has the whole of it.
+const ERROR_SHOWN: usize = 320;
+
+/// What has been going wrong, from the state store.
+#[derive(Clone, Debug, Default)]
+pub struct Troubles {
+    /// Users whose writes keep failing, quarantined ones first.
+    pub failing: Vec<FailingUser>,
+    /// The plan a guard withholds, if one is.
+    pub withheld: Option<WithheldPlan>,
+    /// The failed actions of the newest run that applied actions.
+    pub last_failures: Option<RunFailures>,
+}
+
+impl Troubles {
+    /// Reads them; what cannot be read is left empty (the last run's line says why).
+    fn read(store: &StateStore) -> Self {
+        Self {
+            failing: store.failing_users().unwrap_or_default(),
+            withheld: store.withheld_plan().ok().flatten(),
+            last_failures: store
+                .last_run_failures(FAILURES_SHOWN)
+                .ok()
+                .flatten()
+                .filter(|f| f.count > 0),
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        let quarantined: Vec<&FailingUser> =
+            self.failing.iter().filter(|u| u.quarantined()).collect();
+        let failing = self.failing.len() - quarantined.len();
+        let mut text = match quarantined.len() {
+            0 => "none".to_owned(),
+            n => format!("{n} user(s) set aside, retried with a growing wait"),
+        };
+        if failing > 0 {
+            let _ = write!(text, "; {failing} user(s) failing, retried every cycle");
+        }
+        line(out, "quarantine", &text);
+        for user in &self.failing {
+            let state = match &user.quarantined_since {
+                Some(since) => format!("quarantined since {since}, next retry {}", user.next_retry),
+                None => format!("failing since {}, retried next cycle", user.first_failure),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {state}, {} failure(s) in a row; last error: {}",
+                user.user_principal_name,
+                user.failures,
+                shorten(&user.last_error)
+            );
+        }
+        let withheld = match &self.withheld {
+            None => "none".to_owned(),
+            Some(w) => format!(
+                "since {} (last planned {}): {}; the plan: {}",
+                w.since,
+                w.last_seen,
+                shorten(&w.reason),
+                summary_text(&w.summary).unwrap_or_default()
+            ),
+        };
+        line(out, "withheld", &withheld);
+        let failures = match &self.last_failures {
+            None => "none in the last run".to_owned(),
+            Some(f) => {
+                let mut text = format!(
+                    "{} action(s) failed in run #{} ({})",
+                    f.count, f.run_id, f.started_at
+                );
+                if f.count > f.first.len() {
+                    let _ = write!(text, "; the first {}", f.first.len());
+                }
+                text
+            }
+        };
+        line(out, "failures", &failures);
+        for (user, error) in self.last_failures.iter().flat_map(|f| &f.first) {
+            let _ = writeln!(out, "  {user}: {}", shorten(error));
+        }
+    }
+}
+
+/// One `name: value` line of the report.
+fn line(out: &mut String, name: &str, value: &str) {
+    // At least one space after the name, however long it is.
+    let _ = writeln!(out, "{:<11}{value}", format!("{name}: "));
+}
+
+/// The first line of `text`, cut to [`ERROR_SHOWN`] characters.
+fn shorten(text: &str) -> String {
+    let first = text.lines().next().unwrap_or_default();
+    match first.char_indices().nth(ERROR_SHOWN) {
+        Some((end, _)) => format!("{}…", &first[..end]),
+        None => first.to_owned(),
+    }
+}
 
 /// Everything `adsync service status` reports.
 #[derive(Clone, Debug)]
@@ -32,6 +136,8 @@ pub struct ServiceStatus {
     pub last_run: Option<RunRecord>,
     /// Why there is no last run (no store yet, or it could not be read).
     pub state_note: Option<String>,
+    /// What has been going wrong, from the state store.
+    pub troubles: Troubles,
 }
 
 impl ServiceStatus {
@@ -96,6 +202,7 @@ impl ServiceStatus {
 
         // `try_exists`, not `exists`: a store we may not look at (the system service's, asked by
         // a user) is not the same as no store.
+        let mut troubles = Troubles::default();
         let (last_run, state_note) = match state_path.try_exists() {
             Ok(false) => (
                 None,
@@ -108,7 +215,10 @@ impl ServiceStatus {
                      user"
                 )),
             ),
-            Ok(true) => match StateStore::open(&state_path).and_then(|s| s.history_now(1)) {
+            Ok(true) => match StateStore::open(&state_path).and_then(|store| {
+                troubles = Troubles::read(&store);
+                store.history_now(1)
+            }) {
                 Ok(mut runs) if !runs.is_empty() => (Some(runs.remove(0)), None),
                 Ok(_) => (None, Some("no cycle has run yet".to_owned())),
                 Err(e) => (None, Some(format!("cannot read the state store: {e}"))),
@@ -128,6 +238,7 @@ impl ServiceStatus {
             log_dir,
             last_run,
             state_note,
+            troubles,
         }
     }
 
@@ -140,9 +251,6 @@ impl ServiceStatus {
     /// The report as a person reads it, one `name: value` line each.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let line = |out: &mut String, name: &str, value: &str| {
-            let _ = writeln!(out, "{:<11}{value}", format!("{name}:"));
-        };
         line(
             &mut out,
             "service",
@@ -211,6 +319,7 @@ impl ServiceStatus {
             (None, _) => "at the service's start (no cycle recorded yet)".to_owned(),
         };
         line(&mut out, "next run", &next);
+        self.troubles.render(&mut out);
         out
     }
 }

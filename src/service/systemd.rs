@@ -62,10 +62,11 @@ pub fn system_unit(spec: &ServiceSpec) -> String {
         "# The adsync background service (system-wide). It is not enabled by the package:\n\
          # `adsync service install` or the setup wizard enables it.\n\
          # Secret files named by `file:` references are passed with LoadCredential=ID:PATH and read\n\
-         # by adsync from $CREDENTIALS_DIRECTORY/ID, where ID is the file's name. To add one to this\n\
-         # packaged unit, run `systemctl edit adsync` and add e.g.\n\
+         # by adsync from $CREDENTIALS_DIRECTORY/ID, where ID is the file's name and a hash of its\n\
+         # path (`adsync service print` shows the lines). To add one to this packaged unit, run\n\
+         # `systemctl edit adsync` and add e.g.\n\
          #   [Service]\n\
-         #   LoadCredential=target-token:/etc/adsync/secrets/target-token\n\
+         #   LoadCredential=target-token-a517f530:/etc/adsync/secrets/target-token\n\
          # (`adsync service install` writes them for you from the config).\n",
     );
     out.push_str("[Unit]\n");

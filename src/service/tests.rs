@@ -12,7 +12,7 @@ fn spec() -> ServiceSpec {
         exe: PathBuf::from("/usr/bin/adsync"),
         config: PathBuf::from("/etc/adsync/config.toml"),
         credentials: vec![Credential {
-            id: "target-token".into(),
+            id: "target-token-a517f530".into(),
             path: PathBuf::from("/etc/adsync/secrets/target-token"),
         }],
     }
@@ -48,7 +48,7 @@ fn system_unit_runs_adsync_as_its_own_user_with_the_hardening() {
         "CapabilityBoundingSet=",
         "Restart=on-failure",
         "RestartPreventExitStatus=2",
-        "LoadCredential=target-token:/etc/adsync/secrets/target-token",
+        "LoadCredential=target-token-a517f530:/etc/adsync/secrets/target-token",
         "WantedBy=multi-user.target",
         "After=network-online.target",
     ] {
@@ -293,28 +293,32 @@ default_password = "keyring:adsync/default-password"
 "#;
 
 #[test]
-fn credentials_are_the_configs_file_secrets_by_file_name() {
+fn credentials_are_the_configs_file_secrets_by_name_and_path() {
     let text = CONFIG.replace("TOKEN", "file:/etc/adsync/secrets/target-token");
     let credentials = credentials_for(&settings(&text)).unwrap();
     assert_eq!(
         credentials,
         vec![
             Credential {
-                id: "entra-secret".into(),
+                id: "entra-secret-1d14196c".into(),
                 path: "/etc/adsync/secrets/entra-secret".into()
             },
             Credential {
-                id: "target-token".into(),
+                id: "target-token-a517f530".into(),
                 path: "/etc/adsync/secrets/target-token".into()
             },
         ]
     );
-    // Two files with one name cannot both be credentials.
-    let clash = CONFIG.replace("TOKEN", "file:/etc/adsync/other/entra-secret");
-    let err = credentials_for(&settings(&clash)).unwrap_err().to_string();
+    // Two files with one name in different folders are two credentials, neither shadowing
+    // the other.
+    let same_name = CONFIG.replace("TOKEN", "file:/etc/adsync/other/entra-secret");
+    let credentials = credentials_for(&settings(&same_name)).unwrap();
+    assert_eq!(credentials.len(), 2, "{credentials:?}");
+    assert_ne!(credentials[0].id, credentials[1].id);
     assert!(
-        err.contains("entra-secret") && err.contains("rename"),
-        "{err}"
+        credentials
+            .iter()
+            .all(|c| c.id.starts_with("entra-secret-"))
     );
 }
 
@@ -426,6 +430,7 @@ fn status_summarizes_a_run_in_plan_order() {
             actions: Vec::new(),
         }),
         state_note: None,
+        troubles: Default::default(),
     };
     let text = status.render();
     assert!(

@@ -23,6 +23,9 @@ pub enum Fault {
     StatusAfter(u16),
     /// Wait this long before answering.
     Latency(Duration),
+    /// The request is carried out (a write is committed), then its answer held this long: the
+    /// application finished while the client was killed or gave up waiting.
+    HoldAfter(Duration),
     /// Answer 200 with a body that is not valid JSON.
     MalformedJson,
     /// A list page that ends early: the handler drops items and the next link (Graph) or claims
@@ -117,6 +120,7 @@ impl Faults {
         let fired = self.fire(method, path);
         let mut malformed = false;
         let mut status_after = None;
+        let mut hold_after = None;
         let mut pending = Vec::new();
         for fault in fired {
             match fault {
@@ -125,11 +129,15 @@ impl Faults {
                 Fault::Status(code) => return error_status(code),
                 Fault::MalformedJson => malformed = true,
                 Fault::StatusAfter(code) => status_after = Some(code),
+                Fault::HoldAfter(wait) => hold_after = Some(wait),
                 other => pending.push(other),
             }
         }
         request.extensions_mut().insert(PendingFaults(pending));
         let response = next.run(request).await;
+        if let Some(wait) = hold_after {
+            tokio::time::sleep(wait).await;
+        }
         if let Some(code) = status_after {
             return error_status(code);
         }

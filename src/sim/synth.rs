@@ -654,6 +654,7 @@ pub fn generate(spec: SynthSpec) -> Synth {
         users: app_users,
         groups: seed_groups,
         loose_user_names: false,
+        no_patch_filters: false,
     };
     Synth {
         spec,

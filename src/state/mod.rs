@@ -19,7 +19,7 @@ use crate::sync::{
 /// Why the state store could not be used. Names the file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{}: cannot open the state store: {source}. Check the path and its permissions ([service] state_path)", path.display())]
+    #[error("{}: cannot open the state store: {}", path.display(), advice::explain(source, "Check the path and its permissions ([service] state_path)"))]
     Open {
         path: PathBuf,
         #[source]
@@ -41,7 +41,7 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("state store: {0}")]
+    #[error("state store: {}", advice::explain(.0, ""))]
     Sql(#[from] rusqlite::Error),
     /// Another process is writing to this store (R13), or its lock file is unusable.
     #[error(transparent)]
@@ -125,6 +125,7 @@ const MIGRATIONS: &[&str] = &[
     // 5: writes announced before they are sent, settled by the next run (state/intents.rs).
     "CREATE TABLE intents (entra_id TEXT PRIMARY KEY, target_id TEXT, kind TEXT NOT NULL, \
      run_id INTEGER NOT NULL, created_at INTEGER NOT NULL);",
+    quarantine::MIGRATION, // 6: failing users (quarantine), a plan a guard withholds
 ];
 
 /// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),
@@ -784,11 +785,14 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
     Ok(())
 }
 
+mod advice;
 mod intents;
 mod journal;
 mod kinds;
 pub mod lock;
 mod manual;
+pub mod quarantine;
+mod runs;
 
 pub use kinds::{DeltaStream, UnknownStream};
 pub use lock::{LockError, WriterLock};

@@ -23,7 +23,7 @@ mod target;
 mod target_index;
 
 pub use apply::{
-    Applied, ApplyOptions, NewAccount, SettleError, Settled, TargetLookup, TargetWriter,
+    Applied, ApplyOptions, Blame, NewAccount, SettleError, Settled, TargetLookup, TargetWriter,
     WriteError, apply, settle_intents,
 };
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};

@@ -126,6 +126,9 @@ pub struct TargetUser {
     pub extra: BTreeMap<String, String>,
     /// The user's SCIM `roles` values.
     pub roles: Vec<String>,
+    /// Which managed typed items (work email, home email, mobile, …) the user holds: an update
+    /// writes those through filtered paths and adds the others.
+    pub held: crate::scim::Held,
 }
 
 /// A target group with its member ids.

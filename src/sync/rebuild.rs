@@ -68,14 +68,17 @@ pub fn entra_ids_held(source: &SourceSnapshot, target: &TargetSnapshot) -> usize
 }
 
 /// R13: refuses to plan a store with no links against an application that already holds
-/// [`LOST_STORE_MIN`] or more users carrying the paired members' Entra ids.
+/// [`LOST_STORE_MIN`] or more users carrying the paired members' Entra ids. A store that has
+/// applied a run before (`applied_before`) is not lost: a first sync cut off before it recorded
+/// its links leaves such a store, and the plan links those users back by externalId (R2, R12).
 pub fn check_store(
     links: &Links,
+    applied_before: bool,
     source: &SourceSnapshot,
     target: &TargetSnapshot,
     state: &Path,
 ) -> Result<(), LostStore> {
-    if !links.is_empty() {
+    if !links.is_empty() || applied_before {
         return Ok(());
     }
     let count = entra_ids_held(source, target);
@@ -288,5 +291,202 @@ fn recount(plan: &mut Plan) {
             ActionKind::Skip => &mut s.skip,
         };
         *slot += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::tests::{SUPPORT, settings, user};
+
+    fn guid(n: u32) -> String {
+        format!("00000000-0000-0000-0000-{n:012}")
+    }
+
+    fn account(id: &str, external_id: Option<&str>, active: bool) -> TargetUser {
+        TargetUser {
+            id: id.into(),
+            external_id: external_id.map(str::to_owned),
+            user_name: format!("{id}@contoso.example"),
+            active,
+            ..TargetUser::default()
+        }
+    }
+
+    fn target(accounts: Vec<TargetUser>, tier1: &[&str]) -> TargetSnapshot {
+        let mut target = TargetSnapshot::default();
+        for (id, name) in [("tier-1", "Tier 1"), ("tier-2", "Tier 2")] {
+            target.groups.insert(
+                id.into(),
+                TargetGroup {
+                    id: id.into(),
+                    display_name: name.into(),
+                    members: BTreeSet::new(),
+                },
+            );
+        }
+        let members = &mut target.groups.get_mut("tier-1").unwrap().members;
+        members.extend(tier1.iter().map(|m| (*m).to_owned()));
+        for a in accounts {
+            target.users.insert(a.id.clone(), a);
+        }
+        target
+    }
+
+    /// Only a GUID externalId carried by one account, neither side linked, is a candidate;
+    /// upper case is read as Graph writes ids; the group is the paired one it is in.
+    #[test]
+    fn candidates_are_unlinked_accounts_with_a_unique_guid_external_id() {
+        let upper = "ABCDEF00-0000-0000-0000-000000000002";
+        let target = target(
+            vec![
+                account("t1", Some(&guid(1)), true),
+                account("t2", Some(upper), true),
+                account("t3", Some("emp-42"), true),
+                account("t4", Some(&guid(4)), true),
+                account("t5", Some(&guid(4)), true),
+                account("t6", Some(&guid(6)), true),
+                account("t7", None, true),
+            ],
+            &["t1"],
+        );
+        let mut links = Links::new();
+        links.insert(
+            guid(9),
+            Link {
+                entra_id: guid(9),
+                target_id: "t6".into(),
+                ..Link::default()
+            },
+        );
+        let found = candidates(&settings(""), &target, &links);
+        let lower = upper.to_lowercase();
+        assert_eq!(
+            found.keys().cloned().collect::<Vec<_>>(),
+            [guid(1), lower.clone()]
+        );
+        let first = &found[&guid(1)];
+        assert_eq!(
+            (first.target_id.as_str(), first.group.as_deref()),
+            ("t1", Some("tier-1"))
+        );
+        assert!(first.is_pending_manual(), "planned as an R2 link");
+        assert_eq!(found[&lower].group, None);
+    }
+
+    /// Five accounts carrying members' ids make an empty store a lost one; four, or any link
+    /// in the store, do not.
+    #[test]
+    fn an_empty_store_is_lost_from_five_accounts_carrying_members_ids() {
+        let mut source = SourceSnapshot::default();
+        for n in 1..=5 {
+            source
+                .users
+                .insert(guid(n), user(&guid(n), &format!("u{n}")));
+        }
+        let four = target(
+            (1..=4)
+                .map(|n| account(&format!("t{n}"), Some(&guid(n)), true))
+                .chain([account("t9", Some(&guid(99)), true)])
+                .collect(),
+            &[],
+        );
+        let state = Path::new("/var/lib/adsync/state.sqlite3");
+        assert_eq!(
+            check_store(&Links::new(), false, &source, &four, state),
+            Ok(())
+        );
+        let five = target(
+            (1..=5)
+                .map(|n| account(&format!("t{n}"), Some(&guid(n)), true))
+                .collect(),
+            &[],
+        );
+        let error = check_store(&Links::new(), false, &source, &five, state).unwrap_err();
+        assert_eq!(error.count, 5);
+        assert!(
+            error
+                .to_string()
+                .starts_with("state store /var/lib/adsync/state.sqlite3 has no links"),
+            "{error}"
+        );
+        let mut links = Links::new();
+        links.insert(guid(1), Link::default());
+        assert_eq!(check_store(&links, false, &source, &five, state), Ok(()));
+        // A store whose first sync was cut off before it recorded its links is not lost.
+        assert_eq!(
+            check_store(&Links::new(), true, &source, &five, state),
+            Ok(())
+        );
+    }
+
+    /// The rebuild plan links every known account (one disabled in the target without writing
+    /// `active`, one out of scope and disabled with nothing to write), disables the member
+    /// disabled in Entra ID, and leaves an id the tenant does not know alone, with a warning.
+    #[test]
+    fn the_rebuild_plan_links_keeps_disabled_accounts_disabled_and_disables_leavers() {
+        let settings = settings("");
+        let mut source = SourceSnapshot::default();
+        let mut members = BTreeSet::new();
+        for n in 1..=3 {
+            let mut u = user(&guid(n), &format!("u{n}"));
+            u.account_enabled = n != 3;
+            source.users.insert(guid(n), u);
+            members.insert(guid(n));
+        }
+        for (id, name) in [(SUPPORT, "Support"), (crate::sync::tests::SALES, "Sales")] {
+            source.groups.insert(
+                id.into(),
+                SourceGroup {
+                    id: id.into(),
+                    display_name: name.into(),
+                    created: None,
+                    members: if id == SUPPORT {
+                        members.clone()
+                    } else {
+                        BTreeSet::new()
+                    },
+                },
+            );
+        }
+        source
+            .outside
+            .insert(guid(4), Whereabouts::Exists(Box::new(user(&guid(4), "u4"))));
+        source.outside.insert(guid(5), Whereabouts::Deleted);
+        let target = target(
+            vec![
+                account("t1", Some(&guid(1)), true),
+                account("t2", Some(&guid(2)), false),
+                account("t3", Some(&guid(3)), true),
+                account("t4", Some(&guid(4)), false),
+                account("t5", Some(&guid(5)), true),
+            ],
+            &["t1", "t2", "t3"],
+        );
+        let links = Links::new();
+        let (adopted, unknown) = adoptable(candidates(&settings, &target, &links), &source);
+        assert_eq!(unknown, [guid(5)]);
+        let input = PlanInput {
+            settings: &settings,
+            source: &source,
+            target: &target,
+            links: &links,
+        };
+        let plan = plan_rebuild(input, &adopted, &unknown).unwrap();
+        let of = |n: u32| plan.actions.iter().find(|a| a.entra_id == guid(n));
+        assert_eq!(of(1).unwrap().kind, ActionKind::Link);
+        assert_eq!(of(1).unwrap().reason, ADOPTED);
+        let kept = of(2).unwrap();
+        assert_eq!(kept.kind, ActionKind::Link);
+        assert!(kept.changes.iter().all(|c| c.field != "active"), "{kept:?}");
+        assert!(matches!(&kept.execution.record, Record::Full(d) if !d.active));
+        assert_eq!(
+            (of(3).unwrap().kind, of(3).unwrap().reason.as_str()),
+            (ActionKind::Disable, "disabled")
+        );
+        assert_eq!(of(4).unwrap().kind, ActionKind::Link);
+        assert!(of(5).is_none(), "an unknown id is left alone");
+        assert_eq!((plan.summary.link, plan.summary.disable), (3, 1));
+        assert_eq!(plan.warnings.last().unwrap().code, "unknown-externalId");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::apply::{NewAccount, TargetWriter, WriteError};
+use super::apply::{Blame, NewAccount, TargetWriter, WriteError};
 use super::delta::TargetInfo;
 use super::mapping::DesiredUser;
 use super::model::*;
@@ -41,6 +41,7 @@ impl From<ScimUser> for TargetUser {
             employee_number: u.employee_number,
             extra: u.extra,
             roles: u.roles,
+            held: u.held,
         }
     }
 }
@@ -253,7 +254,16 @@ pub async fn read_target_partial(
 }
 
 fn write_error(e: ScimError) -> WriteError {
-    WriteError(e.to_string())
+    let blame = match &e {
+        ScimError::Unreachable { .. }
+        | ScimError::Unauthorized { .. }
+        | ScimError::Redirected { .. }
+        | ScimError::Secret(_) => Blame::Target,
+        ScimError::Status { status: 429, .. } => Blame::Target,
+        ScimError::Status { status: 409, .. } | ScimError::Ambiguous { .. } => Blame::Conflict,
+        _ => Blame::User,
+    };
+    WriteError(e.to_string(), blame)
 }
 
 /// The id of a created user; after a 409, only a user already carrying this Entra id (a create
@@ -263,11 +273,14 @@ fn taken_over(desired: &DesiredUser, created: Created) -> Result<NewAccount, Wri
         match created.user.external_id.as_deref() {
             Some(ext) if ext == desired.external_id => {}
             _ => {
-                return Err(WriteError(format!(
-                    "the target already has a user named {} (id {}) that is not linked to \
-                     this Entra user; adsync left it alone. Rename or link it by hand",
-                    desired.user_name, created.user.id
-                )));
+                return Err(WriteError(
+                    format!(
+                        "the target already has a user named {} (id {}) that is not linked \
+                         to this Entra user; adsync left it alone. Rename or link it by hand",
+                        desired.user_name, created.user.id
+                    ),
+                    Blame::Conflict,
+                ));
             }
         }
     }
@@ -316,10 +329,13 @@ impl TargetWriter for ScimClient {
             .zip(outcomes)
             .map(|(desired, outcome)| match outcome {
                 Ok(WriteOutcome::Created(created)) => taken_over(desired, created),
-                Ok(WriteOutcome::Done) => Err(WriteError(format!(
-                    "the target did not return the user {} it created",
-                    desired.user_name
-                ))),
+                Ok(WriteOutcome::Done) => Err(WriteError(
+                    format!(
+                        "the target did not return the user {} it created",
+                        desired.user_name
+                    ),
+                    Blame::User,
+                )),
                 Err(error) => Err(write_error(error)),
             })
             .collect()
@@ -365,6 +381,37 @@ impl TargetWriter for ScimClient {
 mod tests {
     use super::*;
     use crate::config::parse_str;
+
+    /// The service quarantines users the application refuses, never everyone because the
+    /// application was down or refused adsync itself.
+    #[test]
+    fn a_write_error_says_whether_the_user_or_the_target_failed() {
+        let status = |status| ScimError::Status {
+            method: "PATCH".into(),
+            url: "https://app/Users/1".into(),
+            status,
+            scim_type: None,
+            detail: None,
+        };
+        let blame = |e| write_error(e).1;
+        assert_eq!(blame(status(400)), Blame::User);
+        assert_eq!(blame(status(404)), Blame::User);
+        assert_eq!(blame(status(500)), Blame::User);
+        assert_eq!(blame(status(503)), Blame::User, "left after the retries");
+        assert_eq!(blame(status(409)), Blame::Conflict);
+        assert_eq!(blame(status(429)), Blame::Target);
+        let unauthorized = ScimError::Unauthorized {
+            url: "https://app/Users/1".into(),
+            status: 401,
+            detail: None,
+        };
+        assert_eq!(blame(unauthorized), Blame::Target);
+        let unreachable = ScimError::Unreachable {
+            url: "https://app".into(),
+            detail: "connection refused".into(),
+        };
+        assert_eq!(blame(unreachable), Blame::Target);
+    }
     use crate::http::RetryPolicy;
     use crate::scim::ScimAuth;
     use crate::sim::scim::{ScimSim, Seed};

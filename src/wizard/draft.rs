@@ -146,12 +146,18 @@ impl Draft {
     /// The state store's links when editing a config whose store exists; none for a new config
     /// (a plan against an empty store is what the first sync will do).
     pub fn links(&self, settings: &Settings) -> Result<Links, String> {
+        Ok(self.stored(settings)?.0)
+    }
+
+    /// [`Draft::links`] and whether the store has applied a run before (a store whose first
+    /// sync was cut off is not a lost one, R13).
+    pub fn stored(&self, settings: &Settings) -> Result<(Links, bool), String> {
         let path = &settings.service.state_path;
         if self.base.is_none() || !path.exists() {
-            return Ok(Links::default());
+            return Ok((Links::default(), false));
         }
         StateStore::open(path)
-            .and_then(|store| store.links())
+            .and_then(|store| Ok((store.links()?, store.has_applied_runs()?)))
             .map_err(|e| format!("Reading the state store {} failed: {e}", path.display()))
     }
 }
@@ -227,16 +233,26 @@ impl Connections {
 
     /// The plan the engine would apply: both sides read, nothing written (the cycle's own read).
     /// With the snapshots it was made from (the preview links skipped users by hand from them).
-    pub(crate) async fn plan(&self, links: &Links) -> Result<Planned, String> {
-        crate::cycle::read_and_plan(&self.graph, &self.scim, &self.settings, links)
-            .await
-            .map_err(|e| match e {
-                CycleError::ReadSource(e) => {
-                    format!("Reading the paired groups from Entra ID failed: {e}")
-                }
-                CycleError::ReadTarget(e) => format!("Reading the application failed: {e}"),
-                other => other.to_string(),
-            })
+    pub(crate) async fn plan(
+        &self,
+        links: &Links,
+        applied_before: bool,
+    ) -> Result<Planned, String> {
+        crate::cycle::read_and_plan(
+            &self.graph,
+            &self.scim,
+            &self.settings,
+            links,
+            applied_before,
+        )
+        .await
+        .map_err(|e| match e {
+            CycleError::ReadSource(e) => {
+                format!("Reading the paired groups from Entra ID failed: {e}")
+            }
+            CycleError::ReadTarget(e) => format!("Reading the application failed: {e}"),
+            other => other.to_string(),
+        })
     }
 }
 

@@ -323,7 +323,7 @@ fn system_install_passes_file_secrets_as_credentials_or_names_the_missing_user()
         assert_eq!(run.code, 0, "{}", run.all());
         let unit = std::fs::read_to_string(units.join("adsync.service")).unwrap();
         assert!(
-            unit.contains("LoadCredential=target-token:/etc/adsync/secrets/target-token"),
+            unit.contains("LoadCredential=target-token-a517f530:/etc/adsync/secrets/target-token"),
             "{unit}"
         );
         assert!(unit.contains("User=adsync"), "{unit}");
@@ -350,16 +350,21 @@ fn print_shows_the_units_and_the_plist() {
     assert!(plist.stdout.contains(&service.config.display().to_string()));
 }
 
-/// Under systemd a `file:` secret is read from the credential of the same file name, so the
-/// config can keep naming the root-only original.
+/// Under systemd a `file:` secret is read from the credential of its path (file name and a hash
+/// of the path), so the config can keep naming the root-only original; one the unit does not
+/// pass says to install the service again.
 #[cfg(unix)]
 #[test]
-fn file_secret_is_read_from_the_systemd_credential_of_the_same_name() {
+fn file_secret_is_read_from_the_systemd_credential_of_its_path() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     let credentials = env.path("credentials");
     std::fs::create_dir_all(&credentials).unwrap();
-    let copy = credentials.join("target-token");
+    let id = adsync::service::credentials::credential_id(std::path::Path::new(
+        "/nonexistent/adsync/secrets/target-token",
+    ))
+    .unwrap();
+    let copy = credentials.join(id);
     std::fs::write(&copy, "from-credential\n").unwrap();
     // systemd makes credentials read-only for the service's user.
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o400)).unwrap();
@@ -377,4 +382,18 @@ fn file_secret_is_read_from_the_systemd_credential_of_the_same_name() {
     let run = run_command(cmd, "");
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains(reference), "{}", run.stderr);
+
+    // A reference of the same file name in another folder (added after install) is not handed
+    // that copy: the service says to install again.
+    let added = "file:/nonexistent/adsync/other/target-token";
+    let mut cmd = env.command(&["secret", "check", added]);
+    cmd.env("CREDENTIALS_DIRECTORY", &credentials);
+    let run = run_command(cmd, "");
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains(added), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("run `adsync service install` again"),
+        "{}",
+        run.stderr
+    );
 }

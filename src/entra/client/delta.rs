@@ -1,5 +1,7 @@
 //! Delta rounds: users and groups changed since a delta link (or from the start), read page by
-//! page to the round's new link, with removals told apart from changes.
+//! page to the round's new link, with removals told apart from changes. Each page's items are
+//! parsed as the page arrives and its JSON dropped before the next is asked for, so a round holds
+//! the parsed users and groups once, never every raw page besides them.
 
 use super::*;
 
@@ -11,62 +13,74 @@ impl GraphClient {
             Some(link) => link.to_owned(),
             None => self.url(&format!("/users/delta?{}", self.user_query)),
         };
-        let (items, delta_link) = self.delta_pages(&first, "users").await?;
-        let mut round = UsersDelta {
-            delta_link,
-            ..UsersDelta::default()
-        };
+        let mut round = UsersDelta::default();
         let mut changed_at: HashMap<String, usize> = HashMap::new();
         let mut removed_at: HashMap<String, usize> = HashMap::new();
-        for item in items {
-            if let Some(reason) = removed_reason(&item) {
-                let id = item["id"].as_str().unwrap_or_default().to_owned();
-                if let Some(at) = changed_at.remove(&id) {
-                    round.changed[at].id.clear();
-                }
-                let entry = Removed {
-                    id: id.clone(),
-                    reason,
-                };
-                match removed_at.get(&id) {
-                    Some(&at) => round.removed[at] = entry,
-                    None => {
-                        removed_at.insert(id, round.removed.len());
-                        round.removed.push(entry);
-                    }
-                }
-                continue;
-            }
-            let absent: Vec<String> = match item.as_object() {
-                Some(obj) => self
-                    .user_props
-                    .iter()
-                    .filter(|p| !obj.contains_key(p.as_str()))
-                    .cloned()
-                    .collect(),
-                None => Vec::new(),
-            };
-            let user: EntraUser = parse_item(item, "the users delta")?;
-            // The latest entry for a user is the one kept, and so are its absent properties.
-            if absent.is_empty() {
-                round.absent.remove(&user.id);
-            } else {
-                round.absent.insert(user.id.clone(), absent);
-            }
-            if let Some(at) = removed_at.remove(&user.id) {
-                round.removed[at].id.clear();
-            }
-            match changed_at.get(&user.id) {
-                Some(&at) => round.changed[at] = user,
-                None => {
-                    changed_at.insert(user.id.clone(), round.changed.len());
-                    round.changed.push(user);
-                }
-            }
-        }
+        let delta_link = self
+            .delta_pages(&first, "users", |item| {
+                self.take_user(&mut round, &mut changed_at, &mut removed_at, item)
+            })
+            .await?;
+        round.delta_link = delta_link;
         round.changed.retain(|u| !u.id.is_empty());
         round.removed.retain(|r| !r.id.is_empty());
         Ok(round)
+    }
+
+    /// One item of a users delta page: a removal, or the latest state of a user (later pages
+    /// replace what earlier ones said).
+    fn take_user(
+        &self,
+        round: &mut UsersDelta,
+        changed_at: &mut HashMap<String, usize>,
+        removed_at: &mut HashMap<String, usize>,
+        item: Value,
+    ) -> Result<(), EntraError> {
+        if let Some(reason) = removed_reason(&item) {
+            let id = item["id"].as_str().unwrap_or_default().to_owned();
+            if let Some(at) = changed_at.remove(&id) {
+                round.changed[at].id.clear();
+            }
+            let entry = Removed {
+                id: id.clone(),
+                reason,
+            };
+            match removed_at.get(&id) {
+                Some(&at) => round.removed[at] = entry,
+                None => {
+                    removed_at.insert(id, round.removed.len());
+                    round.removed.push(entry);
+                }
+            }
+            return Ok(());
+        }
+        let absent: Vec<String> = match item.as_object() {
+            Some(obj) => self
+                .user_props
+                .iter()
+                .filter(|p| !obj.contains_key(p.as_str()))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let user: EntraUser = parse_item(item, "the users delta")?;
+        // The latest entry for a user is the one kept, and so are its absent properties.
+        if absent.is_empty() {
+            round.absent.remove(&user.id);
+        } else {
+            round.absent.insert(user.id.clone(), absent);
+        }
+        if let Some(at) = removed_at.remove(&user.id) {
+            round.removed[at].id.clear();
+        }
+        match changed_at.get(&user.id) {
+            Some(&at) => round.changed[at] = user,
+            None => {
+                changed_at.insert(user.id.clone(), round.changed.len());
+                round.changed.push(user);
+            }
+        }
+        Ok(())
     }
 
     /// Delta links that start from now (`$deltatoken=latest`, graph-notes §5.1): no enumeration of
@@ -95,60 +109,14 @@ impl GraphClient {
             Some(link) => link.to_owned(),
             None => self.url(&format!("/groups/delta?$select={GROUP_SELECT},members")),
         };
-        let (items, delta_link) = self.delta_pages(&first, "groups").await?;
-        let mut round = GroupsDelta {
-            delta_link,
-            ..GroupsDelta::default()
-        };
+        let mut round = GroupsDelta::default();
         let mut index: HashMap<String, usize> = HashMap::new();
-        for mut item in items {
-            let id = item["id"].as_str().unwrap_or_default().to_owned();
-            if id.is_empty() {
-                return Err(EntraError::Incomplete {
-                    what: "the groups delta".into(),
-                    detail: "an entry has no id".into(),
-                    ids: GraphIds::default(),
-                });
-            }
-            if let Some(reason) = removed_reason(&item) {
-                round.removed.retain(|r| r.id != id);
-                round.removed.push(Removed { id, reason });
-                continue;
-            }
-            let members = item
-                .as_object_mut()
-                .and_then(|o| o.remove("members@delta"))
-                .unwrap_or(Value::Array(Vec::new()));
-            let group: EntraGroup = parse_item(item, "the groups delta")?;
-            let at = *index.entry(id.clone()).or_insert_with(|| {
-                round.changed.push(GroupChange {
-                    group: EntraGroup {
-                        id: id.clone(),
-                        ..EntraGroup::default()
-                    },
-                    ..GroupChange::default()
-                });
-                round.changed.len() - 1
-            });
-            let change = &mut round.changed[at];
-            merge_group(&mut change.group, group);
-            for member in members.as_array().into_iter().flatten() {
-                let member_ref = MemberRef {
-                    id: member["id"].as_str().unwrap_or_default().to_owned(),
-                    kind: ObjectKind::from_odata_type(member["@odata.type"].as_str()),
-                };
-                if member_ref.id.is_empty() {
-                    continue;
-                }
-                change.members_added.retain(|m| m.id != member_ref.id);
-                change.members_removed.retain(|m| m.id != member_ref.id);
-                if member.get("@removed").is_some() {
-                    change.members_removed.push(member_ref);
-                } else {
-                    change.members_added.push(member_ref);
-                }
-            }
-        }
+        let delta_link = self
+            .delta_pages(&first, "groups", |item| {
+                take_group(&mut round, &mut index, item)
+            })
+            .await?;
+        round.delta_link = delta_link;
         // A group removed later in the round is not also reported as changed.
         round
             .changed
@@ -163,14 +131,15 @@ impl GraphClient {
         Ok(DeltaRound { users, groups })
     }
 
-    /// Reads a delta round's pages up to its deltaLink.
+    /// Reads a delta round's pages up to its deltaLink, handing each item to `take` as its page
+    /// arrives; returns the deltaLink.
     async fn delta_pages(
         &self,
         first: &str,
         resource: &str,
-    ) -> Result<(Vec<Value>, String), EntraError> {
+        mut take: impl FnMut(Value) -> Result<(), EntraError>,
+    ) -> Result<String, EntraError> {
         let what = format!("the {resource} delta");
-        let mut items = Vec::new();
         let mut url = first.to_owned();
         let mut links = LinkGuard::new(self.max_pages);
         loop {
@@ -183,11 +152,13 @@ impl GraphClient {
                     ids: page.ids,
                 });
             };
-            items.append(values);
+            for item in std::mem::take(values) {
+                take(item)?;
+            }
             if let Some(next) = page.body["@odata.nextLink"].as_str() {
                 url = next.to_owned();
             } else if let Some(delta) = page.body["@odata.deltaLink"].as_str() {
-                return Ok((items, delta.to_owned()));
+                return Ok(delta.to_owned());
             } else {
                 return Err(EntraError::Incomplete {
                     what,
@@ -197,6 +168,62 @@ impl GraphClient {
             }
         }
     }
+}
+
+/// One item of a groups delta page: a removal, or a change merged with what earlier pages said of
+/// the group (`members@delta` spreads over several pages).
+fn take_group(
+    round: &mut GroupsDelta,
+    index: &mut HashMap<String, usize>,
+    mut item: Value,
+) -> Result<(), EntraError> {
+    let id = item["id"].as_str().unwrap_or_default().to_owned();
+    if id.is_empty() {
+        return Err(EntraError::Incomplete {
+            what: "the groups delta".into(),
+            detail: "an entry has no id".into(),
+            ids: GraphIds::default(),
+        });
+    }
+    if let Some(reason) = removed_reason(&item) {
+        round.removed.retain(|r| r.id != id);
+        round.removed.push(Removed { id, reason });
+        return Ok(());
+    }
+    let members = item
+        .as_object_mut()
+        .and_then(|o| o.remove("members@delta"))
+        .unwrap_or(Value::Array(Vec::new()));
+    let group: EntraGroup = parse_item(item, "the groups delta")?;
+    let at = *index.entry(id.clone()).or_insert_with(|| {
+        round.changed.push(GroupChange {
+            group: EntraGroup {
+                id: id.clone(),
+                ..EntraGroup::default()
+            },
+            ..GroupChange::default()
+        });
+        round.changed.len() - 1
+    });
+    let change = &mut round.changed[at];
+    merge_group(&mut change.group, group);
+    for member in members.as_array().into_iter().flatten() {
+        let member_ref = MemberRef {
+            id: member["id"].as_str().unwrap_or_default().to_owned(),
+            kind: ObjectKind::from_odata_type(member["@odata.type"].as_str()),
+        };
+        if member_ref.id.is_empty() {
+            continue;
+        }
+        change.members_added.retain(|m| m.id != member_ref.id);
+        change.members_removed.retain(|m| m.id != member_ref.id);
+        if member.get("@removed").is_some() {
+            change.members_removed.push(member_ref);
+        } else {
+            change.members_added.push(member_ref);
+        }
+    }
+    Ok(())
 }
 
 fn removed_reason(item: &Value) -> Option<RemovedReason> {

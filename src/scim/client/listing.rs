@@ -1,6 +1,7 @@
 //! Reading a whole collection page by page: each page parsed as it arrives, the remaining pages
 //! asked for a few at once, and every page checked (no `totalResults`, a short page, a repeated
-//! id, a listing that stops early are all an incomplete read, never the end).
+//! id, a listing that stops early are all an incomplete read, never the end), and the number of
+//! pages read is capped, so a server that keeps answering ends the read instead of running on.
 
 use std::collections::HashSet;
 
@@ -8,6 +9,15 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::*;
+
+/// The most pages one listing reads, whatever the server says: at the largest page adsync asks
+/// for, far more users than any application holds; at one result per page, a hundred thousand.
+pub const MAX_LIST_PAGES: usize = 100_000;
+
+/// The pages a listing may read beyond those its first page implies (`totalResults` over the page
+/// size): twice that, for servers that answer pages shorter than the first, plus this many for
+/// results added while it reads.
+const PAGE_MARGIN: usize = 10;
 
 impl ScimClient {
     /// Every resource at `path` matching `filter`, page by page (`startIndex`/`count`), each
@@ -34,9 +44,18 @@ impl ScimClient {
             seen: HashSet::new(),
             next: 1,
             total: 0,
+            pages: 0,
+            page_budget: MAX_LIST_PAGES,
         };
         let first = self.list_page(path, filter, extra, 1, page_size).await?;
         let served = listing.take(1, first)?;
+        if served > 0 {
+            let expected = listing.total.div_ceil(served);
+            listing.page_budget = expected
+                .saturating_mul(2)
+                .saturating_add(PAGE_MARGIN)
+                .min(MAX_LIST_PAGES);
+        }
         if listing.done() {
             return Ok(listing.out);
         }
@@ -116,6 +135,10 @@ struct Listing<'a, T, P> {
     next: usize,
     /// `totalResults` as the latest page said.
     total: usize,
+    /// Pages taken so far.
+    pages: usize,
+    /// The most pages this listing may take (see [`PAGE_MARGIN`], [`MAX_LIST_PAGES`]).
+    page_budget: usize,
 }
 
 impl<T, P: Fn(&Value) -> Result<T, String>> Listing<'_, T, P> {
@@ -142,6 +165,18 @@ impl<T, P: Fn(&Value) -> Result<T, String>> Listing<'_, T, P> {
     /// Results already received from a longer page before it are skipped.
     fn take(&mut self, start: usize, page: Value) -> Result<usize, ScimError> {
         let path = self.path;
+        self.pages += 1;
+        if self.pages > self.page_budget {
+            return Err(self.incomplete(format!(
+                "the server kept answering pages: {} pages read, more than its first page \
+                 implied (at most {}), and it still says there are {} results with {} received; \
+                 it does not page by startIndex, or its totalResults keeps growing",
+                self.pages - 1,
+                self.page_budget,
+                self.total,
+                self.out.len()
+            )));
+        }
         let obj = page.as_object().ok_or_else(|| {
             self.client
                 .invalid("GET", path, "a list response must be an object")

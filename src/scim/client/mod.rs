@@ -18,6 +18,7 @@ use crate::secret::Secret;
 
 mod create;
 mod listing;
+mod patch;
 
 const SCIM_JSON: &str = "application/scim+json";
 
@@ -135,6 +136,9 @@ pub struct ScimClient {
     limit: Arc<AdaptiveLimit>,
     /// `/ServiceProviderConfig`, read once by [`ScimClient::capabilities`].
     capabilities: Arc<tokio::sync::OnceCell<ServerCapabilities>>,
+    /// The application refused a filtered PATCH path: typed items are written as whole lists
+    /// merged with what it holds, for the rest of the run (`patch.rs`).
+    whole_lists: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The query of a group PATCH: the answer leaves the member list out (RFC 7644 §3.9 allows
@@ -164,6 +168,20 @@ pub const LIST_CONCURRENCY: usize = 4;
 /// (SPEC §3); adsync adapts below it.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 
+/// How long one write (a create, PATCH, PUT or DELETE) may take, answer included, before it fails
+/// on its own: a server that sits on one user's write no longer holds up a batch for the HTTP
+/// client's two-minute timeout. `/Bulk` requests keep that longer timeout.
+pub const WRITE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`WRITE_DEADLINE`], or `$ADSYNC_WRITE_DEADLINE_MS` when set (tests use a short one).
+fn write_deadline() -> std::time::Duration {
+    std::env::var("ADSYNC_WRITE_DEADLINE_MS")
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .filter(|ms: &u64| *ms > 0)
+        .map_or(WRITE_DEADLINE, std::time::Duration::from_millis)
+}
+
 /// Quotes a value for a filter (RFC 7644 §3.4.2.2: a JSON string, so `"` and `\` are escaped).
 pub fn quote(value: &str) -> String {
     Value::String(value.to_owned()).to_string()
@@ -181,6 +199,7 @@ impl ScimClient {
             advertised_page: Arc::new(OnceLock::new()),
             limit: Arc::new(AdaptiveLimit::new(DEFAULT_MAX_CONCURRENCY)),
             capabilities: Arc::new(tokio::sync::OnceCell::new()),
+            whole_lists: Arc::default(),
         }
     }
 
@@ -282,11 +301,17 @@ impl ScimClient {
         let sampled = method != Method::GET && path != "Bulk";
         // A POST creates (a user, a group, a bulk of creates) unless it is a search: never sent
         // twice blindly (R13); its caller looks the result up when its outcome is unknown.
-        let replay = if method == Method::POST && !path.ends_with(".search") {
+        let search = method == Method::POST && path.ends_with(".search");
+        let replay = if method == Method::POST && !search {
             Replay::IfNotReceived
-        } else {
+        } else if method == Method::GET || search {
             Replay::Always
+        } else {
+            Replay::UntilDeadline
         };
+        // One write, one deadline: a slow answer fails that user's action, not the batch. A
+        // /Bulk request carries many writes and keeps the client's longer timeout.
+        let deadline = (method != Method::GET && !search && path != "Bulk").then(write_deadline);
         let response = send_limited(&self.retry, Some(&self.limit), sampled, replay, || {
             let mut request = self
                 .http
@@ -306,12 +331,22 @@ impl ScimClient {
             if let Some(text) = &body_text {
                 request = request.header(CONTENT_TYPE, SCIM_JSON).body(text.clone());
             }
+            if let Some(deadline) = deadline {
+                request = request.timeout(deadline);
+            }
             request
         })
         .await
-        .map_err(|error| ScimError::Unreachable {
-            url: url.clone(),
-            detail: body::describe(&error),
+        .map_err(|error| match deadline {
+            Some(deadline) if error.is_timeout() => ScimError::WriteTimedOut {
+                method: method.to_string(),
+                url: url.clone(),
+                secs: deadline.as_secs_f64().ceil() as u64,
+            },
+            _ => ScimError::Unreachable {
+                url: url.clone(),
+                detail: crate::http::with_ca_hint(body::describe(&error)),
+            },
         })?;
         let status = response.status();
         let shown_url = response.url().to_string();
@@ -479,18 +514,6 @@ impl ScimClient {
     pub async fn find_users_by_email(&self, address: &str) -> Result<Vec<ScimUser>, ScimError> {
         self.find_users(&format!("emails[value eq {}]", quote(address)))
             .await
-    }
-
-    /// Writes the attributes in `patch` to user `id`. Servers answer 200 with the user or 204
-    /// without a body; both are success.
-    pub async fn patch_user(&self, id: &str, patch: &UserPatch) -> Result<(), ScimError> {
-        let path = Self::resource_path("Users", id)?;
-        if patch.is_empty() {
-            return Ok(());
-        }
-        self.call(Method::PATCH, &path, &[], Some(&patch.to_json()))
-            .await?;
-        Ok(())
     }
 
     /// Enables or disables user `id`. adsync never deletes users (R6).

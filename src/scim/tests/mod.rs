@@ -50,6 +50,7 @@ against_both!(
     create_and_find_by_each_filter,
     filter_values_are_escaped,
     patch_attributes,
+    typed_items_change_alone,
     disable_and_enable,
     group_members_add_and_remove,
     paging_across_several_pages,

@@ -171,6 +171,75 @@ pub async fn patch_attributes(t: &Target) {
     assert!(after.attributes().differences(&desired).is_empty());
 }
 
+/// The work email and phone written through filtered paths: changed, emptied and added
+/// again, while the user's home email and mobile number (which this update does not map) stay as
+/// the server holds them.
+pub async fn typed_items_change_alone(t: &Target) {
+    const HOME: &str = r#"emails[type eq "home"].value"#;
+    const MOBILE: &str = r#"phoneNumbers[type eq "mobile"].value"#;
+    let mut with_private = ann("");
+    with_private
+        .extra
+        .insert(HOME.into(), "ann@home.example".into());
+    with_private
+        .extra
+        .insert(MOBILE.into(), "+1 425 555 0111".into());
+    let user = t
+        .client
+        .create_user(&new_user(with_private))
+        .await
+        .expect("create")
+        .user;
+    let private = |u: &crate::scim::ScimUser| {
+        (
+            u.extra.get(HOME).cloned(),
+            u.extra.get(MOBILE).cloned(),
+            u.emails.len(),
+        )
+    };
+    let expected = (
+        Some("ann@home.example".to_owned()),
+        Some("+1 425 555 0111".to_owned()),
+        2,
+    );
+    let mut desired = ann("");
+    let write = async |desired: &mut UserAttributes, fields: &[&str]| {
+        desired.held = t.client.get_user(&user.id).await.expect("get").held;
+        let patch = UserPatch::from_fields(desired, fields);
+        t.client.patch_user(&user.id, &patch).await.expect("patch");
+        t.client.get_user(&user.id).await.expect("get")
+    };
+
+    desired.email = Some("annie.lee@contoso.example".into());
+    desired.phone = Some("+1 425 555 0199".into());
+    let after = write(&mut desired, &["emails", "phoneNumbers"]).await;
+    assert_eq!(after.primary_email(), Some("annie.lee@contoso.example"));
+    assert!(
+        after
+            .emails
+            .iter()
+            .any(|e| e.value == "annie.lee@contoso.example" && e.primary),
+        "{after:?}"
+    );
+    assert_eq!(after.work_phone(), Some("+1 425 555 0199"));
+    assert_eq!(private(&after), expected, "{after:?}");
+
+    desired.phone = None;
+    let after = write(&mut desired, &["phoneNumbers"]).await;
+    assert_eq!(after.work_phone(), None, "{after:?}");
+    assert_eq!(private(&after), expected, "{after:?}");
+
+    desired.phone = Some("+1 425 555 0123".into());
+    let after = write(&mut desired, &["phoneNumbers"]).await;
+    assert_eq!(after.work_phone(), Some("+1 425 555 0123"));
+    assert_eq!(private(&after), expected, "{after:?}");
+    assert_eq!(after.phone_numbers.len(), 2, "{after:?}");
+    assert!(
+        !t.client.writes_whole_lists(),
+        "the server took every filtered path"
+    );
+}
+
 pub async fn disable_and_enable(t: &Target) {
     let user = t
         .client

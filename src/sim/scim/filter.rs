@@ -157,7 +157,8 @@ pub fn parse_patch_path(text: &str) -> Result<PatchPath, String> {
         if head.sub.is_some() {
             return Err(format!("bad path {text:?}"));
         }
-        let filter = parse_filter(&text[open + 1..close])?;
+        // Marked, so that the answer can say invalidFilter rather than invalidPath.
+        let filter = parse_filter(&text[open + 1..close]).map_err(|e| format!("filter: {e}"))?;
         let tail = &text[close + 1..];
         let sub = match tail.strip_prefix('.') {
             Some(sub) if !sub.is_empty() => Some(sub.to_owned()),

@@ -55,6 +55,10 @@ pub struct Seed {
     /// then a create sent twice makes two accounts instead of a 409.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub loose_user_names: bool,
+    /// Refuse PATCH paths with a value filter (`emails[type eq "work"].value`) with 400
+    /// `invalidPath`, as applications with a simpler PATCH do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_patch_filters: bool,
 }
 
 /// A service account for basic authentication.
@@ -393,6 +397,7 @@ impl ScimSim {
 
 fn load_seed(store: &mut Store, seed: &Seed) -> Result<(), SeedError> {
     store.set_loose_user_names(seed.loose_user_names);
+    store.set_no_patch_filters(seed.no_patch_filters);
     let mut by_name = std::collections::HashMap::new();
     for (i, user) in seed.users.iter().enumerate() {
         let Value::Object(doc) = user else {

@@ -101,6 +101,8 @@ pub struct Store {
     user_names: HashMap<String, String>,
     /// userNames need not be unique (see [`super::Seed::loose_user_names`]).
     loose_user_names: bool,
+    /// PATCH paths with a value filter are refused (see [`super::Seed::no_patch_filters`]).
+    no_patch_filters: bool,
     /// User id → ids of the groups it is a direct member of.
     memberships: HashMap<String, BTreeSet<String>>,
     /// Group id → its member ids as last indexed.
@@ -322,6 +324,12 @@ impl Store {
             }
         }
         Some(doc)
+    }
+
+    /// Refuses PATCH paths with a value filter (`emails[type eq "work"].value`) with 400
+    /// `invalidPath`, as applications with a simpler PATCH do; or takes them.
+    pub fn set_no_patch_filters(&mut self, refuse: bool) {
+        self.no_patch_filters = refuse;
     }
 
     /// Lets userNames repeat (a loose application) or not.
@@ -656,6 +664,12 @@ impl Store {
             })?;
         let mut doc = old.clone();
         for op in ops {
+            if self.no_patch_filters && has_value_filter(op) {
+                return Err(ScimFailure::bad(
+                    "invalidPath",
+                    "this application does not support value filters in PATCH paths",
+                ));
+            }
             apply_operation(kind, &mut doc, op)?;
         }
         let id_value = doc.remove("id");
@@ -867,6 +881,35 @@ fn as_list(value: &Value) -> Vec<Value> {
     }
 }
 
+/// Does the operation's path select values with a filter (`emails[type eq "work"]`)?
+fn has_value_filter(op: &Value) -> bool {
+    op.as_object()
+        .and_then(|o| get_ci(o, "path"))
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.contains('['))
+}
+
+/// Unmarks every item of `items` but the one at `keep` as primary (RFC 7643 §2.4: at most one
+/// value is primary).
+fn keep_one_primary(items: &mut [Value], keep: usize) {
+    for (i, item) in items.iter_mut().enumerate() {
+        if i != keep
+            && let Some(obj) = item.as_object_mut()
+            && obj.get("primary").is_some_and(|p| p == &Value::Bool(true))
+        {
+            obj.insert("primary".into(), Value::Bool(false));
+        }
+    }
+}
+
+fn is_primary(item: &Value) -> bool {
+    item.as_object()
+        .and_then(|o| get_ci(o, "primary"))
+        .is_some_and(|p| {
+            p == &Value::Bool(true) || p.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+        })
+}
+
 fn apply_operation(
     kind: Kind,
     doc: &mut Map<String, Value>,
@@ -940,7 +983,10 @@ fn apply_operation(
             Ok(())
         }
         Some(path) => {
-            let path = parse_patch_path(path).map_err(|e| ScimFailure::bad("invalidPath", e))?;
+            let path = parse_patch_path(path).map_err(|e| match e.strip_prefix("filter: ") {
+                Some(e) => ScimFailure::bad("invalidFilter", e.to_owned()),
+                None => ScimFailure::bad("invalidPath", e),
+            })?;
             if name != "remove" && value.is_none() {
                 return Err(ScimFailure::bad(
                     "invalidValue",
@@ -1010,7 +1056,12 @@ fn apply_at(
                 };
                 for item in as_list(&value.unwrap_or(Value::Null)) {
                     if !items.contains(&item) {
+                        let primary = is_primary(&item);
                         items.push(item);
+                        if primary {
+                            let last = items.len() - 1;
+                            keep_one_primary(&mut items, last);
+                        }
                     }
                 }
                 target.insert(key, Value::Array(items));
@@ -1050,6 +1101,15 @@ fn apply_at(
                 _ => {}
             }
         }
+        (Some(_), _) if !multi => {
+            return Err(ScimFailure::bad(
+                "invalidPath",
+                format!(
+                    "{} is not multi-valued: a value filter cannot select in it",
+                    path.attr
+                ),
+            ));
+        }
         (Some(filter), sub) => {
             let mut items = match target.remove(&key) {
                 Some(Value::Array(items)) => items,
@@ -1065,8 +1125,19 @@ fn apply_at(
                 })
                 .map(|(i, _)| i)
                 .collect();
-            if matched.is_empty() && op != "remove" {
-                // `emails[type eq "work"].value` on a user without a work email: add one.
+            if matched.is_empty() && op == "replace" {
+                // RFC 7644 §3.5.2.3: a replace whose filter matches nothing fails.
+                if !items.is_empty() {
+                    target.insert(key.clone(), Value::Array(items));
+                }
+                return Err(ScimFailure::bad(
+                    "noTarget",
+                    format!("no value of {} matches the filter", path.attr),
+                ));
+            }
+            if matched.is_empty() && op == "add" {
+                // `add` to `emails[type eq "work"].value` on a user without a work email: adds
+                // one, as Entra ID's own provisioning expects.
                 if let Some((attr, v)) = filter.simple_eq() {
                     let mut item = Map::new();
                     item.insert(attr.to_owned(), v.clone());
@@ -1119,6 +1190,11 @@ fn apply_at(
                     }
                 }
             }
+            if op != "remove"
+                && let Some(&i) = matched.iter().rev().find(|&&i| is_primary(&items[i]))
+            {
+                keep_one_primary(&mut items, i);
+            }
             if !items.is_empty() {
                 target.insert(key, Value::Array(items));
             }
@@ -1162,7 +1238,7 @@ mod tests {
         let ops = json!({"Operations": [
             {"op": "Replace", "path": "name.givenName", "value": "Ann"},
             {"op": "add", "value": {"title": "Agent", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Ops"}},
-            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "ann@contoso.example"},
+            {"op": "add", "path": "emails[type eq \"work\"].value", "value": "ann@contoso.example"},
             {"op": "replace", "path": "active", "value": "False"},
         ]});
         store.patch(Kind::User, &id, &ops, None).unwrap();
@@ -1262,5 +1338,86 @@ mod tests {
         let mut both = vec![first.as_str(), second.as_str()];
         both.sort_unstable();
         assert_eq!(found, both);
+    }
+
+    /// Filtered paths as RFC 7644 §3.5.2 has them: a sub-attribute after the filter, `replace`
+    /// of a value no filter matches fails with `noTarget` (nothing applied), `remove` of one
+    /// item leaves the others, one primary at most; a filter on a single-valued attribute, a
+    /// malformed filter, or (when switched off) any filter is refused as a real app would.
+    #[test]
+    fn filtered_paths_touch_only_the_selected_items() {
+        let mut store = Store::default();
+        let id = store
+            .create(
+                Kind::User,
+                json!({"userName": "ann@x.example", "emails": [
+                    {"value": "ann@home.example", "type": "home", "primary": true},
+                    {"value": "ann@x.example", "type": "work"},
+                ], "phoneNumbers": [{"value": "+1 555 0111", "type": "mobile"}]})
+                .as_object()
+                .unwrap()
+                .clone(),
+                None,
+            )
+            .unwrap();
+        let patch = |store: &mut Store, ops: Value| {
+            store
+                .patch(Kind::User, &id, &json!({"Operations": ops}), None)
+                .map_err(|f| (f.status, f.scim_type))
+        };
+        patch(&mut store, json!([
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@x.example"},
+            {"op": "replace", "path": "emails[type eq \"work\"].primary", "value": true},
+            {"op": "add", "path": "phoneNumbers", "value": [{"value": "+1 555 0100", "type": "work"}]},
+        ]))
+        .unwrap();
+        let doc = store.raw(Kind::User, &id).unwrap().clone();
+        assert_eq!(
+            doc["emails"],
+            json!([
+                {"value": "ann@home.example", "type": "home", "primary": false},
+                {"value": "new@x.example", "type": "work", "primary": true},
+            ])
+        );
+        assert_eq!(
+            doc["phoneNumbers"],
+            json!([
+                {"value": "+1 555 0111", "type": "mobile"},
+                {"value": "+1 555 0100", "type": "work"},
+            ])
+        );
+        let refused = patch(
+            &mut store,
+            json!([
+                {"op": "replace", "path": "title", "value": "Lead"},
+                {"op": "replace", "path": "phoneNumbers[type eq \"fax\"].value", "value": "1"},
+            ]),
+        );
+        assert_eq!(refused, Err((400, Some("noTarget"))));
+        assert!(store.raw(Kind::User, &id).unwrap().get("title").is_none());
+        patch(
+            &mut store,
+            json!([{"op": "remove", "path": "phoneNumbers[type eq \"work\"]"}]),
+        )
+        .unwrap();
+        assert_eq!(
+            store.raw(Kind::User, &id).unwrap()["phoneNumbers"],
+            json!([{"value": "+1 555 0111", "type": "mobile"}])
+        );
+        let on_single = json!([{"op": "replace", "path": "title[type eq \"x\"]", "value": "x"}]);
+        assert_eq!(
+            patch(&mut store, on_single),
+            Err((400, Some("invalidPath")))
+        );
+        let malformed = json!([{"op": "remove", "path": "emails[type eq]"}]);
+        assert_eq!(
+            patch(&mut store, malformed),
+            Err((400, Some("invalidFilter")))
+        );
+        store.set_no_patch_filters(true);
+        let filtered = json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "a@x.example"}]);
+        assert_eq!(patch(&mut store, filtered), Err((400, Some("invalidPath"))));
+        patch(&mut store, json!([{"op": "replace", "path": "emails", "value": [{"value": "a@x.example", "type": "work"}]}]))
+            .expect("whole lists are still taken");
     }
 }

@@ -31,11 +31,28 @@ mod intents;
 
 pub use intents::{SettleError, Settled, TargetLookup, settle_intents};
 
-/// A write the target refused or could not take. The message is shown to the administrator and
-/// stored in the history; it must never contain a secret.
+/// A write the target refused or could not take, and whom that concerns. The message is shown to
+/// the administrator and stored in the history; it must never contain a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct WriteError(pub String);
+pub struct WriteError(pub String, pub Blame);
+
+/// Whom a failed write concerns. The service sets aside a user the application keeps refusing
+/// (its own failure does not hold the others back), but a cycle the target as a whole could not
+/// take is a failed cycle, not a reason to set everyone aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The application refused this user's write: a 4xx other than 401, 403, 409 and 429, a 5xx
+    /// left after the retries, an answer it could not make sense of.
+    User,
+    /// A uniqueness conflict (409) or an account adsync will not take over: about this user,
+    /// but settled by the next read of the target or by an administrator, so not counted
+    /// towards setting the user aside.
+    Conflict,
+    /// The target as a whole: unreachable, adsync's credentials refused, throttled past the
+    /// retries, or the credential unreadable.
+    Target,
+}
 
 /// The account a create ended with: one made now, or one the target already had with this
 /// user's Entra id, taken over after the target refused the create as a duplicate (409).

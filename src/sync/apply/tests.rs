@@ -61,7 +61,10 @@ impl TargetWriter for Target {
             .iter()
             .map(|desired| {
                 if &desired.user_name == refused {
-                    Err(WriteError(format!("{refused} is not a valid name here")))
+                    Err(WriteError(
+                        format!("{refused} is not a valid name here"),
+                        Blame::User,
+                    ))
                 } else {
                     Ok(format!("t-{}", desired.external_id).into())
                 }
@@ -91,7 +94,10 @@ impl TargetWriter for Target {
         if let Some(refused) = &self.refused
             && users.contains(refused)
         {
-            return Err(WriteError(format!("{refused} may not join {group}")));
+            return Err(WriteError(
+                format!("{refused} may not join {group}"),
+                Blame::User,
+            ));
         }
         let mut members = self.members.lock().unwrap();
         members

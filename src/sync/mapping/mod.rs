@@ -54,6 +54,10 @@ pub struct DesiredUser {
     /// ones adsync gave and no longer gives, plus the desired ones (set by the planner).
     #[serde(skip)]
     pub roles_write: Option<Vec<String>>,
+    /// Which managed typed items the target user holds, recorded by [`differences`]: an update
+    /// replaces those through filtered paths and adds the others.
+    #[serde(skip)]
+    pub held: crate::scim::Held,
 }
 
 /// The keys a mapping set manages, shared by every user's [`DesiredUser`].
@@ -672,10 +676,15 @@ pub(super) struct Difference {
 
 /// The attributes where `current` differs from `desired`, compared by the SCIM model's one rule
 /// ([`UserAttributes::differences`]: `userName` and emails without case, the rest exactly).
-/// Blank target values count as absent.
+/// Blank target values count as absent. Of `emails`, `phoneNumbers` and `addresses` only the
+/// items of the types adsync manages are compared, so an application's other items (a private
+/// email, an unmapped mobile) never make a change.
 /// Mapped keys beyond the default ones are compared the same way (a home email without case);
 /// `when = "create"` values never are.
-pub(super) fn differences(desired: &DesiredUser, current: &TargetUser) -> Vec<Difference> {
+/// Records in `desired` which typed items the user holds, for the update to write them.
+pub(super) fn differences(desired: &mut DesiredUser, current: &TargetUser) -> Vec<Difference> {
+    desired.held = current.held;
+    let desired = &*desired;
     let want = UserAttributes::from(desired);
     let have = UserAttributes::from(current);
     let keys = desired.keys.as_deref();
@@ -727,6 +736,7 @@ impl From<&DesiredUser> for UserAttributes {
                 .roles_write
                 .clone()
                 .or_else(|| (!d.roles.is_empty()).then(|| d.roles.clone())),
+            held: d.held,
         }
     }
 }
@@ -740,13 +750,19 @@ impl From<&TargetUser> for UserAttributes {
             given_name: clean(&t.given_name),
             family_name: clean(&t.family_name),
             display_name: clean(&t.display_name),
-            email: t.emails.first().cloned(),
+            // The first is the work email, unless the application holds none.
+            email: if t.held.lacks_work_email() {
+                None
+            } else {
+                t.emails.first().cloned()
+            },
             phone: clean(&t.phone),
             title: clean(&t.title),
             department: clean(&t.department),
             employee_number: clean(&t.employee_number),
             extra: BTreeMap::new(),
             roles: None,
+            held: t.held,
         }
     }
 }

@@ -92,6 +92,7 @@ impl<'a> DesiredView<'a> {
             roles: self.roles.clone(),
             keys: self.shape.keys.clone(),
             roles_write: None,
+            held: Default::default(),
         }
     }
 

@@ -375,7 +375,7 @@ impl<'a> Planner<'a> {
                 }
                 let current = &self.input.target.users[*one];
                 let mut desired = view.to_desired();
-                let mut changes = to_changes(differences(&desired, current));
+                let mut changes = to_changes(differences(&mut desired, current));
                 changes.extend(roles_change(&mut desired, current, &BTreeSet::new()));
                 let add_to = wanted
                     .iter()

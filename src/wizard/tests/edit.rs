@@ -172,3 +172,36 @@ fn wizard_editing_a_demo_config_says_plainly_its_simulators_are_gone() {
         "{banner}"
     );
 }
+
+/// The wizard refuses, like every command, a config others could have edited: it says which
+/// file and how to fix it, and starts empty rather than show what someone else wrote.
+#[cfg(unix)]
+#[test]
+fn wizard_refuses_a_config_others_can_write_and_says_how_to_fix_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("config.toml");
+    std::fs::write(&path, EXISTING).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let rt = runtime();
+    let h = harness(Wizard::new(
+        WizardOptions {
+            config_path: Some(path.clone()),
+            ..Default::default()
+        },
+        rt.handle().clone(),
+    ));
+    let banner = h
+        .state()
+        .banner
+        .clone()
+        .expect("a banner naming the problem");
+    assert!(
+        banner.contains("is writable by everyone (mode 666)"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("chmod 600 {}", path.display())),
+        "{banner}"
+    );
+}

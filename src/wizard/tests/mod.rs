@@ -6,6 +6,7 @@ mod dialogs;
 mod edit;
 mod fields;
 mod flow;
+mod lost_store;
 mod results;
 mod same_run;
 mod shell;

@@ -87,8 +87,15 @@ fn a_target_behind_a_private_ca_is_trusted_only_with_its_ca_file() {
     let run = w.run(&["check"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.stdout.contains("UnknownIssuer") || run.stdout.contains("certificate"),
+        run.stdout
+            .contains("invalid peer certificate: UnknownIssuer"),
         "no certificate problem named: {}",
+        run.all()
+    );
+    assert!(
+        run.stdout
+            .contains("name that CA's PEM in `[target] ca_file`"),
+        "{}",
         run.all()
     );
     assert_eq!(w.scim.log().total(), 0, "nothing reached the application");

@@ -18,11 +18,11 @@ const PASSWORD: &str = "Echoed-Default-Pa55word";
 const KARIN: &str = "43526dbf-fc39-5a81-bffc-3a02590459ec";
 const KARIN_MAIL: &str = "karin.horvat@tailspintoys.com";
 
-type Intercept = Arc<dyn Fn(&Method, &str, &Bytes) -> Option<Response> + Send + Sync>;
+pub(super) type Intercept = Arc<dyn Fn(&Method, &str, &Bytes) -> Option<Response> + Send + Sync>;
 
 /// Puts a proxy in front of the simulated application: `intercept` answers what it wants to,
 /// the rest goes on to the simulator. The config's `[target] url` is pointed at the proxy.
-fn proxy_target(w: &World, intercept: Intercept) {
+pub(super) fn proxy_target(w: &World, intercept: Intercept) {
     let upstream = w.scim.url();
     let proxy = w.rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

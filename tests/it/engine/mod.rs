@@ -1,16 +1,22 @@
 //! The engine end to end: the real `adsync` binary against the simulated tenant and application,
 //! both running in this test process over loopback. This module holds the world they run in;
-//! the tests are split by topic: `sync` (plan, sync, explain), `service` (`adsync run`) and
-//! `demo`.
+//! the tests are split by topic: `sync` (plan, sync, explain), `service` (`adsync run`), `demo`,
+//! `crash` (writes the application took but adsync never recorded), and more.
 
 mod ca_file;
+mod crash;
+mod deadline;
 mod demo;
+mod endless;
 mod guard;
 mod guards;
 mod hostile;
 mod link;
+mod multivalued;
+mod quarantine;
 mod rebuild;
 mod service;
+mod state_errors;
 mod sync;
 
 use std::path::PathBuf;

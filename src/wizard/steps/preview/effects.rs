@@ -41,12 +41,12 @@ impl Wizard {
         self.jobs.spawn_pinned(move || async move {
             let result = async {
                 let conn = Connections::open(&draft).await?;
-                let stored = draft.links(&conn.settings)?;
+                let (stored, applied_before) = draft.stored(&conn.settings)?;
                 let mut links = stored.clone();
                 for d in &decisions {
                     links.insert(d.link.entra_id.clone(), d.link.clone());
                 }
-                let planned = conn.plan(&links).await?;
+                let planned = conn.plan(&links, applied_before).await?;
                 let basis = Basis::new(conn.settings, planned.source, planned.target, stored);
                 Ok((planned.plan, basis))
             }
