@@ -11,6 +11,7 @@ mod endless;
 mod guard;
 mod guards;
 mod hostile;
+mod incomplete;
 mod link;
 mod multivalued;
 mod quarantine;
