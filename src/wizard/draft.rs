@@ -113,8 +113,8 @@ impl Draft {
                 username,
                 password,
                 admin_email: nonempty(&c.admin_email),
-                max_concurrency: None,
                 // Not edited by the wizard: kept from the file it opened.
+                max_concurrency: base.as_ref().and_then(|b| b.target.max_concurrency),
                 ca_file: base.as_ref().and_then(|b| b.target.ca_file.clone()),
             },
             pairs: self

@@ -242,6 +242,7 @@ client_secret = "keyring:adsync/entra-client-secret"
 url = "https://app.example.com/scim/v2"
 token = "file:/etc/adsync/target-token"
 admin_email = "admin@example.com"
+max_concurrency = 4
 
 [[pairs]]
 entra_group_id = "6f1d0000-0000-0000-0000-000000000001"
@@ -374,6 +375,11 @@ fn wizard_edits_an_existing_config_and_keeps_stored_secrets() {
         "keys the wizard does not show are kept"
     );
     assert_eq!(file.service.interval_secs, 30);
+    assert_eq!(
+        file.target.max_concurrency,
+        Some(4),
+        "an administrator's ceiling on the target's requests is kept"
+    );
 
     let calls = std::fs::read_to_string(calls).unwrap();
     assert_eq!(
