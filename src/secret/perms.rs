@@ -5,10 +5,14 @@
 //! can write (they could swap it), or — for secrets and keys — can be read by anyone but its
 //! owner. A symlink is followed and the file it leads to is checked the same way.
 //!
+//! On Windows the file's access list is checked instead (`perms_windows`).
+//!
 //! The files the service is given (`adsync service install` hands the config to the `adsync`
 //! system user) may also belong to that user: root administers them, and the service reads them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(unix)]
+use std::path::PathBuf;
 
 /// How private a file must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,11 +118,22 @@ pub fn check(path: &Path, sensitivity: Sensitivity) -> Result<(), Unsafe> {
     Ok(())
 }
 
-/// Not Unix: file modes and owners do not apply (Windows ACLs are checked elsewhere).
-#[cfg(not(unix))]
+/// Windows: the file's access list, with the same refusals (see `perms_windows`).
+#[cfg(windows)]
+pub fn check(path: &Path, sensitivity: Sensitivity) -> Result<(), Unsafe> {
+    perms_windows::check(path, sensitivity)
+}
+
+/// Neither Unix nor Windows: nothing is checked.
+#[cfg(not(any(unix, windows)))]
 pub fn check(_path: &Path, _sensitivity: Sensitivity) -> Result<(), Unsafe> {
     Ok(())
 }
+
+// A child module, so it builds the same `Unsafe` as the Unix check; the file sits next to this one.
+#[cfg(windows)]
+#[path = "perms_windows.rs"]
+mod perms_windows;
 
 /// The folder `path` is in, absolute (a bare file name is in the current folder).
 #[cfg(unix)]
