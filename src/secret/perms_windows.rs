@@ -2,7 +2,8 @@
 //! instead of Unix modes. A file is refused when its DACL is missing (a NULL DACL lets everyone do
 //! anything), or when an allow entry that applies to the file grants write access — or, for
 //! secrets and keys, read access — to anyone but its owner, SYSTEM, the Administrators group and
-//! the service's virtual account `NT SERVICE\adsync`.
+//! the service's virtual account `NT SERVICE\adsync`; or when it is owned by someone else than
+//! the caller or one of those (an owner can always rewrite the access list).
 //!
 //! Code only: no Windows toolchain builds or runs it where adsync is developed (see the README).
 
@@ -12,20 +13,21 @@ use std::path::Path;
 use std::ptr::null_mut;
 
 use windows_sys::Win32::Foundation::{
-    ERROR_SUCCESS, GENERIC_ALL, GENERIC_READ, GENERIC_WRITE, LocalFree,
+    CloseHandle, ERROR_SUCCESS, GENERIC_ALL, GENERIC_READ, GENERIC_WRITE, HANDLE, LocalFree,
 };
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, GetNamedSecurityInfoW, SE_FILE_OBJECT,
 };
 use windows_sys::Win32::Security::{
-    ACCESS_ALLOWED_ACE, ACL, DACL_SECURITY_INFORMATION, GetAce, INHERIT_ONLY_ACE,
-    LookupAccountNameW, LookupAccountSidW, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
-    SID_NAME_USE,
+    ACCESS_ALLOWED_ACE, ACL, DACL_SECURITY_INFORMATION, GetAce, GetTokenInformation,
+    INHERIT_ONLY_ACE, LookupAccountNameW, LookupAccountSidW, OWNER_SECURITY_INFORMATION,
+    PSECURITY_DESCRIPTOR, PSID, SID_NAME_USE, TOKEN_QUERY, TOKEN_USER, TokenUser,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     DELETE, FILE_GENERIC_WRITE, FILE_READ_DATA, READ_CONTROL, SYNCHRONIZE, WRITE_DAC, WRITE_OWNER,
 };
 use windows_sys::Win32::System::SystemServices::ACCESS_ALLOWED_ACE_TYPE;
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 use super::{Sensitivity, Unsafe};
 
@@ -41,9 +43,12 @@ const WRITE_RIGHTS: u32 = (FILE_GENERIC_WRITE & !(READ_CONTROL | SYNCHRONIZE))
 /// Rights that read the file's content (reading its attributes or its ACL reveals no secret).
 const READ_RIGHTS: u32 = FILE_READ_DATA | GENERIC_READ | GENERIC_ALL;
 
-/// Who may hold those rights besides the file's owner: SYSTEM, BUILTIN\Administrators, and
-/// OWNER RIGHTS (which stands for the owner).
-const TRUSTED: [&str; 3] = ["S-1-5-18", "S-1-5-32-544", "S-1-3-4"];
+/// Who may own the file and hold those rights besides the caller and the service: SYSTEM and
+/// BUILTIN\Administrators (an elevated administrator's files belong to the group).
+const SYSTEM_AND_ADMINISTRATORS: [&str; 2] = ["S-1-5-18", "S-1-5-32-544"];
+
+/// OWNER RIGHTS: an entry for it grants the owner, whoever that is.
+const OWNER_RIGHTS: &str = "S-1-3-4";
 
 /// Checks the DACL of `path` for `sensitivity`. A file whose security cannot be read (missing,
 /// or no right to read its ACL) passes: reading it will fail with its own message.
@@ -89,10 +94,26 @@ pub(super) fn check(path: &Path, sensitivity: Sensitivity) -> Result<(), Unsafe>
         })
     };
 
+    let owner_sid = owner;
+    let owner = sid_string(owner_sid);
+    if let Some(text) = &owner
+        && Some(text) != caller_sid().as_ref()
+        && Some(text) != service.as_ref()
+        && !SYSTEM_AND_ADMINISTRATORS.contains(&text.as_str())
+    {
+        let who = account_name(owner_sid).unwrap_or_else(|| text.clone());
+        return Err(Unsafe {
+            subject: shown.clone(),
+            problem: format!("is owned by `{who}`, not you, SYSTEM or Administrators"),
+            fix: format!(
+                "run in cmd as an administrator: `icacls \"{shown}\" /setowner \"%USERNAME%\"` \
+                 (or move it to a file you own)"
+            ),
+        });
+    }
     if dacl.is_null() {
         return refuse("has no access list (a NULL DACL): everyone may read and change it".into());
     }
-    let owner = sid_string(owner);
     // SAFETY: `dacl` is non-null and points at the ACL header inside `descriptor`.
     let count = unsafe { (*dacl).AceCount };
     for index in 0..u32::from(count) {
@@ -101,8 +122,9 @@ pub(super) fn check(path: &Path, sensitivity: Sensitivity) -> Result<(), Unsafe>
         if unsafe { GetAce(dacl, index, &mut ace) } == 0 || ace.is_null() {
             continue;
         }
-        // SAFETY: every ACE starts with an ACE_HEADER, and an ACCESS_ALLOWED_ACE (checked by type
-        // before its mask is used) is at least that struct's size. Read unaligned to assume nothing.
+        // SAFETY: every ACE holds a header, a mask and a SID (16 bytes at least), so the 12 bytes
+        // of an ACCESS_ALLOWED_ACE lie inside it; the mask is used only once the type says it is
+        // one. Read unaligned to assume nothing about alignment.
         let entry = unsafe { ace.cast::<ACCESS_ALLOWED_ACE>().read_unaligned() };
         let applies_to_file = u32::from(entry.Header.AceFlags) & INHERIT_ONLY_ACE == 0;
         if u32::from(entry.Header.AceType) != ACCESS_ALLOWED_ACE_TYPE || !applies_to_file {
@@ -118,7 +140,8 @@ pub(super) fn check(path: &Path, sensitivity: Sensitivity) -> Result<(), Unsafe>
         let trusted = text.as_ref().is_some_and(|text| {
             Some(text) == owner.as_ref()
                 || Some(text) == service.as_ref()
-                || TRUSTED.contains(&text.as_str())
+                || text == OWNER_RIGHTS
+                || SYSTEM_AND_ADMINISTRATORS.contains(&text.as_str())
         });
         if trusted {
             continue;
@@ -150,6 +173,45 @@ impl Drop for LocalMemory {
         // null, which LocalFree ignores); it is freed once, here.
         unsafe { LocalFree(self.0) };
     }
+}
+
+/// A handle Windows opened for us, closed when dropped.
+struct OwnedHandle(HANDLE);
+
+impl Drop for OwnedHandle {
+    fn drop(&mut self) {
+        // SAFETY: the handle was opened by a successful call and is closed once, here.
+        unsafe { CloseHandle(self.0) };
+    }
+}
+
+/// The SID of the user this process runs as, as text.
+fn caller_sid() -> Option<String> {
+    let mut token: HANDLE = null_mut();
+    // SAFETY: GetCurrentProcess returns a pseudo-handle that needs no closing; `token` is a live
+    // local the call fills.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return None;
+    }
+    let _token = OwnedHandle(token);
+    let mut len = 0u32;
+    // SAFETY: a sizing call: no buffer and a zero length; `len` receives the size needed.
+    unsafe { GetTokenInformation(token, TokenUser, null_mut(), 0, &mut len) };
+    if (len as usize) < std::mem::size_of::<TOKEN_USER>() {
+        return None;
+    }
+    // u64 words keep the TOKEN_USER (it holds a pointer) aligned.
+    let mut buffer = vec![0u64; (len as usize).div_ceil(8)];
+    // SAFETY: the buffer is live and at least `len` bytes long.
+    let ok =
+        unsafe { GetTokenInformation(token, TokenUser, buffer.as_mut_ptr().cast(), len, &mut len) };
+    if ok == 0 {
+        return None;
+    }
+    // SAFETY: on success the buffer starts with a TOKEN_USER whose SID points into the buffer,
+    // which lives until `sid_string` has copied it out.
+    let user = unsafe { buffer.as_ptr().cast::<TOKEN_USER>().read() };
+    sid_string(user.User.Sid)
 }
 
 /// A SID as text, e.g. `S-1-5-32-545`.
