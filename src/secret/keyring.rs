@@ -4,8 +4,8 @@
 //! which keeps secrets across reboots; and the kernel's keyutils store, which needs no daemon and
 //! suits a headless service, but lives in RAM and is lost at reboot. adsync uses the Secret Service
 //! when a D-Bus session bus is present and keyutils otherwise; `ADSYNC_KEYRING=secret-service` or
-//! `ADSYNC_KEYRING=keyutils` forces one. macOS and Windows use their native stores. Where none
-//! works, callers get [`SecretError::NoKeyring`] telling them to use a `file:` reference.
+//! `ADSYNC_KEYRING=keyutils` forces one. macOS and Windows use their native stores (the login
+//! keychain, the Credential Manager; compiled on no machine here). Where none works, callers get [`SecretError::NoKeyring`] telling them to use a `file:` reference.
 
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ pub enum KeyringBackend {
     SecretService,
     /// The Linux kernel key retention service (RAM only, lost at reboot).
     KeyUtils,
+    /// The macOS login keychain, or the Windows Credential Manager.
+    Native,
     /// No keyring backend exists on this platform build.
     Unsupported,
 }
@@ -30,6 +32,8 @@ impl KeyringBackend {
         match self {
             Self::SecretService => "Secret Service (desktop keyring)",
             Self::KeyUtils => "kernel keyutils (kept in memory until reboot)",
+            Self::Native if cfg!(target_os = "macos") => "macOS keychain",
+            Self::Native => "Windows Credential Manager",
             Self::Unsupported => "none",
         }
     }
@@ -37,6 +41,9 @@ impl KeyringBackend {
 
 /// The backend adsync will use in this process, from `ADSYNC_KEYRING` or the environment.
 pub fn keyring_backend() -> KeyringBackend {
+    if cfg!(any(target_os = "macos", windows)) {
+        return KeyringBackend::Native;
+    }
     if !cfg!(target_os = "linux") {
         return KeyringBackend::Unsupported;
     }
@@ -61,11 +68,32 @@ fn store(backend: KeyringBackend) -> Result<Arc<CredentialStore>, Error> {
             let store: Arc<CredentialStore> = linux_keyutils_keyring_store::Store::new()?;
             Ok(store)
         }
-        KeyringBackend::Unsupported => Err(Error::NoDefaultStore),
+        KeyringBackend::Native | KeyringBackend::Unsupported => Err(Error::NoDefaultStore),
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+/// macOS and Windows: the OS's own store, through keyring-core's native stores. NOT BUILT OR
+/// TESTED: no macOS or Windows toolchain is available where this project is developed.
+#[cfg(any(target_os = "macos", windows))]
+fn store(_backend: KeyringBackend) -> Result<Arc<CredentialStore>, Error> {
+    native_store()
+}
+
+/// The macOS login keychain (`apple-native-keyring-store`, its `keychain` store).
+#[cfg(target_os = "macos")]
+fn native_store() -> Result<Arc<CredentialStore>, Error> {
+    let store: Arc<CredentialStore> = apple_native_keyring_store::keychain::Store::new()?;
+    Ok(store)
+}
+
+/// The Windows Credential Manager (`windows-native-keyring-store`).
+#[cfg(windows)]
+fn native_store() -> Result<Arc<CredentialStore>, Error> {
+    let store: Arc<CredentialStore> = windows_native_keyring_store::Store::new()?;
+    Ok(store)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 fn store(_backend: KeyringBackend) -> Result<Arc<CredentialStore>, Error> {
     Err(Error::NoDefaultStore)
 }

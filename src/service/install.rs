@@ -431,11 +431,14 @@ pub fn launchd_target(scope: Scope) -> &'static str {
 /// here: no macOS machine is available.
 fn install_launchd(request: &InstallRequest) -> Result<Report, ServiceError> {
     load_settings(&request.config)?;
-    let spec = ServiceSpec {
-        exe: request.exe.clone(),
-        config: request.config.clone(),
-        credentials: Vec::new(),
-    };
+    let spec = launchd::daemon_spec(
+        ServiceSpec {
+            exe: request.exe.clone(),
+            config: request.config.clone(),
+            credentials: Vec::new(),
+        },
+        request.scope,
+    );
     let path = launchd::plist_path(request.scope);
     let plist = launchd::plist(&spec, request.scope, &launchd_log_dir(request.scope));
     write_unit(&path, &plist)?;

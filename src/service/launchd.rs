@@ -11,6 +11,23 @@ pub const LABEL: &str = "org.adsync.service";
 /// The macOS system user a LaunchDaemon runs as (macOS names service users with a leading `_`).
 pub const DAEMON_USER: &str = "_adsync";
 
+/// Where a LaunchDaemon's binary lives: a copy the package's postinstall makes, owned
+/// root:wheel 0755 in a root-owned directory, so no admin can swap the program that launchd runs
+/// as `_adsync` (the app bundle under /Applications is writable by any admin).
+pub const DAEMON_EXE: &str = "/usr/local/libexec/adsync";
+
+/// The spec a job of `scope` runs: a LaunchDaemon always runs [`DAEMON_EXE`], whatever binary
+/// installed it; a LaunchAgent runs the user's own.
+pub fn daemon_spec(spec: ServiceSpec, scope: Scope) -> ServiceSpec {
+    match scope {
+        Scope::System => ServiceSpec {
+            exe: PathBuf::from(DAEMON_EXE),
+            ..spec
+        },
+        Scope::User => spec,
+    }
+}
+
 /// The property list for `spec`; logs of stdout and stderr go to `log_dir`.
 pub fn plist(spec: &ServiceSpec, scope: Scope, log_dir: &Path) -> String {
     let mut out = String::from(

@@ -558,3 +558,40 @@ fn install_refuses_an_invalid_config_before_writing() {
     );
     assert!(!units.exists());
 }
+
+/// A LaunchDaemon runs the root-owned copy the package installs, never the app bundle's binary
+/// (writable by any admin); a LaunchAgent runs the user's own.
+#[test]
+fn a_launch_daemon_runs_the_root_owned_copy() {
+    let bundle = ServiceSpec {
+        exe: PathBuf::from("/Applications/adsync Setup.app/Contents/MacOS/adsync"),
+        ..spec()
+    };
+    let daemon = launchd::daemon_spec(bundle.clone(), Scope::System);
+    assert_eq!(daemon.exe, PathBuf::from(launchd::DAEMON_EXE));
+    assert_eq!(daemon.config, bundle.config);
+    let text = launchd::plist(&daemon, Scope::System, Path::new("/Library/Logs/adsync"));
+    assert!(
+        text.contains("<string>/usr/local/libexec/adsync</string>"),
+        "{text}"
+    );
+    assert!(!text.contains("/Applications/"), "{text}");
+    assert_eq!(launchd::daemon_spec(bundle.clone(), Scope::User), bundle);
+    // The package's postinstall puts the copy there, root-owned, and creates the daemon's user.
+    let postinstall = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("installer/macos/scripts/postinstall"),
+    )
+    .unwrap();
+    for expected in [
+        launchd::DAEMON_EXE,
+        "chown root:wheel",
+        "0755",
+        "dscl . -create /Users/_adsync",
+        "dscl . -create /Groups/_adsync",
+    ] {
+        assert!(
+            postinstall.contains(expected),
+            "missing `{expected}` in postinstall"
+        );
+    }
+}

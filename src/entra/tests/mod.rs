@@ -2,6 +2,7 @@
 //! person can hit and token renewal (`sign_in`); paging, search, membership, delta rounds and
 //! fault switches (`reads`). This module holds the tenant fixture and clients they share.
 
+mod delta_memory;
 mod hostile;
 mod reads;
 mod sign_in;
