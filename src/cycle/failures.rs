@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::Engine;
 use crate::scim::ScimClient;
@@ -25,8 +25,11 @@ use crate::sync::{
 pub(super) struct Counting<'a> {
     scim: &'a ScimClient,
     writes: AtomicUsize,
-    /// By the id a failed write named (the Entra id of a create, else the target id).
+    /// By the id a failed write named (the Entra id of a create, else the target id): the
+    /// user's refusal, or a conflict.
     blame: Mutex<HashMap<String, Blame>>,
+    /// A write failed because of the target as a whole.
+    target_failed: AtomicBool,
 }
 
 impl<'a> Counting<'a> {
@@ -35,6 +38,7 @@ impl<'a> Counting<'a> {
             scim,
             writes: AtomicUsize::new(0),
             blame: Mutex::new(HashMap::new()),
+            target_failed: AtomicBool::new(false),
         }
     }
 
@@ -47,21 +51,24 @@ impl<'a> Counting<'a> {
     }
 
     fn note<T>(&self, id: &str, result: Result<T, WriteError>) -> Result<T, WriteError> {
-        if let Err(WriteError(_, blame)) = &result {
-            let mut map = self.blame.lock().unwrap_or_else(|e| e.into_inner());
-            let slot = map.entry(id.to_owned()).or_insert(*blame);
-            // A user refusal outweighs a conflict for the same user.
-            if *blame == Blame::User || *blame == Blame::Target {
-                *slot = *blame;
+        match &result {
+            Err(WriteError(_, Blame::Target)) => self.target_failed.store(true, Ordering::Relaxed),
+            Err(WriteError(_, blame)) => {
+                let mut map = self.blame.lock().unwrap_or_else(|e| e.into_inner());
+                let slot = map.entry(id.to_owned()).or_insert(*blame);
+                // A user refusal outweighs a conflict for the same user.
+                if *blame == Blame::User {
+                    *slot = Blame::User;
+                }
             }
+            Ok(_) => {}
         }
         result
     }
 
     /// Did any write fail because of the target as a whole?
     pub(super) fn target_failed(&self) -> bool {
-        let map = self.blame.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().any(|b| *b == Blame::Target)
+        self.target_failed.load(Ordering::Relaxed)
     }
 
     /// Whom `action`'s failure concerns; [`Blame::User`] when no write said.
