@@ -58,10 +58,11 @@ impl Engine {
         })
     }
 
-    /// Reads both sides and plans against the stored links. Any failed or incomplete read stops
+    /// Reads both sides and plans against the stored links, as settling the intents an earlier
+    /// run left would make them ([`Engine::links_as_settled`]). Any failed or incomplete read stops
     /// here, before any write (R10), with the reason as the error.
     pub async fn read_and_plan(&self) -> Result<Planned, CycleError> {
-        let links = self.store.links()?;
+        let links = self.links_as_settled().await?;
         let applied_before = self.store.has_applied_runs()?;
         read_and_plan(
             &self.graph,

@@ -135,7 +135,14 @@ pub async fn run_cycle(
     // Only the plan is needed from here on: the snapshots it was made from (the source one alone
     // is about a third of the peak at 100,000 users) are freed before the writes begin.
     let Planned { plan, .. } = planned;
-    execute(engine, &engine.scim, plan, policy, progress).await
+    let outcome = execute(engine, &engine.scim, plan, policy, progress).await?;
+    if let Outcome::Applied { plan, .. } = &outcome
+        && let Err(e) = super::failures::forget_recovered(engine, plan)
+    {
+        // The run is recorded; the service forgets them at their next retry instead.
+        tracing::warn!("cannot forget the failures of the users this run wrote: {e}");
+    }
+    Ok(outcome)
 }
 
 /// The second half of a cycle: withholds a plan one of R11's guards blocked unless the policy

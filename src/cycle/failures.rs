@@ -251,3 +251,30 @@ pub(super) fn settle(
         .clear_user_failures(recovered.iter().map(String::as_str))?;
     Ok(quarantined)
 }
+
+/// After a full plan applied by `adsync sync` (or the wizard): the failing users whose writes
+/// went through, or who had nothing left to write, are forgotten, quarantined or not. Users
+/// whose actions failed or did not run keep their records as they were: `sync` tries everyone
+/// and reports, and only the service counts failures and quarantines. Returns how many.
+pub(super) fn forget_recovered(engine: &Engine, plan: &Plan) -> Result<usize, StateError> {
+    let unsettled: BTreeSet<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| {
+            a.result
+                .as_ref()
+                .is_none_or(|r| r.status != ResultStatus::Ok)
+        })
+        .map(|a| a.entra_id.as_str())
+        .collect();
+    let recovered: Vec<String> = engine
+        .store
+        .failing_users()?
+        .into_iter()
+        .map(|u| u.entra_id)
+        .filter(|id| !unsettled.contains(id.as_str()))
+        .collect();
+    engine
+        .store
+        .clear_user_failures(recovered.iter().map(String::as_str))
+}

@@ -16,38 +16,6 @@ use crate::sync::{
     SourceUser, Summary, TargetInfo, Whereabouts,
 };
 
-/// Why the state store could not be used. Names the file and what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("{}: cannot open the state store: {}", path.display(), advice::explain(source, "Check the path and its permissions ([service] state_path)"))]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error(
-        "{}: the state store was written by a newer adsync (schema {found}, this one knows up to \
-         {known}); upgrade adsync rather than risk its links",
-        path.display()
-    )]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        known: i64,
-    },
-    #[error("{}: cannot create its directory: {source}", path.display())]
-    Directory {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("state store: {}", advice::explain(.0, ""))]
-    Sql(#[from] rusqlite::Error),
-    /// Another process is writing to this store (R13), or its lock file is unusable.
-    #[error(transparent)]
-    Lock(#[from] LockError),
-}
-
 /// The migrations, in order; `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
     // 1: links, delta links, cached snapshot, run history.
@@ -785,7 +753,7 @@ fn write_delta_links(conn: &Connection, links: &DeltaLinks) -> Result<(), StateE
     Ok(())
 }
 
-mod advice;
+mod error;
 mod intents;
 mod journal;
 mod kinds;
@@ -794,6 +762,7 @@ mod manual;
 pub mod quarantine;
 mod runs;
 
+pub use error::StateError;
 pub use kinds::{DeltaStream, UnknownStream};
 pub use lock::{LockError, WriterLock};
 pub use manual::Decision;

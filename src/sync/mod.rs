@@ -23,8 +23,8 @@ mod target;
 mod target_index;
 
 pub use apply::{
-    Applied, ApplyOptions, Blame, NewAccount, SettleError, Settled, TargetLookup, TargetWriter,
-    WriteError, apply, settle_intents,
+    Applied, ApplyOptions, Assessed, Blame, NewAccount, SettleError, Settled, TargetLookup,
+    TargetWriter, WriteError, apply, assess_intents, settle_intents,
 };
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
 pub use guard::{unlink_guard, wipe_guard};

@@ -374,8 +374,8 @@ mod tests {
         assert_eq!(found[&lower].group, None);
     }
 
-    /// Five accounts carrying members' ids make an empty store a lost one; four, or any link
-    /// in the store, do not.
+    /// Five accounts carrying members' ids make an empty store a lost one; four, any link in
+    /// the store, or a run applied before (a first sync cut off) do not.
     #[test]
     fn an_empty_store_is_lost_from_five_accounts_carrying_members_ids() {
         let mut source = SourceSnapshot::default();

@@ -170,8 +170,12 @@ pub(crate) async fn secret(input: &SecretInput, field: &'static str) -> Result<S
         .map_err(|e| format!("{field}: {e}"))?
 }
 
-/// A SCIM client for step 1's fields.
-pub(crate) async fn scim_client(credentials: &CredentialsStep) -> Result<ScimClient, String> {
+/// A SCIM client for step 1's fields, trusting `ca_file` (the opened config's `[target]
+/// ca_file`, which the wizard keeps but does not show) as the service will.
+pub(crate) async fn scim_client(
+    credentials: &CredentialsStep,
+    ca_file: Option<&std::path::Path>,
+) -> Result<ScimClient, String> {
     let url = credentials.url.trim();
     let auth = match credentials.auth {
         TargetAuthKind::Bearer => {
@@ -182,7 +186,14 @@ pub(crate) async fn scim_client(credentials: &CredentialsStep) -> Result<ScimCli
             password: secret(&credentials.password, "Password").await?,
         },
     };
-    Ok(ScimClient::new(url, auth))
+    let client = ScimClient::new(url, auth);
+    match ca_file {
+        Some(path) => crate::http::ca_certificates(path)
+            .and_then(|roots| crate::http::client_trusting(&roots))
+            .map(|http| client.with_http(http))
+            .map_err(|e| format!("[target] ca_file: {e}")),
+        None => Ok(client),
+    }
 }
 
 /// A token source for step 2's fields.
@@ -216,7 +227,11 @@ impl Connections {
         let graph =
             GraphClient::with_tokens(&settings.entra, Arc::new(tokens), RetryPolicy::default())
                 .with_mappings(&settings.mappings);
-        let scim = scim_client(&draft.credentials).await?;
+        let ca_file = draft
+            .base
+            .as_ref()
+            .and_then(|b| b.target.ca_file.as_deref());
+        let scim = scim_client(&draft.credentials, ca_file).await?;
         Ok(Self {
             settings,
             graph,

@@ -220,6 +220,13 @@ impl ScimClient {
         Ok(client)
     }
 
+    /// This client sending through `http` (e.g. one trusting a private CA, see
+    /// [`crate::http::client_trusting`]).
+    pub fn with_http(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
     /// Never more than `ceiling` requests in flight (at least 1); adsync adapts below it to what
     /// the server sustains. Clones made after this share the limit.
     pub fn with_max_concurrency(mut self, ceiling: usize) -> Self {

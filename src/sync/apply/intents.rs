@@ -106,6 +106,25 @@ pub enum SettleError<L: std::error::Error + 'static, J: std::error::Error + 'sta
     Journal(J),
 }
 
+/// What the intents left in a store stand for: each one, and the links that record what their
+/// writes really did (see [`settle_intents`]).
+#[derive(Clone, Debug, Default)]
+pub struct Assessed {
+    pub intents: Vec<Intent>,
+    /// The links to store: a disable or enable that took effect, a create that made an account.
+    pub links: Vec<(IntentKind, Link)>,
+}
+
+impl Assessed {
+    /// `links` with what the intents' writes did: what [`settle_intents`] would store, for a
+    /// plan that must not write (`plan` beside a running `sync`, the wizard's preview).
+    pub fn apply_to(&self, links: &mut Links) {
+        for (_, link) in &self.links {
+            links.insert(link.entra_id.clone(), link.clone());
+        }
+    }
+}
+
 /// Settles every intent left in `store`: reads each user in the target and records what its
 /// write really did, then forgets the intents, all in one transaction. A disable that took effect
 /// is recorded as adsync's (so R7 enables the user again when back in scope), an enable as
@@ -116,9 +135,45 @@ pub async fn settle_intents<L: TargetLookup, J: Journal>(
     target: &L,
     store: &J,
 ) -> Result<Settled, SettleError<L::Error, J::Error>> {
-    let intents = store.intents().map_err(SettleError::Journal)?;
+    let Assessed { intents, links } = assess_intents(target, store).await?;
     if intents.is_empty() {
         return Ok(Settled::default());
+    }
+    store
+        .batch(|| {
+            for (_, link) in &links {
+                store.put_link(link)?;
+            }
+            for intent in &intents {
+                store.remove_intent(&intent.entra_id)?;
+            }
+            Ok(())
+        })
+        .map_err(SettleError::Journal)?;
+    for (kind, link) in &links {
+        tracing::warn!(
+            entra_id = %link.entra_id,
+            target_id = %link.target_id,
+            "an earlier run was cut off after the application took its {} of this user; \
+             recorded now",
+            kind.as_str()
+        );
+    }
+    Ok(Settled {
+        intents: intents.len(),
+        recorded: links.len(),
+    })
+}
+
+/// Reads what the writes of the intents left in `store` did, writing nothing: the first half
+/// of [`settle_intents`].
+pub async fn assess_intents<L: TargetLookup, J: Journal>(
+    target: &L,
+    store: &J,
+) -> Result<Assessed, SettleError<L::Error, J::Error>> {
+    let intents = store.intents().map_err(SettleError::Journal)?;
+    if intents.is_empty() {
+        return Ok(Assessed::default());
     }
     let mut links = store
         .links_of(intents.iter().map(|i| i.entra_id.as_str()))
@@ -180,29 +235,8 @@ pub async fn settle_intents<L: TargetLookup, J: Journal>(
             _ => {}
         }
     }
-    let recorded = changed.len();
-    store
-        .batch(|| {
-            for (_, link) in &changed {
-                store.put_link(link)?;
-            }
-            for intent in &intents {
-                store.remove_intent(&intent.entra_id)?;
-            }
-            Ok(())
-        })
-        .map_err(SettleError::Journal)?;
-    for (kind, link) in &changed {
-        tracing::warn!(
-            entra_id = %link.entra_id,
-            target_id = %link.target_id,
-            "an earlier run was cut off after the application took its {} of this user; \
-             recorded now",
-            kind.as_str()
-        );
-    }
-    Ok(Settled {
-        intents: intents.len(),
-        recorded,
+    Ok(Assessed {
+        intents,
+        links: changed,
     })
 }

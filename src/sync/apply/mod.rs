@@ -29,7 +29,7 @@ use crate::secret::Secret;
 
 mod intents;
 
-pub use intents::{SettleError, Settled, TargetLookup, settle_intents};
+pub use intents::{Assessed, SettleError, Settled, TargetLookup, assess_intents, settle_intents};
 
 /// A write the target refused or could not take, and whom that concerns. The message is shown to
 /// the administrator and stored in the history; it must never contain a secret.

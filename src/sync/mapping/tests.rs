@@ -225,3 +225,69 @@ fn view_and_create_record_are_the_desired_record_under_mappings() {
     );
     assert!(desired.roles.is_empty());
 }
+
+/// Only the items of the types adsync manages are compared: an application's other emails and
+/// phone numbers (primary or not) never make a change, a user with only a private email has no
+/// work email to compare, and the comparison records which typed items the user holds.
+#[test]
+fn only_managed_item_types_are_compared() {
+    let source = SourceUser {
+        id: "e-ann".into(),
+        user_principal_name: "ann@contoso.example".into(),
+        mail: Some("ann@contoso.example".into()),
+        business_phones: vec!["+1 425 555 0100".into()],
+        ..SourceUser::default()
+    };
+    let target = |emails: serde_json::Value, phones: serde_json::Value| -> TargetUser {
+        crate::scim::ScimUser::from_json(&serde_json::json!({
+            "id": "t1", "userName": "ann@contoso.example", "externalId": "e-ann",
+            "emails": emails, "phoneNumbers": phones,
+        }))
+        .unwrap()
+        .into()
+    };
+    let fields = |current: &TargetUser| -> Vec<String> {
+        let mut desired = desired_user(&source, UsernamePolicy::Upn);
+        let out = differences(&mut desired, current)
+            .into_iter()
+            .map(|d| format!("{}: {:?} -> {:?}", d.field, d.from, d.to))
+            .collect();
+        assert_eq!(desired.held, current.held, "recorded for the update");
+        out
+    };
+    // A primary private email and a primary pager beside the work items: nothing to change.
+    let extra_items = target(
+        serde_json::json!([
+            {"value": "ann@home.example", "type": "other", "primary": true},
+            {"value": "ann@contoso.example", "type": "work"},
+        ]),
+        serde_json::json!([
+            {"value": "+1 555 0000", "type": "pager", "primary": true},
+            {"value": "+1 425 555 0100", "type": "work"},
+        ]),
+    );
+    assert!(
+        fields(&extra_items).is_empty(),
+        "{:?}",
+        fields(&extra_items)
+    );
+    // Only a home email and a mobile: no work email or phone to compare with.
+    let private_only = target(
+        serde_json::json!([{"value": "ann@home.example", "type": "home", "primary": true}]),
+        serde_json::json!([{"value": "+1 555 0111", "type": "mobile"}]),
+    );
+    assert!(!private_only.held.holds(crate::scim::Slot::WorkEmail, true));
+    assert_eq!(
+        fields(&private_only),
+        [
+            "emails: None -> Some(\"ann@contoso.example\")",
+            "phoneNumbers: None -> Some(\"+1 425 555 0100\")",
+        ]
+    );
+    // An untyped email is taken for the work one, as applications that keep no types hold it.
+    let untyped = target(
+        serde_json::json!([{"value": "ann@contoso.example"}]),
+        serde_json::json!([{"value": "+1 425 555 0100"}]),
+    );
+    assert!(fields(&untyped).is_empty(), "{:?}", fields(&untyped));
+}

@@ -181,72 +181,11 @@ impl World {
             if let Some(d) = ex.desired()
                 && (a.kind == ActionKind::Create || !a.changes.is_empty())
             {
-                {
-                    for c in &a.changes {
-                        assert!(!c.field.is_empty());
-                    }
-                    let write_all = a.kind == ActionKind::Create;
-                    let fields: BTreeSet<&str> =
-                        a.changes.iter().map(|c| c.field.as_str()).collect();
-                    let w = |f: &str| write_all || fields.contains(f);
-                    if w("userName") {
-                        tu.user_name = d.user_name.clone();
-                    }
-                    if w("externalId") {
-                        tu.external_id = Some(d.external_id.clone());
-                    }
-                    if w("active") {
-                        tu.active = d.active;
-                    }
-                    if w("name.givenName") {
-                        tu.given_name = d.given_name.clone();
-                    }
-                    if w("name.familyName") {
-                        tu.family_name = d.family_name.clone();
-                    }
-                    if w("displayName") {
-                        tu.display_name = d.display_name.clone();
-                    }
-                    if w("emails") {
-                        tu.emails = if d.emails.is_empty() {
-                            Vec::new()
-                        } else {
-                            vec![d.emails.clone()]
-                        };
-                    }
-                    if w("phoneNumbers") {
-                        tu.phone = d.phone.clone();
-                    }
-                    if w("title") {
-                        tu.title = d.title.clone();
-                    }
-                    if w("department") {
-                        tu.department = d.department.clone();
-                    }
-                    if w("employeeNumber") {
-                        tu.employee_number = d.employee_number.clone();
-                    }
-                    // SPEC §3.1: the other mapped paths, and the roles list.
-                    if write_all {
-                        tu.extra = d.extra.clone();
-                    }
-                    for key in fields
-                        .iter()
-                        .filter(|f| !crate::config::DEFAULT_TARGETS.contains(f))
-                    {
-                        match d.extra.get(*key) {
-                            Some(v) => {
-                                tu.extra.insert((*key).to_owned(), v.clone());
-                            }
-                            None => {
-                                tu.extra.remove(*key);
-                            }
-                        }
-                    }
-                    if w("roles") {
-                        tu.roles = d.roles_write.clone().unwrap_or_else(|| d.roles.clone());
-                    }
+                for c in &a.changes {
+                    assert!(!c.field.is_empty());
                 }
+                let fields: BTreeSet<&str> = a.changes.iter().map(|c| c.field.as_str()).collect();
+                write_fields(tu, &d, a.kind == ActionKind::Create, &fields);
             }
             for g in &ex.add_to {
                 self.target
@@ -307,6 +246,74 @@ impl World {
         let plan = self.plan();
         self.apply(&plan);
         plan
+    }
+}
+
+/// Writes `fields` (plan field paths) of `d` to the target user, or every mapped one with
+/// `write_all` (a create), as the SCIM client's writes do.
+pub(super) fn write_fields(
+    tu: &mut TargetUser,
+    d: &DesiredUser,
+    write_all: bool,
+    fields: &BTreeSet<&str>,
+) {
+    let w = |f: &str| write_all || fields.contains(f);
+    if w("userName") {
+        tu.user_name = d.user_name.clone();
+    }
+    if w("externalId") {
+        tu.external_id = Some(d.external_id.clone());
+    }
+    if w("active") {
+        tu.active = d.active;
+    }
+    if w("name.givenName") {
+        tu.given_name = d.given_name.clone();
+    }
+    if w("name.familyName") {
+        tu.family_name = d.family_name.clone();
+    }
+    if w("displayName") {
+        tu.display_name = d.display_name.clone();
+    }
+    if w("emails") {
+        tu.emails = if d.emails.is_empty() {
+            Vec::new()
+        } else {
+            vec![d.emails.clone()]
+        };
+    }
+    if w("phoneNumbers") {
+        tu.phone = d.phone.clone();
+    }
+    if w("title") {
+        tu.title = d.title.clone();
+    }
+    if w("department") {
+        tu.department = d.department.clone();
+    }
+    if w("employeeNumber") {
+        tu.employee_number = d.employee_number.clone();
+    }
+    // SPEC §3.1: the other mapped paths, and the roles list.
+    if write_all {
+        tu.extra = d.extra.clone();
+    }
+    for key in fields
+        .iter()
+        .filter(|f| !crate::config::DEFAULT_TARGETS.contains(f))
+    {
+        match d.extra.get(*key) {
+            Some(v) => {
+                tu.extra.insert((*key).to_owned(), v.clone());
+            }
+            None => {
+                tu.extra.remove(*key);
+            }
+        }
+    }
+    if w("roles") {
+        tu.roles = d.roles_write.clone().unwrap_or_else(|| d.roles.clone());
     }
 }
 

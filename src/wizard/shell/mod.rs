@@ -91,7 +91,7 @@ pub struct Wizard {
     pub(crate) jobs: Jobs,
     pub(crate) mode: Mode,
     pub(crate) options: WizardOptions,
-    base: Option<ConfigFile>,
+    pub(crate) base: Option<ConfigFile>,
     /// Fingerprint of the fields as loaded: Cancel asks first when they differ.
     clean: u64,
     styled: bool,

@@ -458,9 +458,12 @@ impl Wizard {
             CredentialsCommand::TestConnection => {
                 self.credentials.test = Task::Pending;
                 let credentials = self.credentials.clone();
+                let ca_file = self.base.as_ref().and_then(|b| b.target.ca_file.clone());
                 let key = credentials.tested_key();
                 let job = async move {
-                    let lines = match crate::wizard::draft::scim_client(&credentials).await {
+                    let client =
+                        crate::wizard::draft::scim_client(&credentials, ca_file.as_deref()).await;
+                    let lines = match client {
                         Ok(client) => {
                             // The administrator is waiting: report a failure at once.
                             let client = client.with_retry(crate::http::RetryPolicy::interactive());

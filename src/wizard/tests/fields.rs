@@ -230,3 +230,33 @@ fn a_test_connection_that_hangs_can_be_stopped() {
     }
     drop(held);
 }
+
+/// The wizard's SCIM client (Test connection, the preview, the first sync) trusts the opened
+/// config's `[target] ca_file` as the service does, and says so when it cannot be used.
+#[test]
+fn wizard_scim_client_uses_the_configs_ca_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut credentials = crate::wizard::steps::credentials::CredentialsStep::default();
+    credentials.url = "https://127.0.0.1:9/scim/v2".into();
+    credentials.token.typed = "a-token".into();
+    let rt = runtime();
+    let build =
+        |ca: Option<&Path>| rt.block_on(crate::wizard::draft::scim_client(&credentials, ca));
+    assert!(build(None).is_ok());
+    let missing = tmp.path().join("missing.pem");
+    let Err(error) = build(Some(&missing)) else {
+        panic!("a missing CA file was accepted")
+    };
+    assert!(
+        error.starts_with("[target] ca_file: cannot read"),
+        "{error}"
+    );
+    let key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let good = tmp.path().join("ca.pem");
+    std::fs::write(&good, ca.pem()).unwrap();
+    assert!(build(Some(&good)).is_ok());
+}

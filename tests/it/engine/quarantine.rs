@@ -301,3 +301,59 @@ fn the_service_alerts_a_withheld_plan_and_failing_cycles_once_each() {
         assert!(!log.contains(secret), "a secret in the log");
     }
 }
+
+/// `adsync sync` tries everyone, quarantined or not, and reports; a user it now writes (or
+/// finds with nothing to write) is no longer quarantined, while one it still fails on keeps
+/// its record as the service left it (only the service counts failures).
+#[test]
+fn sync_tries_quarantined_users_and_forgets_those_it_writes() {
+    let w = World::new("");
+    let first = w.run(&["sync"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let tier1 = w.members(&w.tier1);
+    let (fixed, refused) = (tier1[0].clone(), tier1[1].clone());
+    let refused_id = target_id(&w, &refused);
+    {
+        let store = adsync::state::StateStore::open(&w.env.path("state.sqlite3")).unwrap();
+        for id in [&fixed, &refused] {
+            let failure = adsync::state::quarantine::UserFailure {
+                entra_id: id,
+                target_id: None,
+                user_principal_name: "someone@contoso.com",
+                error: "PATCH failed with 400",
+                counted: true,
+            };
+            for at in [1_000, 2_000, 3_000] {
+                store
+                    .record_user_failure(&failure, Duration::from_secs(3600), at)
+                    .unwrap();
+            }
+        }
+    }
+    w.scim.faults().add(
+        FaultRule::new(
+            "PATCH",
+            &format!("/Users/{refused_id}"),
+            1,
+            Fault::Status(400),
+        )
+        .times(u64::MAX),
+    );
+    for id in [&fixed, &refused] {
+        w.entra.update_user(id, json!({"jobTitle": "Night Shift"}));
+    }
+    w.scim.log().clear();
+    let run = w.run(&["sync"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(w.target_user(&fixed).unwrap()["title"], "Night Shift");
+    assert_eq!(w.scim.log().count("PATCH", &refused_id), 1);
+
+    let store = adsync::state::StateStore::open(&w.env.path("state.sqlite3")).unwrap();
+    let left: Vec<(String, u32)> = store
+        .failing_users()
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.entra_id, u.failures))
+        .collect();
+    assert_eq!(left, [(refused, 3)]);
+}

@@ -1,11 +1,47 @@
-//! What to do about an SQLite error on the state store: a store another process holds and a file
-//! that is not (or no longer) a store each get their own words, instead of the generic "check the
-//! path and its permissions" that fits neither.
+//! Why the state store could not be used ([`StateError`]), and what to do about it: a store
+//! another process holds and a file that is not (or no longer) a store each get their own words,
+//! instead of the generic "check the path and its permissions" that fits neither.
+
+use std::path::PathBuf;
 
 use rusqlite::ErrorCode;
 
+use super::LockError;
+
+/// Why the state store could not be used. Names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{}: cannot open the state store: {}", path.display(), explain(source, "Check the path and its permissions ([service] state_path)"))]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{}: the state store was written by a newer adsync (schema {found}, this one knows up to \
+         {known}); upgrade adsync rather than risk its links",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("{}: cannot create its directory: {source}", path.display())]
+    Directory {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state store: {}", explain(.0, ""))]
+    Sql(#[from] rusqlite::Error),
+    /// Another process is writing to this store (R13), or its lock file is unusable.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
 /// `source` followed by what to do about it; `otherwise` when it is neither locked nor damaged.
-pub(super) fn explain(source: &rusqlite::Error, otherwise: &str) -> String {
+fn explain(source: &rusqlite::Error, otherwise: &str) -> String {
     let code = match source {
         rusqlite::Error::SqliteFailure(error, _) => Some(error.code),
         _ => None,
