@@ -45,6 +45,11 @@ impl Service {
     }
 
     fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// [`Service::run`] with extra environment variables.
+    fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut all = vec!["service"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--config", self.config.to_str().unwrap()]);
@@ -56,6 +61,7 @@ impl Service {
         if let Some(fake) = &self.fake {
             cmd.env("ADSYNC_SYSTEMCTL", fake);
         }
+        cmd.envs(vars.iter().copied());
         run_command(cmd, "")
     }
 
@@ -396,4 +402,31 @@ fn file_secret_is_read_from_the_systemd_credential_of_its_path() {
         "{}",
         run.stderr
     );
+}
+
+/// The per-user unit runs in a user namespace of its own, except when the config's `keyring:`
+/// secrets are in the kernel keyutils store, whose keyrings that namespace would hide.
+#[test]
+fn the_user_unit_leaves_out_its_user_namespace_only_for_keyutils_secrets() {
+    for (backend, namespaced) in [("secret-service", true), ("keyutils", false)] {
+        let service = Service::new("", true);
+        let run = service.run_with(&["install", "--user"], &[("ADSYNC_KEYRING", backend)]);
+        assert_eq!(run.code, 0, "{}", run.all());
+        let unit = std::fs::read_to_string(service.user_unit()).unwrap();
+        assert!(unit.contains("\nLimitCORE=0\n"), "{backend}: {unit}");
+        assert!(
+            unit.contains("\nSystemCallFilter=@system-service\n"),
+            "{backend}: {unit}"
+        );
+        assert_eq!(
+            unit.contains("\nPrivateUsers=yes\n"),
+            namespaced,
+            "{backend}: {unit}"
+        );
+        assert_eq!(
+            unit.contains("\nProtectSystem=strict\n"),
+            namespaced,
+            "{backend}: {unit}"
+        );
+    }
 }
