@@ -124,7 +124,8 @@ impl Alerts {
 }
 
 /// https, or plain http to this machine; the error names what is wrong, never the URL.
-fn check_url(text: &str) -> Result<(), WebhookError> {
+/// `adsync check` applies it too, so a webhook the service would ignore fails there first.
+pub fn check_url(text: &str) -> Result<(), WebhookError> {
     let url = url::Url::parse(text).map_err(|_| WebhookError::Url("not a URL"))?;
     let host = url.host().ok_or(WebhookError::Url("without a host"))?;
     match url.scheme() {

@@ -357,3 +357,28 @@ fn sync_tries_quarantined_users_and_forgets_those_it_writes() {
         .collect();
     assert_eq!(left, [(refused, 3)]);
 }
+
+/// `adsync check` fails on a webhook the service would ignore (plain http to another machine),
+/// naming the key and never the URL, which is the secret; an https one passes.
+#[test]
+fn check_fails_on_a_webhook_the_service_would_ignore_without_showing_it() {
+    let w = World::new("alert_webhook = \"env:ADSYNC_E2E_HOOK\"");
+    let check = |url: &str| {
+        let _enter = w.rt.enter();
+        let mut cmd = w.command(&["check"]);
+        cmd.env("ADSYNC_E2E_HOOK", url);
+        run_command(cmd, "")
+    };
+    let plain = check("http://hooks.example.com/T000/B000/s3cr3tHookPath");
+    assert_eq!(plain.code, 1, "{}", plain.all());
+    assert!(
+        plain.stdout.contains("service.alert_webhook")
+            && plain.stdout.contains("plain http to another machine"),
+        "{}",
+        plain.all()
+    );
+    assert!(!plain.all().contains("s3cr3tHookPath"), "{}", plain.all());
+    let https = check("https://hooks.example.com/T000/B000/s3cr3tHookPath");
+    assert_eq!(https.code, 0, "{}", https.all());
+    assert!(!https.all().contains("s3cr3tHookPath"), "{}", https.all());
+}
