@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::{CycleError, Engine, Exit, Planned};
-use crate::sync::{ActionKind, ApplyOptions, Plan, RunOutcome, TargetWriter, apply};
+use crate::sync::{ActionKind, ApplyOptions, Plan, RunOutcome, TargetWriter, apply_or_return};
 
 /// Who started a cycle; stored as the run's trigger in the history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,22 +205,21 @@ pub async fn execute<W: TargetWriter>(
         .filter(|a| a.kind != ActionKind::Skip)
         .count();
     progress(0, total);
-    // A copy of the report (without the mapped records, which it does not show) survives the
-    // store failing mid-apply, when the caller must print it anyway.
-    let spare = policy.keep_report.then(|| report_copy(&plan));
-    let applied = match apply(plan, writer, &engine.store, &options, |done| {
+    // The plan comes back with a store failing mid-apply, when the caller must print its
+    // report anyway (without the mapped records, which the report does not show).
+    let applied = match apply_or_return(plan, writer, &engine.store, &options, |done| {
         progress(done, total)
     })
     .await
     {
         Ok(applied) => applied,
-        Err(error) => {
-            return Err(match spare {
-                Some(plan) => CycleError::Unrecorded {
-                    plan: Box::new(outcomes_unknown(plan, &error)),
+        Err((error, plan)) => {
+            return Err(match policy.keep_report {
+                true => CycleError::Unrecorded {
+                    plan: Box::new(outcomes_unknown(report_only(plan), &error)),
                     source: error,
                 },
-                None => error.into(),
+                false => error.into(),
             });
         }
     };
@@ -232,12 +231,11 @@ pub async fn execute<W: TargetWriter>(
 }
 
 /// The plan as reported: everything but the mapped records.
-fn report_copy(plan: &Plan) -> Plan {
-    let mut copy = plan.clone();
-    for action in &mut copy.actions {
+fn report_only(mut plan: Plan) -> Plan {
+    for action in &mut plan.actions {
         action.execution.record = crate::sync::Record::None;
     }
-    copy
+    plan
 }
 
 /// The report of a run the state store stopped: no action's outcome is known for certain, so

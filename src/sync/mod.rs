@@ -24,7 +24,7 @@ mod target_index;
 
 pub use apply::{
     Applied, ApplyOptions, Assessed, Blame, NewAccount, SettleError, Settled, TargetLookup,
-    TargetWriter, WriteError, apply, assess_intents, settle_intents,
+    TargetWriter, WriteError, apply, apply_or_return, assess_intents, settle_intents,
 };
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
 pub use guard::{unlink_guard, wipe_guard};

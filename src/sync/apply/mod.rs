@@ -492,12 +492,44 @@ pub struct Applied {
 /// refused a blocked plan (R11) unless the administrator allowed it.
 /// `progress` is called with the number of actions finished after each batch.
 pub async fn apply<T: TargetWriter, J: Journal>(
+    plan: Plan,
+    target: &T,
+    store: &J,
+    options: &ApplyOptions,
+    progress: impl FnMut(usize),
+) -> Result<Applied, J::Error> {
+    apply_or_return(plan, target, store, options, progress)
+        .await
+        .map_err(|(error, _)| error)
+}
+
+/// [`apply`], handing the plan back with the journal's error, so a caller that must still
+/// report it (`sync --format json`) needs no copy of a plan that may hold 100,000 actions.
+pub async fn apply_or_return<T: TargetWriter, J: Journal>(
     mut plan: Plan,
     target: &T,
     store: &J,
     options: &ApplyOptions,
+    progress: impl FnMut(usize),
+) -> Result<Applied, (J::Error, Plan)> {
+    match apply_in_place(&mut plan, target, store, options, progress).await {
+        Ok((run_id, failed)) => Ok(Applied {
+            plan,
+            run_id,
+            failed,
+        }),
+        Err(error) => Err((error, plan)),
+    }
+}
+
+/// The body of [`apply`]: the run's id and its number of failed actions.
+async fn apply_in_place<T: TargetWriter, J: Journal>(
+    plan: &mut Plan,
+    target: &T,
+    store: &J,
+    options: &ApplyOptions,
     mut progress: impl FnMut(usize),
-) -> Result<Applied, J::Error> {
+) -> Result<(i64, usize), J::Error> {
     plan.dry_run = false;
     let run_id = store.begin_run(&options.trigger)?;
     // A small plan (an incremental cycle) reads only its users' links, not all of them.
@@ -642,11 +674,7 @@ pub async fn apply<T: TargetWriter, J: Journal>(
         (f, n) => Some(format!("stopped: {n} action(s) not run, {f} failed")),
     };
     store.finish_run(run_id, outcome, &plan.summary, error.as_deref())?;
-    Ok(Applied {
-        plan,
-        run_id,
-        failed,
-    })
+    Ok((run_id, failed))
 }
 
 #[cfg(test)]
