@@ -100,8 +100,8 @@ pub(crate) fn summary_lines(settings: &Settings) -> Vec<(&'static str, Option<St
             }
         ),
         format!(
-            "Mass-disable guard: a sync that would disable more than {} users or {} % of them is \
-             withheld",
+            "Mass-change guards: a sync that would disable, empty a value of, or unlink more than \
+             {} users or {} % of them is withheld",
             policy.max_disables, policy.max_disable_percent
         ),
     ];

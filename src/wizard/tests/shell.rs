@@ -79,7 +79,8 @@ fn wizard_enter_never_finishes_and_the_summary_links_back() {
         "Every member of the paired groups",
         "Guest users: included",
         "User name in the application: the Entra user principal name",
-        "Mass-disable guard: a sync that would disable more than 100 users or 20 %",
+        "Mass-change guards: a sync that would disable, empty a value of, or unlink more than 100 \
+         users or 20 %",
     ] {
         assert!(shown(&h, fragment), "the summary lacks {fragment:?}");
     }
