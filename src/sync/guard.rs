@@ -83,14 +83,11 @@ pub fn wipe_guard(
         "the plan empties values the target holds ({}) for {wiping} users",
         fields.join(", ")
     );
-    let reason = if over.by_count {
-        format!("{what}, more than max_disables = {}", over.max)
-    } else {
-        format!(
-            "{what} of {active_managed} active managed users, more than max_disable_percent = \
-             {max_percent}%"
-        )
-    };
+    let reason = over.reason(
+        &what,
+        &format!(" of {active_managed} active managed users"),
+        max_percent,
+    );
     Some(Blocked {
         disables,
         limit: over.limit,
@@ -113,14 +110,11 @@ pub fn unlink_guard(
     let what = format!(
         "the plan forgets {unlinks} links because their users are gone from the application"
     );
-    let reason = if over.by_count {
-        format!("{what}, more than max_disables = {}", over.max)
-    } else {
-        format!(
-            "{what}, out of {managed} managed users, more than max_disable_percent = \
-             {max_percent}%"
-        )
-    };
+    let reason = over.reason(
+        &what,
+        &format!(", out of {managed} managed users"),
+        max_percent,
+    );
     Some(Blocked {
         disables,
         limit: over.limit,
@@ -138,6 +132,18 @@ struct Over {
     max: usize,
     /// The lower of the two limits as a count.
     limit: usize,
+}
+
+impl Over {
+    /// Why the plan is withheld: `what` it does, then the limit it passes; `share` says of how
+    /// many users, when the percentage is the limit passed.
+    fn reason(&self, what: &str, share: &str, max_percent: u32) -> String {
+        if self.by_count {
+            format!("{what}, more than max_disables = {}", self.max)
+        } else {
+            format!("{what}{share}, more than max_disable_percent = {max_percent}%")
+        }
+    }
 }
 
 /// R11's arithmetic, the same for every kind: 5 or more, and over either limit.
