@@ -186,17 +186,7 @@ pub(crate) fn bench_interop(args: &Args) {
                     .stderr(Stdio::piped())
                     .spawn()
                     .unwrap();
-                let stderr = child.stderr.take().unwrap();
-                let errors = std::thread::spawn(move || {
-                    let mut text = String::new();
-                    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                        if text.len() < 4000 {
-                            text.push_str(&line);
-                            text.push('\n');
-                        }
-                    }
-                    text
-                });
+                let errors = first_errors(&mut child);
                 let (code, peak_kib, cpu) = wait_usage(&mut child);
                 let wall = start.elapsed();
                 let errors = errors.join().unwrap();

@@ -298,17 +298,7 @@ pub(crate) fn bench_sync(args: &Args) {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let errors = std::thread::spawn(move || {
-            let mut text = String::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if text.len() < 4000 {
-                    text.push_str(&line);
-                    text.push('\n');
-                }
-            }
-            text
-        });
+        let errors = first_errors(&mut child);
         let (code, maxrss_kib) = wait_rusage(&mut child);
         let wall = start.elapsed();
         let errors = errors.join().unwrap();
@@ -366,6 +356,22 @@ pub(crate) fn bench_sync(args: &Args) {
 
 // ---------------------------------------------------------------------------------------------
 // 3. An incremental cycle with 10 changed users.
+
+/// The first 4,000 bytes or so of a running child's stderr, read off a thread so the child
+/// never blocks on a full pipe; join the handle once it has exited.
+pub(crate) fn first_errors(child: &mut std::process::Child) -> std::thread::JoinHandle<String> {
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if text.len() < 4000 {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        text
+    })
+}
 
 /// stderr lines of a running child, each with the moment it was read.
 pub(crate) fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<(Instant, String)> {
