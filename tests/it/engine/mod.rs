@@ -279,11 +279,9 @@ fn wait_for(what: &str, secs: u64, cond: &dyn Fn() -> bool) {
 }
 
 impl World {
-    /// An enabled tenant user in none of `members` whom no target user matches by userName or
-    /// email: joining a paired group makes it a create, not a link.
-    fn outsider(&self, members: &[String]) -> String {
-        let in_target: Vec<String> = self
-            .scim
+    /// Every userName and email the application's users hold, lower-cased: what R2 matches on.
+    fn target_match_keys(&self) -> Vec<String> {
+        self.scim
             .users()
             .iter()
             .flat_map(|u| {
@@ -293,7 +291,13 @@ impl World {
                 }
                 keys
             })
-            .collect();
+            .collect()
+    }
+
+    /// An enabled tenant user in none of `members` whom no target user matches by userName or
+    /// email: joining a paired group makes it a create, not a link.
+    fn outsider(&self, members: &[String]) -> String {
+        let in_target = self.target_match_keys();
         let known = |u: &Value, key: &str| {
             in_target.contains(&u[key].as_str().unwrap_or_default().to_lowercase())
         };

@@ -219,18 +219,7 @@ fn rebuild_state_disabling_too_many_is_withheld_until_allowed() {
 #[test]
 fn fewer_than_five_accounts_with_entra_ids_are_a_normal_first_sync() {
     let w = World::new("");
-    let known: Vec<String> = w
-        .scim
-        .users()
-        .iter()
-        .flat_map(|u| {
-            let mut keys = vec![u["userName"].as_str().unwrap_or_default().to_lowercase()];
-            for e in u["emails"].as_array().into_iter().flatten() {
-                keys.push(e["value"].as_str().unwrap_or_default().to_lowercase());
-            }
-            keys
-        })
-        .collect();
+    let known = w.target_match_keys();
     // Tier 1 members no account matches by email or userName: only the externalId links them.
     let fresh: Vec<String> = w
         .members(&w.tier1)
