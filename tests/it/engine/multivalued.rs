@@ -57,11 +57,9 @@ fn rest(user: &Value) -> Value {
     rest
 }
 
-/// Link then update Sara (work email and work phone changed in Entra ID), checking after each
-/// that her private items are still there and the work ones are Entra's; the next plan is
-/// empty (R12).
-fn link_then_update_keeps_the_private_items(w: &World) {
-    let entra_id = w.tenant["users"]
+/// Sara's Entra object id.
+fn sara_id(w: &World) -> String {
+    w.tenant["users"]
         .as_array()
         .unwrap()
         .iter()
@@ -69,7 +67,14 @@ fn link_then_update_keeps_the_private_items(w: &World) {
         .unwrap()["id"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// Link then update Sara (work email and work phone changed in Entra ID), checking after each
+/// that her private items are still there and the work ones are Entra's; the next plan is
+/// empty (R12).
+fn link_then_update_keeps_the_private_items(w: &World) {
+    let entra_id = sara_id(w);
     let (home, mobile, address) = private_items();
 
     let (code, plan) = w.plan_json();
@@ -191,15 +196,7 @@ fn a_mapped_mobile_is_replaced_and_removed_alone() {
         phones.push(mobile);
         phones.push(fax.clone());
     });
-    let entra_id = w.tenant["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["userPrincipalName"] == SARA_UPN)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let entra_id = sara_id(&w);
     let (home, _, _) = private_items();
     let phone = |user: &Value, kind: &str| -> Vec<String> {
         typed(user, "phoneNumbers", kind)
