@@ -12,7 +12,8 @@ impl Engine {
     /// written to the target. Only for a holder of the store's writer lock: `plan` must not
     /// decide about a write another process may still be making.
     pub async fn settle_intents(&self) -> Result<Settled, CycleError> {
-        Ok(settle_intents(&self.scim, &self.store).await?)
+        let mode = self.settings.policy.group_mode;
+        Ok(settle_intents(&self.scim, &self.store, mode).await?)
     }
 
     /// The stored links with what the writes of the intents an earlier run left really did, as
@@ -21,7 +22,7 @@ impl Engine {
     /// store (R13). One small query when no intent is left.
     pub async fn links_as_settled(&self) -> Result<Links, CycleError> {
         let mut links = self.store.links()?;
-        assess_intents(&self.scim, &self.store)
+        assess_intents(&self.scim, &self.store, self.settings.policy.group_mode)
             .await?
             .apply_to(&mut links);
         Ok(links)

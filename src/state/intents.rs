@@ -5,22 +5,25 @@
 use rusqlite::params;
 
 use super::{StateError, StateStore};
-use crate::sync::{Intent, IntentKind};
+use crate::sync::{GroupIntent, Intent, IntentKind};
 
 impl StateStore {
     /// Records writes about to be sent; a user's earlier intent is replaced.
     pub fn put_intents(&self, intents: &[Intent]) -> Result<(), StateError> {
         let mut insert = self.conn.prepare_cached(
-            "INSERT OR REPLACE INTO intents (entra_id, target_id, kind, run_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR REPLACE INTO intents (entra_id, target_id, kind, run_id, created_at, groups)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for intent in intents {
+            let groups = (!intent.groups.is_empty())
+                .then(|| serde_json::to_string(&intent.groups).expect("strings serialize"));
             insert.execute(params![
                 intent.entra_id,
                 intent.target_id,
                 intent.kind.as_str(),
                 intent.run_id,
-                intent.at_ms
+                intent.at_ms,
+                groups
             ])?;
         }
         Ok(())
@@ -37,7 +40,7 @@ impl StateStore {
     /// Every intent left, oldest first.
     pub fn intents(&self) -> Result<Vec<Intent>, StateError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT entra_id, target_id, kind, run_id, created_at FROM intents
+            "SELECT entra_id, target_id, kind, run_id, created_at, groups FROM intents
              ORDER BY created_at, entra_id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -45,12 +48,24 @@ impl StateStore {
             let kind = kind.parse::<IntentKind>().map_err(|e| {
                 rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
             })?;
+            let groups: Option<String> = r.get(5)?;
+            let groups = match groups {
+                Some(json) => serde_json::from_str(&json).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        5,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?,
+                None => GroupIntent::default(),
+            };
             Ok(Intent {
                 entra_id: r.get(0)?,
                 target_id: r.get(1)?,
                 kind,
                 run_id: r.get(3)?,
                 at_ms: r.get(4)?,
+                groups,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -76,6 +91,7 @@ mod tests {
             kind,
             run_id: 7,
             at_ms,
+            groups: GroupIntent::default(),
         }
     }
 
@@ -98,5 +114,14 @@ mod tests {
         store.remove_intent("b").unwrap();
         store.remove_intent("a").unwrap();
         assert!(!store.has_intents().unwrap());
+        // A move keeps its group changes.
+        let mut moved = intent("c", IntentKind::Move, 4);
+        moved.groups = GroupIntent {
+            add_to: vec!["tier-2".into()],
+            remove_from: vec!["tier-1".into()],
+            record: Some("tier-2".into()),
+        };
+        store.put_intents(std::slice::from_ref(&moved)).unwrap();
+        assert_eq!(store.intents().unwrap(), vec![moved]);
     }
 }

@@ -94,6 +94,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE intents (entra_id TEXT PRIMARY KEY, target_id TEXT, kind TEXT NOT NULL, \
      run_id INTEGER NOT NULL, created_at INTEGER NOT NULL);",
     quarantine::MIGRATION, // 6: failing users (quarantine), a plan a guard withholds
+    // 7: the group changes an intent's write makes (JSON; NULL for none), so a lost move is found.
+    "ALTER TABLE intents ADD COLUMN groups TEXT;",
 ];
 
 /// Where a cached user is: `member` of a paired group, `outside` them (managed, still in Entra),

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::model::{Link, Links};
-use super::plan::{Action, ActionKind, Summary};
+use super::plan::{Action, ActionKind, Execution, Summary};
 
 /// The links and run history `apply()` reads and writes. Each call is one small write; a
 /// [`Journal::batch`] groups them into one commit.
@@ -74,6 +74,45 @@ pub struct Intent {
     pub run_id: i64,
     /// When it was recorded, in milliseconds since the Unix epoch.
     pub at_ms: i64,
+    /// The group changes sent after the user's own write, if any.
+    pub groups: GroupIntent,
+}
+
+/// The group memberships a write changes after its user's own write (a move; a create, link or
+/// enable that also joins a group). Lost, the link still names the group the user left: when
+/// Entra then moves the user back, the plan sees nothing to do and the user stays where the
+/// lost move put them (R1, R5); in `all` mode a membership adsync added is taken for someone
+/// else's and never removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GroupIntent {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_from: Vec<String>,
+    /// `single` mode: the group the link records once every addition went through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+}
+
+impl GroupIntent {
+    /// The group changes of a planned action.
+    pub fn of(execution: &Execution) -> Self {
+        Self {
+            add_to: execution.add_to.clone(),
+            remove_from: execution.remove_from.clone(),
+            record: execution.record_group.clone().flatten(),
+        }
+    }
+
+    /// No membership changes.
+    pub fn is_empty(&self) -> bool {
+        self.add_to.is_empty() && self.remove_from.is_empty()
+    }
+
+    /// Every group the changes touch.
+    pub fn groups(&self) -> impl Iterator<Item = &String> {
+        self.add_to.iter().chain(&self.remove_from)
+    }
 }
 
 /// What an [`Intent`] announced.
@@ -87,11 +126,19 @@ pub enum IntentKind {
     /// `active = true`: lost, a later disable by the application's administrator would be undone
     /// as if adsync had made it (R7).
     Enable,
+    /// Group memberships only (a move, or a link or update that changes groups): see
+    /// [`GroupIntent`].
+    Move,
 }
 
 impl IntentKind {
     /// Every kind, in the order above.
-    pub const ALL: [IntentKind; 3] = [IntentKind::Create, IntentKind::Disable, IntentKind::Enable];
+    pub const ALL: [IntentKind; 4] = [
+        IntentKind::Create,
+        IntentKind::Disable,
+        IntentKind::Enable,
+        IntentKind::Move,
+    ];
 
     /// The string stored in the state store.
     pub fn as_str(self) -> &'static str {
@@ -99,16 +146,22 @@ impl IntentKind {
             IntentKind::Create => "create",
             IntentKind::Disable => "disable",
             IntentKind::Enable => "enable",
+            IntentKind::Move => "move",
         }
     }
 
-    /// The intent an action announces, if its kind needs one.
-    pub fn of(kind: ActionKind) -> Option<Self> {
-        match kind {
+    /// The intent an action announces, if it needs one: its user write's, else its group
+    /// changes'.
+    pub fn of(action: &Action) -> Option<Self> {
+        match action.kind {
             ActionKind::Create => Some(IntentKind::Create),
             ActionKind::Disable => Some(IntentKind::Disable),
             ActionKind::Enable => Some(IntentKind::Enable),
-            ActionKind::Link | ActionKind::Update | ActionKind::Move | ActionKind::Skip => None,
+            ActionKind::Skip => None,
+            ActionKind::Link | ActionKind::Update | ActionKind::Move => action
+                .execution
+                .changes_groups()
+                .then_some(IntentKind::Move),
         }
     }
 }

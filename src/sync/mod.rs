@@ -28,7 +28,7 @@ pub use apply::{
 };
 pub use delta::{Incremental, NeedsFull, Pending, SourceCache, TargetInfo, apply_delta};
 pub use guard::{unlink_guard, wipe_guard};
-pub use journal::{Intent, IntentKind, Journal, RunOutcome, UnknownOutcome};
+pub use journal::{GroupIntent, Intent, IntentKind, Journal, RunOutcome, UnknownOutcome};
 pub use mapping::{
     CreateRecord, DesiredUser, DesiredView, MappingSet, Origin, Shape, desired_user, values_hash,
 };

@@ -101,6 +101,11 @@ pub struct Execution {
 }
 
 impl Execution {
+    /// Does the action change group memberships?
+    pub fn changes_groups(&self) -> bool {
+        !self.add_to.is_empty() || !self.remove_from.is_empty()
+    }
+
     /// The full mapped record, made from the compact one for a create.
     pub fn desired(&self) -> Option<Cow<'_, DesiredUser>> {
         match &self.record {

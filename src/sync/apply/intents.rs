@@ -8,9 +8,12 @@
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::super::journal::{Intent, IntentKind, Journal};
+use std::collections::BTreeSet;
+
+use super::super::journal::{GroupIntent, Intent, IntentKind, Journal};
 use super::super::model::{Link, Links};
 use super::super::plan::Action;
+use crate::config::GroupMode;
 use crate::scim::{ScimClient, ScimError};
 
 /// The intents of `actions` (those whose kind needs one), recorded as sent by run `run_id`.
@@ -22,7 +25,7 @@ pub(super) fn announce(actions: &[Action], run_id: i64) -> Vec<Intent> {
     actions
         .iter()
         .filter_map(|action| {
-            let kind = IntentKind::of(action.kind)?;
+            let kind = IntentKind::of(action)?;
             Some(Intent {
                 entra_id: action.entra_id.clone(),
                 target_id: match kind {
@@ -32,6 +35,7 @@ pub(super) fn announce(actions: &[Action], run_id: i64) -> Vec<Intent> {
                 kind,
                 run_id,
                 at_ms,
+                groups: GroupIntent::of(&action.execution),
             })
         })
         .collect()
@@ -53,6 +57,14 @@ pub trait TargetLookup: Sync {
         &self,
         entra_id: &str,
     ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+
+    /// Which of `groups` the target user `id` is a member of; `None` when the target has no
+    /// such user.
+    fn memberships(
+        &self,
+        id: &str,
+        groups: &[&String],
+    ) -> impl Future<Output = Result<Option<BTreeSet<String>>, Self::Error>> + Send;
 }
 
 impl TargetLookup for ScimClient {
@@ -74,6 +86,36 @@ impl TargetLookup for ScimClient {
             .filter(|u| u.external_id.as_deref() == Some(entra_id))
             .map(|u| u.id)
             .collect())
+    }
+
+    /// The user's own `groups` first; a group it does not list is read whole, as not every
+    /// application lists a user's groups with the user. Only after a run was cut off during its
+    /// group writes, so a large group's read is rare.
+    async fn memberships(
+        &self,
+        id: &str,
+        groups: &[&String],
+    ) -> Result<Option<BTreeSet<String>>, ScimError> {
+        let user = match self.get_user(id).await {
+            Ok(user) => user,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut member = BTreeSet::new();
+        for group in groups {
+            let listed = user.groups.iter().any(|g| &&g.value == group);
+            let found = listed
+                || match self.get_group(group).await {
+                    Ok(read) => read.members.iter().any(|m| m.value == id),
+                    // A group gone from the target has no members.
+                    Err(e) if e.is_not_found() => false,
+                    Err(e) => return Err(e),
+                };
+            if found {
+                member.insert((*group).clone());
+            }
+        }
+        Ok(Some(member))
     }
 }
 
@@ -129,13 +171,16 @@ impl Assessed {
 /// write really did, then forgets the intents, all in one transaction. A disable that took effect
 /// is recorded as adsync's (so R7 enables the user again when back in scope), an enable as
 /// undoing it; a create as a link (so the account is disabled when its user leaves, R6), with no
-/// values hash, so the next plan writes the mapped values. A write that did not take effect
-/// leaves the link as it was and the next plan repeats it. Call it before planning.
+/// values hash, so the next plan writes the mapped values; group changes that took effect (a
+/// move, a group joined) in the link's group fields, so a later move back is planned. A write
+/// that did not take effect leaves the link as it was and the next plan repeats it. Call it
+/// before planning.
 pub async fn settle_intents<L: TargetLookup, J: Journal>(
     target: &L,
     store: &J,
+    group_mode: GroupMode,
 ) -> Result<Settled, SettleError<L::Error, J::Error>> {
-    let Assessed { intents, links } = assess_intents(target, store).await?;
+    let Assessed { intents, links } = assess_intents(target, store, group_mode).await?;
     if intents.is_empty() {
         return Ok(Settled::default());
     }
@@ -165,17 +210,51 @@ pub async fn settle_intents<L: TargetLookup, J: Journal>(
     })
 }
 
+/// Records in `link` the group changes of `groups` that the target shows were made (`member`:
+/// the groups of `groups` the user is in), as `apply()` records them once confirmed: in `single`
+/// mode the new group once every addition went through, in `all` mode each membership added and
+/// each removed.
+fn record_groups(
+    link: &mut Link,
+    groups: &GroupIntent,
+    member: &BTreeSet<String>,
+    group_mode: GroupMode,
+) {
+    match group_mode {
+        GroupMode::Single => {
+            if let Some(group) = &groups.record
+                && groups.add_to.iter().all(|g| member.contains(g))
+            {
+                link.group = Some(group.clone());
+            }
+        }
+        GroupMode::All => {
+            for g in &groups.add_to {
+                if member.contains(g) {
+                    link.groups_added.insert(g.clone());
+                }
+            }
+            for g in &groups.remove_from {
+                if !member.contains(g) {
+                    link.groups_added.remove(g);
+                }
+            }
+        }
+    }
+}
+
 /// Reads what the writes of the intents left in `store` did, writing nothing: the first half
 /// of [`settle_intents`].
 pub async fn assess_intents<L: TargetLookup, J: Journal>(
     target: &L,
     store: &J,
+    group_mode: GroupMode,
 ) -> Result<Assessed, SettleError<L::Error, J::Error>> {
     let intents = store.intents().map_err(SettleError::Journal)?;
     if intents.is_empty() {
         return Ok(Assessed::default());
     }
-    let mut links = store
+    let links = store
         .links_of(intents.iter().map(|i| i.entra_id.as_str()))
         .map_err(SettleError::Journal)?;
     // Only a create that was cut off needs every link: a target user linked to someone else is
@@ -191,12 +270,14 @@ pub async fn assess_intents<L: TargetLookup, J: Journal>(
     };
     let mut changed: Vec<(IntentKind, Link)> = Vec::new();
     for intent in &intents {
+        // The link as this intent's write left it, when that differs from the stored one.
+        let mut settled: Option<Link> = None;
         match (intent.kind, &intent.target_id) {
             (IntentKind::Disable | IntentKind::Enable, Some(target_id)) => {
                 let disable = intent.kind == IntentKind::Disable;
                 // A link dropped or pointed elsewhere since: nothing of this write to record.
                 let Some(link) = links
-                    .get_mut(&intent.entra_id)
+                    .get(&intent.entra_id)
                     .filter(|l| &l.target_id == target_id)
                 else {
                     continue;
@@ -207,8 +288,10 @@ pub async fn assess_intents<L: TargetLookup, J: Journal>(
                     .map_err(read(&intent.entra_id))?;
                 // `None`: the user is gone from the target; the planner deals with that.
                 if active == Some(!disable) && link.disabled_by_adsync != disable {
-                    link.disabled_by_adsync = disable;
-                    changed.push((intent.kind, link.clone()));
+                    settled = Some(Link {
+                        disabled_by_adsync: disable,
+                        ..link.clone()
+                    });
                 }
             }
             (IntentKind::Create, _) if !links.contains_key(&intent.entra_id) => {
@@ -222,17 +305,41 @@ pub async fn assess_intents<L: TargetLookup, J: Journal>(
                 let taken = all_links
                     .as_ref()
                     .is_some_and(|all| all.values().any(|l| &l.target_id == id));
-                if !taken {
-                    let link = Link {
-                        entra_id: intent.entra_id.clone(),
-                        target_id: id.clone(),
-                        ..Link::default()
-                    };
-                    changed.push((intent.kind, link));
+                if taken {
+                    continue;
+                }
+                settled = Some(Link {
+                    entra_id: intent.entra_id.clone(),
+                    target_id: id.clone(),
+                    ..Link::default()
+                });
+            }
+            // A create linked after all, a move, or an intent without its target user.
+            _ => {}
+        }
+        if !intent.groups.is_empty() {
+            let link = settled.as_ref().or_else(|| {
+                links.get(&intent.entra_id).filter(|l| {
+                    intent.target_id.is_none() || intent.target_id.as_ref() == Some(&l.target_id)
+                })
+            });
+            if let Some(link) = link {
+                let groups: Vec<&String> = intent.groups.groups().collect();
+                let member = target
+                    .memberships(&link.target_id, &groups)
+                    .await
+                    .map_err(read(&intent.entra_id))?;
+                if let Some(member) = member {
+                    let mut moved = link.clone();
+                    record_groups(&mut moved, &intent.groups, &member, group_mode);
+                    if &moved != link || settled.is_some() {
+                        settled = Some(moved);
+                    }
                 }
             }
-            // A create linked after all, or an intent without its target user.
-            _ => {}
+        }
+        if let Some(link) = settled {
+            changed.push((intent.kind, link));
         }
     }
     Ok(Assessed {

@@ -10,11 +10,12 @@
 //! turned 97,000 single-member group PATCHes into about 400, and 300,000 state commits into 400
 //! (docs/PERFORMANCE.md).
 //!
-//! Creates, disables and enables are announced first ([`intents`]): a batch's intents are
-//! written in the commit before the batch's first request (the previous batch's last one, so no
-//! commit is added), and each is forgotten in the commit that records its outcome. A failed
-//! write keeps its intent (the application may have committed it before failing to answer);
-//! [`settle_intents`] reads what such writes did before the next plan.
+//! Creates, disables, enables and group changes are announced first ([`intents`]): a batch's
+//! intents are written in the commit before the batch's first request (the previous batch's last
+//! one, so no commit is added), and each is forgotten in the commit that records its outcome (an
+//! action with group changes: the commit after them). A failed write keeps its intent (the
+//! application may have committed it before failing to answer); [`settle_intents`] reads what
+//! such writes did before the next plan.
 
 use std::future::Future;
 
@@ -593,7 +594,9 @@ async fn apply_in_place<T: TargetWriter, J: Journal>(
         store.batch(|| {
             for ((_, action), done) in batch.iter().zip(&dones) {
                 record(store, &mut links, action, done, options.group_mode, false)?;
-                if IntentKind::of(action.kind).is_some() && (done.user_written || done.not_started)
+                if IntentKind::of(action).is_some()
+                    && (done.not_started
+                        || (done.user_written && !action.execution.changes_groups()))
                 {
                     store.remove_intent(&action.entra_id)?;
                 }
@@ -612,6 +615,14 @@ async fn apply_in_place<T: TargetWriter, J: Journal>(
                     took_over(action, &mut plan.summary);
                 }
                 record(store, &mut links, action, done, options.group_mode, true)?;
+                // Group changes all made: their intent goes with their record.
+                if action.execution.changes_groups()
+                    && IntentKind::of(action).is_some()
+                    && done.user_written
+                    && done.error.is_none()
+                {
+                    store.remove_intent(&action.entra_id)?;
+                }
                 // A user has one action per plan: its link is not read again, and its mapped
                 // record is not needed for the report, so neither stays for the rest of the run
                 // (at 100,000 creates they were a fifth of the peak).
