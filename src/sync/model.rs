@@ -154,7 +154,8 @@ pub struct Link {
     pub target_id: String,
     /// `single` mode: the target group adsync last put the user in.
     pub group: Option<String>,
-    /// `all` mode: the memberships adsync added itself.
+    /// `all` mode: the memberships adsync added itself. `single` mode: groups a move was to take the
+    /// user out of and did not (cut off or refused), left by the next plan.
     pub groups_added: BTreeSet<String>,
     /// Hash of the Entra values last written ([`super::values_hash`]).
     pub values_hash: String,

@@ -212,8 +212,9 @@ pub async fn settle_intents<L: TargetLookup, J: Journal>(
 
 /// Records in `link` the group changes of `groups` that the target shows were made (`member`:
 /// the groups of `groups` the user is in), as `apply()` records them once confirmed: in `single`
-/// mode the new group once every addition went through, in `all` mode each membership added and
-/// each removed.
+/// mode the new group once every addition went through (with a group it did not get to leave in
+/// `groups_added`, for the next plan to leave), in `all` mode each membership added and each
+/// removed.
 fn record_groups(
     link: &mut Link,
     groups: &GroupIntent,
@@ -226,6 +227,15 @@ fn record_groups(
                 && groups.add_to.iter().all(|g| member.contains(g))
             {
                 link.group = Some(group.clone());
+                // A group the move did not get to leave: left by the next plan (R1).
+                for g in &groups.remove_from {
+                    if member.contains(g) {
+                        link.groups_added.insert(g.clone());
+                    } else {
+                        link.groups_added.remove(g);
+                    }
+                }
+                link.groups_added.remove(group);
             }
         }
         GroupMode::All => {

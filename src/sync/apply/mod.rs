@@ -446,11 +446,16 @@ fn record<J: Journal>(
         match group_mode {
             _ if !groups => {}
             GroupMode::Single => {
-                if let Some(group) = &ex.record_group {
-                    let all_added = done.added.len() == ex.add_to.len();
-                    if all_added {
-                        link.group = group.clone();
-                    }
+                if let Some(group) = &ex.record_group
+                    && done.added.len() == ex.add_to.len()
+                {
+                    link.group = group.clone();
+                    // A group the move did not get to leave: left by the next plan (R1).
+                    let kept = ex.remove_from.iter().filter(|g| !done.removed.contains(g));
+                    link.groups_added.extend(kept.cloned());
+                }
+                for g in done.removed.iter().chain(&link.group) {
+                    link.groups_added.remove(g);
                 }
             }
             GroupMode::All => {

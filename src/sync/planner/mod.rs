@@ -213,7 +213,31 @@ impl<'a> Planner<'a> {
                         None => format!("added to {to}"),
                     });
                 }
-                // Same group but moved by someone in the target: leave it there (R5).
+                // Same group but moved by someone in the target: leave it there (R5). A group
+                // a move joined the user to but did not get to leave (cut off, or refused) is
+                // kept in `groups_added`: left now, so the user ends in one group (R1).
+                if let Some(want) = wanted.first() {
+                    for g in &link.groups_added {
+                        if g != want
+                            && !execution.remove_from.contains(g)
+                            && self.is_member(g, &current.id)
+                        {
+                            execution.remove_from.push(g.clone());
+                        }
+                    }
+                    if move_reason.is_none() && !execution.remove_from.is_empty() {
+                        let names: Vec<String> = execution
+                            .remove_from
+                            .iter()
+                            .map(|g| self.group_ref(g).name)
+                            .collect();
+                        move_reason = Some(format!(
+                            "removed from {}, finishing an earlier move",
+                            names.join(", ")
+                        ));
+                        execution.record_group = Some(Some(want.clone()));
+                    }
+                }
             }
             GroupMode::All => {
                 for g in &wanted {

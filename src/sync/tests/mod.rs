@@ -2,6 +2,7 @@
 //! tests that apply plans to an in-memory target and plan again, full and partial (`properties`),
 //! and attribute mappings and roles (`mappings`). This module holds the fixtures they share.
 
+mod crash;
 mod manual;
 mod mappings;
 mod properties;
