@@ -44,15 +44,13 @@ fn back_in_scope_is_enabled(w: &World, user: &str) {
     );
 }
 
-#[test]
-fn a_disable_committed_while_adsync_was_killed_is_undone_when_the_user_returns() {
-    let w = World::new("");
-    let (user, target_id) = synced_member(&w);
-    w.entra.update_user(&user, json!({"accountEnabled": false}));
-    // The application commits the disable, then holds its answer while adsync is killed.
+/// Runs `sync` with the application holding its answer to the first PATCH of `path` after
+/// committing it, and kills adsync (SIGKILL: nothing after the commit is recorded) once
+/// `committed` holds.
+fn killed_once_committed(w: &World, path: &str, what: &str, committed: &dyn Fn() -> bool) {
     w.scim.faults().add(FaultRule::new(
         "PATCH",
-        &format!("/Users/{target_id}"),
+        path,
         1,
         Fault::HoldAfter(Duration::from_secs(30)),
     ));
@@ -64,11 +62,20 @@ fn a_disable_committed_while_adsync_was_killed_is_undone_when_the_user_returns()
             .spawn()
             .unwrap()
     };
-    wait_for("the application to commit the disable", 30, &|| {
+    wait_for(&format!("the application to commit {what}"), 30, committed);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_disable_committed_while_adsync_was_killed_is_undone_when_the_user_returns() {
+    let w = World::new("");
+    let (user, target_id) = synced_member(&w);
+    w.entra.update_user(&user, json!({"accountEnabled": false}));
+    // The application commits the disable, then holds its answer while adsync is killed.
+    killed_once_committed(&w, &format!("/Users/{target_id}"), "the disable", &|| {
         !active(&w, &user)
     });
-    child.kill().unwrap(); // SIGKILL: nothing after the commit is recorded
-    child.wait().unwrap();
     back_in_scope_is_enabled(&w, &user);
 }
 
@@ -118,25 +125,9 @@ fn a_move_committed_while_adsync_was_killed_is_undone_when_entra_moves_the_user_
     w.entra.add_member(&w.tier2, &user);
     // The move joins Tier 2, then leaves Tier 1: the application commits the leave and holds
     // its answer while adsync is killed.
-    w.scim.faults().add(FaultRule::new(
-        "PATCH",
-        "/Groups/hd-g-tier1",
-        1,
-        Fault::HoldAfter(Duration::from_secs(30)),
-    ));
-    let mut child = {
-        let _enter = w.rt.enter();
-        w.command(&["sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    wait_for("the application to commit the move", 30, &|| {
+    killed_once_committed(&w, "/Groups/hd-g-tier1", "the move", &|| {
         !w.scim.member_ids("hd-g-tier1").contains(&target_id)
     });
-    child.kill().unwrap(); // SIGKILL: nothing after the commit is recorded
-    child.wait().unwrap();
     assert_eq!(
         w.target_groups_of(&user),
         ["hd-g-tier2"],
