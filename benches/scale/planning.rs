@@ -155,10 +155,8 @@ pub(crate) fn change_ten(source: &SourceSnapshot, links: &Links) -> SourceSnapsh
         .collect();
     for id in ids {
         let user: &mut SourceUser = source.users.get_mut(&id).unwrap();
-        user.job_title = Some(format!(
-            "{} (acting)",
-            user.job_title.as_deref().unwrap_or("")
-        ));
+        user.job_title =
+            Some(format!("{} (acting)", user.job_title.as_deref().unwrap_or("")).into());
     }
     source
 }

@@ -676,7 +676,7 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
             .unwrap_or_else(|| SourceUser {
                 id: link.entra_id.clone(),
                 user_principal_name: current.user_name.clone(),
-                mail: current.emails.first().cloned(),
+                mail: current.emails.first().map(|e| Text::from(e.as_str())),
                 ..SourceUser::default()
             });
         let mut action = planner.action(

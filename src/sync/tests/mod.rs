@@ -46,10 +46,10 @@ pub(crate) fn user(id: &str, name: &str) -> SourceUser {
     SourceUser {
         id: id.into(),
         user_principal_name: format!("{name}@contoso.example"),
-        mail: Some(format!("{name}@contoso.example")),
-        given_name: Some(name.to_uppercase()),
+        mail: Some(format!("{name}@contoso.example").into()),
+        given_name: Some(name.to_uppercase().into()),
         surname: Some("Example".into()),
-        display_name: Some(format!("{} Example", name.to_uppercase())),
+        display_name: Some(format!("{} Example", name.to_uppercase()).into()),
         job_title: Some("Agent".into()),
         account_enabled: true,
         user_type: Some("Member".into()),
