@@ -326,9 +326,9 @@ async fn write_groups<T: TargetWriter>(
             continue;
         }
         for group in &action.execution.add_to {
-            match joining.iter_mut().find(|(g, _)| *g == group.as_str()) {
+            match joining.iter_mut().find(|(g, _)| *g == &**group) {
                 Some((_, slots)) => slots.push(slot),
-                None => joining.push((group.as_str(), vec![slot])),
+                None => joining.push((group, vec![slot])),
             }
         }
     }
@@ -386,7 +386,7 @@ async fn write_groups<T: TargetWriter>(
                     if let Err(e) = target.remove_member(group, &id).await {
                         return (slot, removed, Some(e.0));
                     }
-                    removed.push(group.clone());
+                    removed.push(group.to_string());
                 }
                 (slot, removed, None)
             }
@@ -448,7 +448,7 @@ fn record<J: Journal>(
                 if let Some(group) = &ex.record_group {
                     let all_added = done.added.len() == ex.add_to.len();
                     if all_added {
-                        link.group = group.clone();
+                        link.group = group.as_deref().map(str::to_owned);
                     }
                 }
             }

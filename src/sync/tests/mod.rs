@@ -190,7 +190,7 @@ impl World {
             for g in &ex.add_to {
                 self.target
                     .groups
-                    .get_mut(g)
+                    .get_mut(&**g)
                     .unwrap()
                     .members
                     .insert(target_id.clone());
@@ -198,7 +198,7 @@ impl World {
             for g in &ex.remove_from {
                 self.target
                     .groups
-                    .get_mut(g)
+                    .get_mut(&**g)
                     .unwrap()
                     .members
                     .remove(&target_id);
@@ -218,12 +218,13 @@ impl World {
                 link.roles_given = roles.into_iter().collect();
             }
             if let Some(g) = &ex.record_group {
-                link.group = g.clone();
+                link.group = g.as_deref().map(str::to_owned);
             }
             if self.settings.policy.group_mode == GroupMode::All {
-                link.groups_added.extend(ex.add_to.iter().cloned());
+                link.groups_added
+                    .extend(ex.add_to.iter().map(|g| g.to_string()));
                 for g in &ex.remove_from {
-                    link.groups_added.remove(g);
+                    link.groups_added.remove(&**g);
                 }
             }
         }
