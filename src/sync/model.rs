@@ -230,3 +230,38 @@ impl Link {
 
 /// The links, by Entra id.
 pub type Links = BTreeMap<String, Link>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user as the state store's snapshot cache holds it (written before the values were
+    /// shared) loads unchanged, writes back the same JSON, and after sharing holds one copy of
+    /// a value two users have.
+    #[test]
+    fn cached_users_load_as_before_and_share_their_repeating_values() {
+        let body = |id: &str| {
+            format!(
+                r#"{{"id":"{id}","user_principal_name":"{id}@contoso.example","mail":null,"given_name":"Ann","surname":null,"display_name":"Ann {id}","business_phones":[],"job_title":"Agent","department":"Support","employee_id":null,"office_location":null,"company_name":null,"city":"Oslo","country":null,"user_type":"Member","account_enabled":true}}"#
+            )
+        };
+        let mut interner = Interner::default();
+        let users = ["a", "b"].map(|id| {
+            let mut user: SourceUser = serde_json::from_str(&body(id)).unwrap();
+            assert_eq!(serde_json::to_string(&user).unwrap(), body(id));
+            user.share(&mut interner);
+            user
+        });
+        assert_eq!(users[0].department.as_deref(), Some("Support"));
+        let [a, b] = &users;
+        for (x, y) in [
+            (&a.department, &b.department),
+            (&a.city, &b.city),
+            (&a.given_name, &b.given_name),
+        ] {
+            assert!(Arc::ptr_eq(x.as_ref().unwrap(), y.as_ref().unwrap()));
+        }
+        // A value that identifies one person is not shared.
+        assert_ne!(a.display_name, b.display_name);
+    }
+}
