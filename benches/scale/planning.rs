@@ -125,14 +125,19 @@ pub(crate) fn after_first_sync(
             },
         );
         for g in &ex.add_to {
-            target.groups.get_mut(g).unwrap().members.insert(id.clone());
+            target
+                .groups
+                .get_mut(&**g)
+                .unwrap()
+                .members
+                .insert(id.clone());
         }
         links.insert(
             action.entra_id.clone(),
             Link {
                 entra_id: action.entra_id.clone(),
                 target_id: id,
-                group: ex.record_group.clone().flatten(),
+                group: ex.record_group.clone().flatten().map(|g| g.to_string()),
                 groups_added: BTreeSet::new(),
                 values_hash: ex.values_hash.clone(),
                 disabled_by_adsync: false,
@@ -155,10 +160,8 @@ pub(crate) fn change_ten(source: &SourceSnapshot, links: &Links) -> SourceSnapsh
         .collect();
     for id in ids {
         let user: &mut SourceUser = source.users.get_mut(&id).unwrap();
-        user.job_title = Some(format!(
-            "{} (acting)",
-            user.job_title.as_deref().unwrap_or("")
-        ));
+        user.job_title =
+            Some(format!("{} (acting)", user.job_title.as_deref().unwrap_or("")).into());
     }
     source
 }

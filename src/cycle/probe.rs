@@ -27,7 +27,7 @@ pub(super) async fn lists_user_groups(scim: &ScimClient, plan: &Plan) -> bool {
         return false;
     };
     match scim.get_user(user).await {
-        Ok(read) => read.groups.iter().any(|g| g.value == *group),
+        Ok(read) => read.groups.iter().any(|g| *g.value == **group),
         Err(e) => {
             tracing::debug!("reading user {user} to see whether it lists its groups failed: {e}");
             false

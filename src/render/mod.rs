@@ -98,12 +98,8 @@ pub fn plan_text(plan: &Plan, blocked_advice: Option<&str>) -> String {
 /// The target group(s) an action concerns, as one label.
 pub(crate) fn group_label(a: &Action) -> String {
     match (&a.target_group, &a.target_groups) {
-        (Some(g), _) => g.name.clone(),
-        (None, Some(gs)) => gs
-            .iter()
-            .map(|g| g.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" + "),
+        (Some(g), _) => g.name.to_string(),
+        (None, Some(gs)) => gs.iter().map(|g| &*g.name).collect::<Vec<_>>().join(" + "),
         (None, None) => String::new(),
     }
 }

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::entra::DeltaLinks;
 use crate::sync::{
-    Action, Link, Links, ManualLink, Plan, ResultStatus, RunOutcome, SourceCache, SourceGroup,
-    SourceUser, Summary, TargetInfo, Whereabouts,
+    Action, Interner, Link, Links, ManualLink, Plan, ResultStatus, RunOutcome, SourceCache,
+    SourceGroup, SourceUser, Summary, TargetInfo, Whereabouts,
 };
 
 /// The migrations, in order; `user_version` is the number applied.
@@ -474,9 +474,14 @@ impl StateStore {
                 r.get::<_, Option<String>>(2)?,
             ))
         })?;
+        // Each user's repeating values shared with the others', as a read from Graph shares them.
+        let mut interner = Interner::default();
         for row in rows {
             let (id, place, body) = row?;
-            let user = body.and_then(|b| serde_json::from_str::<SourceUser>(&b).ok());
+            let mut user = body.and_then(|b| serde_json::from_str::<SourceUser>(&b).ok());
+            if let Some(user) = &mut user {
+                user.share(&mut interner);
+            }
             match (place.as_str(), user) {
                 (MEMBER, Some(user)) => {
                     cache.snapshot.users.insert(id, user);

@@ -98,9 +98,17 @@ impl GroupIntent {
     /// The group changes of a planned action.
     pub fn of(execution: &Execution) -> Self {
         Self {
-            add_to: execution.add_to.clone(),
-            remove_from: execution.remove_from.clone(),
-            record: execution.record_group.clone().flatten(),
+            add_to: execution.add_to.iter().map(|g| g.to_string()).collect(),
+            remove_from: execution
+                .remove_from
+                .iter()
+                .map(|g| g.to_string())
+                .collect(),
+            record: execution
+                .record_group
+                .clone()
+                .flatten()
+                .map(|g| g.to_string()),
         }
     }
 

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::mapping::{CreateRecord, DesiredUser};
+use super::model::Text;
 
 /// What happens to one user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -44,11 +45,12 @@ impl ActionKind {
     }
 }
 
-/// A target group as the plan names it.
+/// A target group as the plan names it. Its id and name are shared by every action of the
+/// group (a first sync puts 100,000 users in three groups).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct GroupRef {
-    pub id: String,
-    pub name: String,
+    pub id: Text,
+    pub name: Text,
 }
 
 /// One attribute change, with SCIM attribute paths (`title`, `name.givenName`, …).
@@ -93,11 +95,11 @@ pub struct Execution {
     pub record: Record,
     /// The hash to record once the target confirms.
     pub values_hash: String,
-    /// Group memberships to add, then to remove.
-    pub add_to: Vec<String>,
-    pub remove_from: Vec<String>,
+    /// Group memberships to add, then to remove (ids shared with the plan's [`GroupRef`]s).
+    pub add_to: Vec<Text>,
+    pub remove_from: Vec<Text>,
     /// The single-mode group to record for the link (`None` keeps the current record).
-    pub record_group: Option<Option<String>>,
+    pub record_group: Option<Option<Text>>,
 }
 
 impl Execution {

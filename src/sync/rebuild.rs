@@ -208,7 +208,7 @@ pub fn plan_rebuild(
         action.reason = ADOPTED.to_owned();
         // The group it is in is recorded as the one adsync put it in (R5), unless it moves now.
         if action.execution.record_group.is_none() {
-            action.execution.record_group = Some(link.group.clone());
+            action.execution.record_group = Some(link.group.as_deref().map(Text::from));
         }
         let active = target.users.get(&link.target_id).is_none_or(|u| u.active);
         if !active {
@@ -242,7 +242,7 @@ pub fn plan_rebuild(
             reason: format!("{ADOPTED}; out of scope and disabled in the application: left so"),
             result: None,
             execution: Execution {
-                record_group: Some(link.group.clone()),
+                record_group: Some(link.group.as_deref().map(Text::from)),
                 ..Execution::default()
             },
         });

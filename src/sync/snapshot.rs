@@ -21,19 +21,19 @@ impl From<EntraUser> for SourceUser {
         Self {
             id: u.id,
             user_principal_name: u.user_principal_name.unwrap_or_default(),
-            mail: u.mail,
-            given_name: u.given_name,
-            surname: u.surname,
-            display_name: u.display_name,
+            mail: u.mail.map(Text::from),
+            given_name: u.given_name.map(Text::from),
+            surname: u.surname.map(Text::from),
+            display_name: u.display_name.map(Text::from),
             business_phones: u.business_phones,
-            job_title: u.job_title,
-            department: u.department,
-            employee_id: u.employee_id,
-            office_location: u.office_location,
-            company_name: u.company_name,
-            city: u.city,
-            country: u.country,
-            user_type: u.user_type,
+            job_title: u.job_title.map(Text::from),
+            department: u.department.map(Text::from),
+            employee_id: u.employee_id.map(Text::from),
+            office_location: u.office_location.map(Text::from),
+            company_name: u.company_name.map(Text::from),
+            city: u.city.map(Text::from),
+            country: u.country.map(Text::from),
+            user_type: u.user_type.map(Text::from),
             account_enabled,
             extra,
         }
@@ -50,6 +50,7 @@ pub async fn read_source(
     links: &Links,
 ) -> Result<SourceSnapshot, EntraError> {
     let mut snapshot = SourceSnapshot::default();
+    let mut interner = Interner::default();
     for pair in &settings.pairs {
         let group = match client.get_group(&pair.entra_group_id).await {
             Ok(group) => group,
@@ -61,7 +62,11 @@ pub async fn read_source(
         client
             .for_each_member(&pair.entra_group_id, pair.nested, |user| {
                 if ids.insert(user.id.clone()) {
-                    users.entry(user.id.clone()).or_insert_with(|| user.into());
+                    users.entry(user.id.clone()).or_insert_with(|| {
+                        let mut user = SourceUser::from(user);
+                        user.share(&mut interner);
+                        user
+                    });
                 }
             })
             .await?;

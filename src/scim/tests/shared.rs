@@ -570,7 +570,7 @@ transform = "lower"
     let ann = SourceUser {
         id: ann_id.clone(),
         user_principal_name: format!("ann{suffix}@contoso.example"),
-        mail: Some(format!("ann{suffix}@contoso.example")),
+        mail: Some(format!("ann{suffix}@contoso.example").into()),
         given_name: Some("Ann".into()),
         surname: Some("Lee".into()),
         display_name: Some("Ann Lee".into()),

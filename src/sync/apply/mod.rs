@@ -327,9 +327,9 @@ async fn write_groups<T: TargetWriter>(
             continue;
         }
         for group in &action.execution.add_to {
-            match joining.iter_mut().find(|(g, _)| *g == group.as_str()) {
+            match joining.iter_mut().find(|(g, _)| *g == &**group) {
                 Some((_, slots)) => slots.push(slot),
-                None => joining.push((group.as_str(), vec![slot])),
+                None => joining.push((group, vec![slot])),
             }
         }
     }
@@ -387,7 +387,7 @@ async fn write_groups<T: TargetWriter>(
                     if let Err(e) = target.remove_member(group, &id).await {
                         return (slot, removed, Some(e.0));
                     }
-                    removed.push(group.clone());
+                    removed.push(group.to_string());
                 }
                 (slot, removed, None)
             }
@@ -449,13 +449,21 @@ fn record<J: Journal>(
                 if let Some(group) = &ex.record_group
                     && done.added.len() == ex.add_to.len()
                 {
-                    link.group = group.clone();
+                    link.group = group.as_deref().map(str::to_owned);
                     // A group the move did not get to leave: left by the next plan (R1).
-                    let kept = ex.remove_from.iter().filter(|g| !done.removed.contains(g));
-                    link.groups_added.extend(kept.cloned());
+                    let kept = ex
+                        .remove_from
+                        .iter()
+                        .filter(|g| !done.removed.iter().any(|r| **r == ***g));
+                    link.groups_added.extend(kept.map(|g| g.to_string()));
                 }
-                for g in done.removed.iter().chain(&link.group) {
-                    link.groups_added.remove(g);
+                for g in done
+                    .removed
+                    .iter()
+                    .map(|g| g.to_string())
+                    .chain(link.group.clone())
+                {
+                    link.groups_added.remove(&g);
                 }
             }
             GroupMode::All => {

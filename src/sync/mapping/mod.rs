@@ -571,8 +571,11 @@ fn clean(value: &Option<String>) -> Option<String> {
     trimmed(value).map(str::to_owned)
 }
 
-fn trimmed(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+fn trimmed(value: &Option<impl AsRef<str>>) -> Option<&str> {
+    value
+        .as_ref()
+        .map(|v| v.as_ref().trim())
+        .filter(|v| !v.is_empty())
 }
 
 /// [`desired_user`], borrowed.

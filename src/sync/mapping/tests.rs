@@ -154,7 +154,7 @@ fn view_and_create_record_are_the_desired_record_under_mappings() {
         surname: Some("Müller".into()),
         business_phones: vec!["+49 30 1234".into()],
         job_title: Some("Lead Engineer".into()),
-        department: Some(long.clone()),
+        department: Some(long.as_str().into()),
         ..SourceUser::default()
     };
     user.extra.insert(

@@ -53,6 +53,8 @@ pub enum PlanError {
 
 struct Planner<'a> {
     input: PlanInput<'a>,
+    /// The paired target groups as the plan names them, made once for all their actions.
+    groups: HashMap<&'a str, GroupRef>,
     /// The mapping set's fingerprint (empty for the default mapping).
     fingerprint: String,
     actions: Vec<Action>,
@@ -63,17 +65,15 @@ struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     fn group_ref(&self, target_group_id: &str) -> GroupRef {
-        let name = self
-            .input
-            .target
-            .groups
-            .get(target_group_id)
-            .map(|g| g.display_name.clone())
-            .unwrap_or_default();
-        GroupRef {
-            id: target_group_id.to_owned(),
-            name,
+        match self.groups.get(target_group_id) {
+            Some(group) => group.clone(),
+            None => group_ref(self.input.target, target_group_id),
         }
+    }
+
+    /// A target group's id, shared with its [`GroupRef`].
+    fn group_id(&self, target_group_id: &str) -> Text {
+        self.group_ref(target_group_id).id
     }
 
     fn entra_group_name(&self, pair: &Pair) -> String {
@@ -94,18 +94,18 @@ impl<'a> Planner<'a> {
     }
 
     /// The target groups a user belongs in (R1), given the pairs it qualifies for (in precedence order).
-    fn wanted_groups(&self, qualifying: &[&'a Pair]) -> Vec<String> {
+    fn wanted_groups(&self, qualifying: &[&'a Pair]) -> Vec<Text> {
         match self.input.settings.policy.group_mode {
             GroupMode::Single => qualifying
                 .first()
-                .map(|p| vec![p.target_group_id.clone()])
+                .map(|p| vec![self.group_id(&p.target_group_id)])
                 .unwrap_or_default(),
             GroupMode::All => {
                 let mut seen = BTreeSet::new();
                 qualifying
                     .iter()
-                    .filter(|p| seen.insert(p.target_group_id.clone()))
-                    .map(|p| p.target_group_id.clone())
+                    .filter(|p| seen.insert(p.target_group_id.as_str()))
+                    .map(|p| self.group_id(&p.target_group_id))
                     .collect()
             }
         }
@@ -117,7 +117,7 @@ impl<'a> Planner<'a> {
         kind: ActionKind,
         user: &SourceUser,
         target_user_id: Option<&str>,
-        groups: &[String],
+        groups: &[Text],
         changes: Vec<Change>,
         reason: String,
         execution: Execution,
@@ -144,7 +144,7 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn skip(&mut self, user: &SourceUser, groups: &[String], reason: &str) {
+    fn skip(&mut self, user: &SourceUser, groups: &[Text], reason: &str) {
         let action = self.action(
             ActionKind::Skip,
             user,
@@ -165,7 +165,7 @@ impl<'a> Planner<'a> {
         current: &TargetUser,
         view: DesiredView<'_>,
         hash: String,
-        wanted: Vec<String>,
+        wanted: Vec<Text>,
     ) {
         let pending = link.is_pending_manual();
         let entra_changed = link.values_hash != hash;
@@ -196,7 +196,7 @@ impl<'a> Planner<'a> {
         match self.input.settings.policy.group_mode {
             GroupMode::Single => {
                 if let Some(want) = wanted.first().cloned()
-                    && link.group.as_ref() != Some(&want)
+                    && link.group.as_deref() != Some(&*want)
                 {
                     if !self.is_member(&want, &current.id) {
                         execution.add_to.push(want.clone());
@@ -204,7 +204,7 @@ impl<'a> Planner<'a> {
                     if let Some(old) = &link.group
                         && self.is_member(old, &current.id)
                     {
-                        execution.remove_from.push(old.clone());
+                        execution.remove_from.push(self.group_id(old));
                     }
                     execution.record_group = Some(Some(want.clone()));
                     let to = self.group_ref(&want).name;
@@ -218,15 +218,15 @@ impl<'a> Planner<'a> {
                 // kept in `groups_added`: left now, so the user ends in one group (R1).
                 if let Some(want) = wanted.first() {
                     for g in &link.groups_added {
-                        if g != want
-                            && !execution.remove_from.contains(g)
+                        if **g != **want
+                            && !execution.remove_from.iter().any(|r| **r == **g)
                             && self.is_member(g, &current.id)
                         {
-                            execution.remove_from.push(g.clone());
+                            execution.remove_from.push(self.group_id(g));
                         }
                     }
                     if move_reason.is_none() && !execution.remove_from.is_empty() {
-                        let names: Vec<String> = execution
+                        let names: Vec<Text> = execution
                             .remove_from
                             .iter()
                             .map(|g| self.group_ref(g).name)
@@ -241,17 +241,17 @@ impl<'a> Planner<'a> {
             }
             GroupMode::All => {
                 for g in &wanted {
-                    if !self.is_member(g, &current.id) && !link.groups_added.contains(g) {
+                    if !self.is_member(g, &current.id) && !link.groups_added.contains(&**g) {
                         execution.add_to.push(g.clone());
                     }
                 }
                 for g in &link.groups_added {
-                    if !wanted.contains(g) && self.is_member(g, &current.id) {
-                        execution.remove_from.push(g.clone());
+                    if !wanted.iter().any(|w| **w == **g) && self.is_member(g, &current.id) {
+                        execution.remove_from.push(self.group_id(g));
                     }
                 }
                 if !execution.add_to.is_empty() || !execution.remove_from.is_empty() {
-                    let names = |ids: &[String]| {
+                    let names = |ids: &[Text]| {
                         ids.iter()
                             .map(|g| self.group_ref(g).name)
                             .collect::<Vec<_>>()
@@ -322,7 +322,7 @@ impl<'a> Planner<'a> {
         user: &SourceUser,
         view: DesiredView<'_>,
         hash: String,
-        wanted: Vec<String>,
+        wanted: Vec<Text>,
         index: &TargetIndex<'_>,
         first_pair: &Pair,
     ) {
@@ -441,6 +441,18 @@ impl<'a> Planner<'a> {
                 self.skip(user, &wanted, "ambiguous-match");
             }
         }
+    }
+}
+
+/// A target group as the plan names it (its name empty when the snapshot does not hold it).
+fn group_ref(target: &TargetSnapshot, target_group_id: &str) -> GroupRef {
+    let name = target
+        .groups
+        .get(target_group_id)
+        .map_or("", |g| g.display_name.as_str());
+    GroupRef {
+        id: target_group_id.into(),
+        name: name.into(),
     }
 }
 
@@ -586,6 +598,14 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
     let manager = |entra_id: &str| links_by_id.get(entra_id).map(|l| l.target_id.clone());
     let mut planner = Planner {
         input,
+        groups: settings
+            .pairs
+            .iter()
+            .map(|p| {
+                let id = p.target_group_id.as_str();
+                (id, group_ref(target, id))
+            })
+            .collect(),
         fingerprint: mappings.fingerprint().to_owned(),
         actions: Vec::new(),
         warnings: Vec::new(),
@@ -700,7 +720,7 @@ fn plan_scoped(input: PlanInput<'_>, partial: Option<&PartialScope>) -> Result<P
             .unwrap_or_else(|| SourceUser {
                 id: link.entra_id.clone(),
                 user_principal_name: current.user_name.clone(),
-                mail: current.emails.first().cloned(),
+                mail: current.emails.first().map(|e| Text::from(e.as_str())),
                 ..SourceUser::default()
             });
         let mut action = planner.action(

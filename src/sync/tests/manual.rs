@@ -39,7 +39,7 @@ fn an_ambiguous_match_linked_by_hand_is_linked_like_r2_and_converges() {
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     let fields: Vec<&str> = a.changes.iter().map(|c| c.field.as_str()).collect();
     assert!(fields.contains(&"externalId"), "{fields:?}");
-    assert_eq!(a.execution.add_to, ["tier-1"]);
+    assert_eq!(a.execution.add_to, [Text::from("tier-1")]);
 
     w.apply(&plan);
     assert!(!w.links["e-ann"].is_pending_manual());

@@ -47,10 +47,10 @@ pub(crate) fn user(id: &str, name: &str) -> SourceUser {
     SourceUser {
         id: id.into(),
         user_principal_name: format!("{name}@contoso.example"),
-        mail: Some(format!("{name}@contoso.example")),
-        given_name: Some(name.to_uppercase()),
+        mail: Some(format!("{name}@contoso.example").into()),
+        given_name: Some(name.to_uppercase().into()),
         surname: Some("Example".into()),
-        display_name: Some(format!("{} Example", name.to_uppercase())),
+        display_name: Some(format!("{} Example", name.to_uppercase()).into()),
         job_title: Some("Agent".into()),
         account_enabled: true,
         user_type: Some("Member".into()),
@@ -191,7 +191,7 @@ impl World {
             for g in &ex.add_to {
                 self.target
                     .groups
-                    .get_mut(g)
+                    .get_mut(&**g)
                     .unwrap()
                     .members
                     .insert(target_id.clone());
@@ -199,7 +199,7 @@ impl World {
             for g in &ex.remove_from {
                 self.target
                     .groups
-                    .get_mut(g)
+                    .get_mut(&**g)
                     .unwrap()
                     .members
                     .remove(&target_id);
@@ -219,12 +219,13 @@ impl World {
                 link.roles_given = roles.into_iter().collect();
             }
             if let Some(g) = &ex.record_group {
-                link.group = g.clone();
+                link.group = g.as_deref().map(str::to_owned);
             }
             if self.settings.policy.group_mode == GroupMode::All {
-                link.groups_added.extend(ex.add_to.iter().cloned());
+                link.groups_added
+                    .extend(ex.add_to.iter().map(|g| g.to_string()));
                 for g in &ex.remove_from {
-                    link.groups_added.remove(g);
+                    link.groups_added.remove(&**g);
                 }
             }
         }

@@ -53,7 +53,8 @@ pub(super) fn run_step(w: &mut World, s: &Step) {
         }
         Step::Retitle { n } => {
             if let Some(u) = w.source.users.get_mut(&id(n)) {
-                u.job_title = Some(format!("{}+", u.job_title.clone().unwrap_or_default()));
+                u.job_title =
+                    Some(format!("{}+", u.job_title.as_deref().unwrap_or_default()).into());
             }
         }
         Step::Disable { n } => {

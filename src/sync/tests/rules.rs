@@ -14,14 +14,14 @@ fn r3_creates_a_new_user_in_its_group_with_the_mapped_values() {
     let a = only(&plan);
     assert_eq!(a.kind, ActionKind::Create);
     assert_eq!(a.reason, "new in Support");
-    assert_eq!(a.target_group.as_ref().unwrap().name, "Tier 1");
+    assert_eq!(a.target_group.as_ref().unwrap().name, "Tier 1".into());
     let d = a.execution.desired().unwrap();
     assert_eq!(d.user_name, "ann@contoso.example");
     assert_eq!(d.external_id, "u-ann");
     assert!(d.active);
     assert_eq!(d.phone.as_deref(), Some("+1 555 0100"));
     assert_eq!(d.employee_number.as_deref(), Some("E-1"));
-    assert_eq!(a.execution.add_to, ["tier-1"]);
+    assert_eq!(a.execution.add_to, [Text::from("tier-1")]);
     assert_eq!(plan.summary.create, 1);
     w.apply(&plan);
     assert!(w.plan().is_empty(), "{:#?}", kinds(&w.plan()));
@@ -32,7 +32,10 @@ fn r3_creates_a_new_user_in_its_group_with_the_mapped_values() {
 fn r1_precedence_by_order_then_by_oldest_group() {
     let mut w = world();
     w.add(user("u-bo", "bo"), &[SUPPORT, SALES]);
-    assert_eq!(only(&w.plan()).target_group.as_ref().unwrap().id, "tier-1");
+    assert_eq!(
+        only(&w.plan()).target_group.as_ref().unwrap().id,
+        "tier-1".into()
+    );
 
     // Equal orders (only possible when built by hand): the older Entra group (Sales) wins.
     let mut tie = w.clone();
@@ -41,7 +44,7 @@ fn r1_precedence_by_order_then_by_oldest_group() {
     }
     assert_eq!(
         only(&tie.plan()).target_group.as_ref().unwrap().id,
-        "tier-2"
+        "tier-2".into()
     );
     // Same age too: the lower group id (Support, ...0a) wins.
     for g in tie.source.groups.values_mut() {
@@ -49,7 +52,7 @@ fn r1_precedence_by_order_then_by_oldest_group() {
     }
     assert_eq!(
         only(&tie.plan()).target_group.as_ref().unwrap().id,
-        "tier-1"
+        "tier-1".into()
     );
 }
 
@@ -177,8 +180,8 @@ fn r5_moved_in_entra_moves_in_the_target() {
         (a.kind, a.reason.as_str()),
         (ActionKind::Move, "moved from Tier 1 to Tier 2")
     );
-    assert_eq!(a.execution.add_to, ["tier-2"]);
-    assert_eq!(a.execution.remove_from, ["tier-1"]);
+    assert_eq!(a.execution.add_to, [Text::from("tier-2")]);
+    assert_eq!(a.execution.remove_from, [Text::from("tier-1")]);
     w.apply(&plan);
     let t = &w.links["u-io"].target_id;
     assert!(w.target.groups["tier-2"].members.contains(t));
@@ -457,7 +460,7 @@ fn group_mode_all_adds_every_group_and_removes_only_its_own() {
         .as_ref()
         .unwrap()
         .iter()
-        .map(|g| g.id.as_str())
+        .map(|g| &*g.id)
         .collect();
     assert_eq!(groups, ["tier-1", "tier-2"]);
     assert!(w.plan().is_empty());
@@ -475,7 +478,7 @@ fn group_mode_all_adds_every_group_and_removes_only_its_own() {
         (a.kind, a.reason.as_str()),
         (ActionKind::Move, "removed from Tier 2")
     );
-    assert_eq!(a.execution.remove_from, ["tier-2"]);
+    assert_eq!(a.execution.remove_from, [Text::from("tier-2")]);
     w.apply(&plan);
     assert!(w.plan().is_empty());
 }

@@ -132,10 +132,10 @@ impl Tree {
 
 fn group_name(action: &Action) -> String {
     match (&action.target_group, &action.target_groups) {
-        (Some(group), _) => group.name.clone(),
+        (Some(group), _) => group.name.to_string(),
         (None, Some(groups)) => groups
             .iter()
-            .map(|g| g.name.as_str())
+            .map(|g| &*g.name)
             .collect::<Vec<_>>()
             .join(" + "),
         (None, None) => String::new(),

@@ -443,9 +443,10 @@ impl AttributesPanel {
     ) -> egui::Response {
         let name = |u: &SourceUser| {
             u.display_name
-                .clone()
+                .as_deref()
                 .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| u.user_principal_name.clone())
+                .unwrap_or(&u.user_principal_name)
+                .to_owned()
         };
         let filter = &mut self.filter;
         let picked = &mut self.user;

@@ -15,7 +15,7 @@ pub(super) fn user(id: &str, name: &str, department: &str) -> SourceUser {
     SourceUser {
         id: id.into(),
         user_principal_name: format!("{name}@contoso.example"),
-        display_name: Some(format!("{name} Example")),
+        display_name: Some(format!("{name} Example").into()),
         department: Some(department.into()),
         job_title: Some("Agent".into()),
         account_enabled: true,
