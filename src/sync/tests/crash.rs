@@ -302,21 +302,26 @@ impl Side {
         }
     }
 
+    /// The plan for `w` from the application and the store as they are.
+    fn plan(&self, w: &World) -> Plan {
+        let target = self.app.snapshot();
+        let links = self.store.links().unwrap();
+        plan(PlanInput {
+            settings: &w.settings,
+            source: &w.source,
+            target: &target,
+            links: &links,
+        })
+        .expect("plan")
+    }
+
     /// One cycle as `sync` runs it: settle, plan, apply, cut off as `crash` says. Returns the
     /// plan's length.
     fn cycle(&self, rt: &tokio::runtime::Runtime, w: &World, crash: Option<Crash>) -> usize {
         let mode = w.settings.policy.group_mode;
         rt.block_on(settle_intents(&self.app, &self.store, mode))
             .unwrap();
-        let target = self.app.snapshot();
-        let links = self.store.links().unwrap();
-        let plan = plan(PlanInput {
-            settings: &w.settings,
-            source: &w.source,
-            target: &target,
-            links: &links,
-        })
-        .expect("plan");
+        let plan = self.plan(w);
         let len = plan.actions.len() + plan.state_fixes.len();
         if len == 0 {
             return 0;
@@ -585,15 +590,7 @@ fn a_move_whose_leaving_was_refused_leaves_the_old_group_next_run() {
     assert_eq!(link.groups_added, BTreeSet::from(["tier-1".to_owned()]));
 
     side.app.refuse_removals.store(false, Ordering::SeqCst);
-    let target = side.app.snapshot();
-    let links = side.store.links().unwrap();
-    let next = plan(PlanInput {
-        settings: &w.settings,
-        source: &w.source,
-        target: &target,
-        links: &links,
-    })
-    .unwrap();
+    let next = side.plan(&w);
     assert_eq!(next.actions.len(), 1);
     assert_eq!(next.actions[0].kind, ActionKind::Move);
     assert!(
